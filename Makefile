@@ -1,0 +1,56 @@
+# glocal — one Makefile drives everything. `make help` lists the targets.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SCALE ?= laptop
+NB ?=
+PARAMS ?=
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+.PHONY: help setup test book chapter html data bench clean distclean check-html
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+setup: $(BIN)/python  ## create .venv and install glocal (editable) with pinned dependencies
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/python -c "import glocal, torch, pysme; print('glocal', glocal.__version__, '| torch', torch.__version__)"
+
+test:  ## run the test suite
+	$(BIN)/python -m pytest -q
+
+book:  ## execute every chapter with papermill at SCALE (ci|laptop|paper) and build the HTML
+	$(BIN)/python scripts/execute_book.py --scale $(SCALE)
+	$(MAKE) html
+
+chapter:  ## re-execute one chapter: make chapter NB=05_results SCALE=ci PARAMS="-p seed 1"
+	$(BIN)/python scripts/execute_book.py --scale $(SCALE) --only $(NB) $(PARAMS)
+	$(MAKE) html
+
+html:  ## build the HTML from the executed notebooks (execution off)
+	$(BIN)/jupyter-book build . --path-output book --builder html -W --keep-going || $(BIN)/jupyter-book build . --path-output book --builder html
+	@echo "book: book/_build/html/index.html"
+
+check-html:  ## open every built page in headless Chromium and check its figures load
+	$(BIN)/python scripts/check_html.py book/_build/html
+
+data:  ## rebuild the committed runtime data in glocal/data from ../shared/data
+	$(BIN)/python scripts/build_data.py
+	$(BIN)/python scripts/build_physics_data.py
+
+bench:  ## run the benchmarks (speed ratios against reference implementations)
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:  ## remove the built book and executed notebooks (keeps the artifact cache)
+	rm -rf book/_build book/chapters
+
+distclean: clean  ## also remove the artifact cache and the venv
+	rm -rf .cache $(VENV)
