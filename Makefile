@@ -6,7 +6,6 @@ BIN := $(VENV)/bin
 SCALE ?= laptop
 NB ?=
 PARAMS ?=
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: help setup test book chapter html data bench clean distclean check-html
@@ -36,7 +35,7 @@ chapter:  ## re-execute one chapter: make chapter NB=05_results SCALE=ci PARAMS=
 	$(MAKE) html
 
 html:  ## build the HTML from the executed notebooks (execution off)
-	$(BIN)/jupyter-book build . --path-output book --builder html -W --keep-going || $(BIN)/jupyter-book build . --path-output book --builder html
+	$(BIN)/jupyter-book build . --path-output book --builder html
 	@echo "book: book/_build/html/index.html"
 
 check-html:  ## open every built page in headless Chromium and check its figures load

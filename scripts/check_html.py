@@ -20,7 +20,8 @@ from selenium.webdriver.chrome.service import Service
 CHROMIUM = "/usr/bin/chromium"
 DRIVER = "/usr/bin/chromedriver"
 SKIP = {"genindex.html", "search.html"}
-CHAPTERS_NEED_FIGURES = "book/chapters/"
+CHAPTERS_NEED_FIGURES = "chapters/"
+NO_FIGURES_EXPECTED = ("07_reproducibility",)
 
 JS_IMAGES = """
 return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth]);
@@ -28,8 +29,11 @@ return Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, 
 
 
 def serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, server.server_address[1]
@@ -63,7 +67,7 @@ def main(argv=None) -> int:
                 failures.append(f"{rel}: page has no title")
             if broken:
                 failures.append(f"{rel}: {len(broken)} image(s) failed to load: {broken[:5]}")
-            if rel.startswith(CHAPTERS_NEED_FIGURES) and not images:
+            if CHAPTERS_NEED_FIGURES in rel and not any(n in rel for n in NO_FIGURES_EXPECTED) and not images:
                 failures.append(f"{rel}: executed chapter shows no figure")
             print(f"{rel:55s} {len(images):3d} images, {len(broken)} broken")
     finally:

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         raise SystemExit(f"unknown chapter(s) {unknown}; chapters are {chapters}")
     overrides = {k: parse_value(v) for k, v in args.parameter}
     os.environ["GLOCAL_CACHE"] = str(Path(args.cache).resolve())
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend so figures are captured
     OUT.mkdir(parents=True, exist_ok=True)
     log = {}
     for chapter in chapters:

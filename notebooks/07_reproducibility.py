@@ -1,0 +1,91 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Reproducibility
+#
+# Everything in this book was executed by `scripts/execute_book.py` (papermill) at one named scale, then
+# built into HTML with execution switched off. This page lists what was run: the parameters of every
+# chapter, the data each artifact came from, and the software versions.
+#
+# To rebuild: `make setup && make book SCALE=<scale>`. To re-run one chapter with other parameters:
+# `make chapter NB=05_results SCALE=ci PARAMS="-p seed 1"`.
+
+# %% tags=["parameters"]
+scale = "laptop"
+preset = "laptop"
+seed = 0
+
+# %%
+import json
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import h5py
+import pandas as pd
+
+import glocal
+from glocal.cache import cache_dir
+
+root = Path(glocal.__file__).resolve().parents[1]
+record = root / "results" / scale / "execution.json"
+executed = json.loads(record.read_text()) if record.exists() else {}
+pd.DataFrame({ch: {"seconds": v["seconds"], **v["parameters"]} for ch, v in executed.items()}).T
+
+# %% [markdown]
+# ## Shipped data and its provenance
+#
+# The runtime data in `glocal/data/` were built by `scripts/build_data.py` and `scripts/build_physics_data.py`
+# from the published sources mirrored in `../shared/data`; each file carries its sources, checksums and
+# citations as HDF5 attributes.
+
+# %%
+rows = []
+for path in sorted((root / "glocal" / "data").glob("*.h5")):
+    with h5py.File(path, "r") as h5:
+        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in h5.attrs.items()}
+    rows.append({"file": path.name, "size (kB)": round(path.stat().st_size / 1024),
+                 "citation": str(attrs.get("citation", attrs.get("citations", "")))[:160],
+                 "built": str(attrs.get("created", attrs.get("creation_time", "")))})
+pd.DataFrame(rows).set_index("file")
+
+# %% [markdown]
+# ## Cached artifacts used by this build
+#
+# Grids and trained runs live in the cache directory, named by a hash of the parameters that made them.
+
+# %%
+rows = []
+for side in sorted(cache_dir().glob("*.params.json")):
+    meta = json.loads(side.read_text())
+    rows.append({"artifact": side.name.removesuffix(".params.json"), "kind": meta["kind"],
+                 "parameters": json.dumps(meta["params"])[:200]})
+pd.DataFrame(rows)
+
+# %% [markdown]
+# ## Software
+
+# %%
+try:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                            text=True, check=True).stdout.strip()
+except (OSError, subprocess.CalledProcessError):
+    commit = "unknown"
+packages = ["glocal", "numpy", "scipy", "torch", "h5py", "astropy", "pysme-astro", "xgboost", "lightgbm",
+            "catboost", "dask", "matplotlib", "papermill", "jupyter-book"]
+versions = {"python": platform.python_version(), "platform": platform.platform(), "git commit": commit}
+for p in packages:
+    try:
+        versions[p] = metadata.version(p)
+    except metadata.PackageNotFoundError:
+        versions[p] = "not installed"
+pd.Series(versions, name="version").to_frame()
