@@ -1,0 +1,627 @@
+"""HDF5 store for (degraded or high-resolution) synthetic spectra and their labels.
+
+File layout (one HDF5 file per dataset)::
+
+    /wave              float64 (n_pix,), Å; attrs medium='air', unit='Angstrom'
+    /flux              float32 (n, n_pix), row-chunked, gzip+shuffle, resizable along rows
+    /labels/<name>     (n,) columns: teff, logg, feh, vturb, ofe, mgfe (float64), model_id (int64),
+                       plus any extra columns (names ending in "_id" are int64, others float64)
+    /done/model_ids    int64, sorted unique ids of the models whose spectra are all stored
+    /provenance        group; attrs engine, engine_version, git_commit, parameters (JSON),
+                       created_utc / updated_utc (ISO 8601, UTC), plus any extra provenance keys
+    root attrs         format='glocal-dataset', format_version=1, label_names (JSON list)
+
+Crash safety (our choice): the final file is only ever replaced atomically.  Every
+:meth:`DatasetWriter.append` writes one self-contained *shard* ``<path>.parts/batch-*.h5`` (written
+to ``*.tmp``, fsynced, then ``os.replace``-d, so a shard either exists completely or not at all).
+Closing the writer merges the existing file and all shards into ``<path>.tmp`` and ``os.replace``-s
+it onto ``<path>``, then deletes the shards.  A crash (exception or hard kill) at any point leaves
+either the previous complete file, or committed shards that the next ``DatasetWriter(path, …)``
+picks up (resume); a half-written ``*.tmp`` is discarded.  Exceptions inside a ``with`` block still
+merge the batches that were committed before the exception.
+
+Completion/resume contract: a batch marks its model ids as done (``done=`` overrides).  Appending
+rows for an already-done model id raises, so resumed runs cannot create duplicates; rows of models
+that were never marked done before an interruption are dropped on resume (recompute them).
+One writer per path at a time.  Each append costs one small file (≈5–20 ms on the shared test
+machine) and merging ≈5 ms per shard, so append several models per call for the full grid.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import subprocess
+import uuid
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+__all__ = [
+    "REQUIRED_LABELS",
+    "Dataset",
+    "DatasetWriter",
+    "load_dataset",
+    "write_dataset",
+    "split_indices",
+]
+
+REQUIRED_LABELS: tuple[str, ...] = ("teff", "logg", "feh", "vturb", "ofe", "mgfe", "model_id")
+FORMAT_NAME = "glocal-dataset"
+FORMAT_VERSION = 1
+_SPLIT_NAMES = ("train", "val", "test")
+
+
+# ----------------------------------------------------------------------------- helpers
+def _utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git_commit() -> str:
+    try:
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+            capture_output=True, text=True, timeout=5, check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    out = res.stdout.strip()
+    return out if res.returncode == 0 and len(out) == 40 else "unknown"
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"provenance value of type {type(obj).__name__} is not JSON-serialisable")
+
+
+def _label_dtype(name: str):
+    return np.int64 if name.endswith("_id") else np.float64
+
+
+def _check_wave(wave) -> np.ndarray:
+    try:
+        w = np.asarray(wave, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("wave must be a numeric array") from None
+    if w.ndim != 1 or w.size < 1:
+        raise ValueError(f"wave must be a non-empty 1-D array, got shape {w.shape}")
+    if not np.all(np.isfinite(w)):
+        raise ValueError("wave contains non-finite values")
+    if np.any(np.diff(w) <= 0):
+        i = int(np.flatnonzero(np.diff(w) <= 0)[0])
+        raise ValueError(f"wave must be strictly increasing (wave[{i}]={w[i]} >= wave[{i + 1}]={w[i + 1]})")
+    if w[0] <= 0:
+        raise ValueError("wave must be positive (Å)")
+    return w
+
+
+def _check_label_names(label_names, required=REQUIRED_LABELS) -> tuple[str, ...]:
+    names = ["model_id"] if "model_id" not in required else []
+    names += [str(k) for k in required]
+    for name in list(required) + list(label_names or ()):
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"invalid label name {name!r}")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _check_batch(flux, labels, n_pix: int, label_names) -> tuple[np.ndarray, dict]:
+    try:
+        f = np.asarray(flux)
+    except (TypeError, ValueError):
+        raise TypeError("flux must be a numeric array") from None
+    if f.dtype.kind not in "fiu":
+        raise TypeError(f"flux must be real numeric, got dtype {f.dtype}")
+    if f.ndim == 1:
+        f = f[None, :]
+    if f.ndim != 2 or f.shape[1] != n_pix:
+        raise ValueError(f"flux must have shape (n, {n_pix}), got {np.shape(flux)}")
+    f32 = f.astype(np.float32)
+    if not np.isfinite(f32).all():
+        raise ValueError("flux contains non-finite values (or values overflowing float32)")
+    if not isinstance(labels, Mapping):
+        raise TypeError("labels must be a mapping {name: array}")
+    missing = [k for k in label_names if k not in labels]
+    unknown = [k for k in labels if k not in label_names]
+    if missing:
+        raise ValueError(f"labels missing required column(s) {missing}")
+    if unknown:
+        raise ValueError(f"unknown label column(s) {unknown}; declared label_names are {list(label_names)}")
+    out = {}
+    for name in label_names:
+        col = np.asarray(labels[name])
+        if col.ndim == 0:
+            col = np.full(f.shape[0], col)
+        if col.shape != (f.shape[0],):
+            raise ValueError(f"label {name!r} has shape {col.shape}, expected ({f.shape[0]},)")
+        if col.dtype.kind not in "fiub":
+            raise TypeError(f"label {name!r} must be numeric, got dtype {col.dtype}")
+        dt = _label_dtype(name)
+        if dt is np.int64:
+            if col.dtype.kind == "f":
+                if not np.all(np.isfinite(col)) or np.any(col != np.round(col)):
+                    raise ValueError(f"label {name!r} must hold integers")
+            col = col.astype(np.int64)
+        else:
+            col = col.astype(np.float64)
+            if not np.all(np.isfinite(col)):
+                raise ValueError(f"label {name!r} contains non-finite values")
+        out[name] = col
+    return f32, out
+
+
+def _rows_per_chunk(n_pix: int) -> int:
+    return int(max(1, min(1024, (1 << 20) // (4 * n_pix))))
+
+
+def _create_layout(h5: h5py.File, wave: np.ndarray, label_names, n_rows: int, medium: str,
+                   compression: str | None) -> None:
+    h5.attrs["format"] = FORMAT_NAME
+    h5.attrs["format_version"] = FORMAT_VERSION
+    h5.attrs["label_names"] = json.dumps(list(label_names))
+    dw = h5.create_dataset("wave", data=wave)
+    dw.attrs["medium"] = medium
+    dw.attrs["unit"] = "Angstrom"
+    comp = {} if compression is None else {"compression": compression, "shuffle": True}
+    h5.create_dataset("flux", shape=(n_rows, wave.size), maxshape=(None, wave.size), dtype=np.float32,
+                      chunks=(_rows_per_chunk(wave.size), wave.size), **comp)
+    g = h5.create_group("labels")
+    for name in label_names:
+        g.create_dataset(name, shape=(n_rows,), maxshape=(None,), dtype=_label_dtype(name),
+                         chunks=(max(1024, _rows_per_chunk(wave.size)),))
+    h5.create_group("done").create_dataset("model_ids", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+    h5.create_group("provenance")
+
+
+def _write_provenance(h5: h5py.File, prov: dict) -> None:
+    g = h5.require_group("provenance")
+    for k in list(g.attrs):
+        del g.attrs[k]
+    for key, value in prov.items():
+        if isinstance(value, (str, int, float, bool, np.integer, np.floating)) and key != "parameters":
+            g.attrs[key] = value
+        else:
+            g.attrs[key] = json.dumps(value, default=_json_default, sort_keys=True)
+
+
+def _read_provenance(h5: h5py.File) -> dict:
+    if "provenance" not in h5:
+        return {}
+    out = {}
+    for k, v in h5["provenance"].attrs.items():
+        if isinstance(v, bytes):
+            v = v.decode()
+        if isinstance(v, np.generic):
+            v = v.item()
+        if k == "parameters" and isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError:
+                pass
+        out[k] = v
+    return out
+
+
+def _open_h5(path: Path, mode: str = "r") -> h5py.File:
+    if not path.exists():
+        raise FileNotFoundError(f"dataset file not found: {path}")
+    try:
+        return h5py.File(path, mode)
+    except OSError as exc:
+        raise ValueError(f"{path} is not a readable HDF5 file (corrupt or wrong format): {exc}") from None
+
+
+@dataclass
+class _Header:
+    wave: np.ndarray
+    label_names: tuple[str, ...]
+    provenance: dict
+    model_ids: np.ndarray
+    done: np.ndarray
+    n: int
+
+
+def _read_header(path: Path) -> _Header:
+    with _open_h5(path) as h5:
+        try:
+            if h5.attrs.get("format") != FORMAT_NAME:
+                raise ValueError(f"{path} is not a glocal dataset (format attribute missing or wrong)")
+            for key in ("wave", "flux", "labels", "done/model_ids"):
+                if key not in h5:
+                    raise ValueError(f"{path} lacks /{key}")
+            wave = h5["wave"][()]
+            names = tuple(json.loads(h5.attrs["label_names"]))
+            n = h5["flux"].shape[0]
+            if "model_id" not in h5["labels"]:
+                raise ValueError(f"{path} lacks /labels/model_id")
+            return _Header(wave, names, _read_provenance(h5), h5["labels/model_id"][()],
+                           h5["done/model_ids"][()], n)
+        except (OSError, KeyError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path} is corrupt: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- writer
+class DatasetWriter:
+    """Crash-safe, resumable writer (context manager) for one dataset file; see module docstring.
+
+    ``provenance`` must contain ``engine``; ``engine_version``, ``parameters`` (JSON-able dict) and
+    any other keys are optional; ``git_commit`` and the UTC timestamps are filled in.
+    ``label_names``: label columns; ``required_labels`` (default :data:`REQUIRED_LABELS`) are always
+    included, and ``model_id`` always is (it drives completion/resume).
+    Re-opening an existing path resumes it; a different wave grid, label set or engine raises.
+    ``overwrite=True`` deletes an existing file and pending shards first.
+    """
+
+    def __init__(self, path, wave, provenance: Mapping, label_names=None, *, medium: str = "air",
+                 compression: str | None = "gzip", overwrite: bool = False,
+                 required_labels=REQUIRED_LABELS):
+        self.path = Path(path)
+        self.parts = self.path.with_name(self.path.name + ".parts")
+        self.wave = _check_wave(wave)
+        self.label_names = _check_label_names(label_names, tuple(required_labels))
+        if not isinstance(provenance, Mapping) or not isinstance(provenance.get("engine"), str):
+            raise ValueError("provenance must be a mapping with a string 'engine' entry")
+        if compression not in (None, "gzip", "lzf"):
+            raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
+        if medium not in ("air", "vacuum"):
+            raise ValueError(f"medium must be 'air' or 'vacuum', got {medium!r}")
+        self.medium = medium
+        self.compression = compression
+        prov = dict(provenance)
+        prov.setdefault("engine_version", "unknown")
+        prov.setdefault("parameters", {})
+        prov.setdefault("git_commit", _git_commit())
+        json.dumps(prov, default=_json_default)  # fail early on non-serialisable provenance
+        self.provenance = prov
+        if overwrite:
+            if self.path.exists():
+                self.path.unlink()
+            shutil.rmtree(self.parts, ignore_errors=True)
+        self._closed = False
+        self._old_sources: list[Path] = []
+        self._new_shards: list[Path] = []
+        self._done: set[int] = set()
+        created = None
+        if self.path.exists():
+            hdr = _read_header(self.path)
+            self._check_compatible(hdr, self.path)
+            self._old_sources.append(self.path)
+            self._done.update(int(i) for i in hdr.done)
+            created = hdr.provenance.get("created_utc")
+        if self.parts.exists():
+            for tmp in self.parts.glob("*.tmp"):
+                tmp.unlink()  # half-written shard of an interrupted append
+            for shard in sorted(self.parts.glob("batch-*.h5")):
+                hdr = _read_header(shard)
+                self._check_compatible(hdr, shard)
+                self._old_sources.append(shard)
+                self._done.update(int(i) for i in hdr.done)
+                created = created or hdr.provenance.get("created_utc")
+        self.provenance["created_utc"] = created or _utc_now()
+        self._done_at_open = frozenset(self._done)
+        self._open_ids: set[int] = set()  # ids with rows in this session but not yet done
+
+    def _check_compatible(self, hdr: _Header, where: Path) -> None:
+        if hdr.wave.shape != self.wave.shape or not np.array_equal(hdr.wave, self.wave):
+            raise ValueError(f"wave grid of {where} ({hdr.wave.size} px) differs from the writer's "
+                             f"({self.wave.size} px); refusing to mix grids")
+        if tuple(hdr.label_names) != self.label_names:
+            raise ValueError(f"label columns of {where} {list(hdr.label_names)} differ from {list(self.label_names)}")
+        engine = hdr.provenance.get("engine")
+        if engine is not None and engine != self.provenance["engine"]:
+            raise ValueError(f"{where} was written by engine {engine!r}, not {self.provenance['engine']!r}")
+
+    # -- public API
+    def done_models(self) -> np.ndarray:
+        """Sorted int64 array of model ids whose spectra are completely stored (incl. pending shards)."""
+        return np.array(sorted(self._done), dtype=np.int64)
+
+    def append(self, flux, labels: Mapping, done=None) -> None:
+        """Commit one batch: ``flux`` (n, n_pix) and ``labels`` {name: (n,)}; atomic.
+
+        ``done``: model ids completed by this batch (default: all model ids in the batch).  Raises
+        ValueError for rows of already-done models (no duplicates on resume).
+        """
+        if self._closed:
+            raise ValueError("writer is closed")
+        f32, lab = _check_batch(flux, labels, self.wave.size, self.label_names)
+        ids = lab["model_id"]
+        dup = sorted(set(np.unique(ids).tolist()) & self._done)
+        if dup:
+            raise ValueError(f"model id(s) {dup[:10]} are already complete in {self.path}; refusing duplicates")
+        batch_ids = set(np.unique(ids).tolist())
+        done_ids = batch_ids if done is None else {int(i) for i in np.atleast_1d(np.asarray(done, dtype=np.int64))}
+        orphan = done_ids - batch_ids - self._open_ids
+        if orphan:
+            raise ValueError(f"done model id(s) {sorted(orphan)[:10]} have no stored rows")
+        self.parts.mkdir(parents=True, exist_ok=True)
+        name = f"batch-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.h5"
+        final = self.parts / name
+        tmp = final.with_name(final.name + ".tmp")
+        try:
+            with h5py.File(tmp, "w") as h5:
+                _create_layout(h5, self.wave, self.label_names, f32.shape[0], self.medium, None)
+                h5["flux"][...] = f32
+                for k, v in lab.items():
+                    h5["labels"][k][...] = v
+                d = h5["done/model_ids"]
+                d.resize((len(done_ids),))
+                d[...] = np.array(sorted(done_ids), dtype=np.int64)
+                _write_provenance(h5, self.provenance)
+            _fsync(tmp)
+            os.replace(tmp, final)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
+        self._new_shards.append(final)
+        self._done |= done_ids
+        self._open_ids = (self._open_ids | batch_ids) - self._done
+
+    def close(self) -> None:
+        """Merge the existing file and all committed shards into ``path`` atomically."""
+        if self._closed:
+            return
+        self._closed = True
+        sources = self._old_sources + self._new_shards
+        if sources == [self.path] and not self._new_shards:
+            return  # nothing new
+        self._merge(sources)
+
+    def __enter__(self) -> "DatasetWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+    # -- merging
+    def _merge(self, sources: list[Path]) -> None:
+        """Stream all sources into ``<path>.tmp`` (chunk-aligned buffered writes), then os.replace."""
+        old = set(self._old_sources)
+        done_at_open = np.array(sorted(self._done_at_open), dtype=np.int64)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        prov = dict(self.provenance)
+        prov["updated_utc"] = _utc_now()
+        block = _rows_per_chunk(self.wave.size) * 8  # a multiple of the chunk height
+        try:
+            with h5py.File(tmp, "w") as out:
+                _create_layout(out, self.wave, self.label_names, 0, self.medium, self.compression)
+                flux_out = out["flux"]
+                cols = {name: [] for name in self.label_names}
+                buf, n_buf, n_written = [], 0, 0
+
+                def flush(final: bool) -> int:
+                    nonlocal buf, n_buf
+                    if not buf:
+                        return 0
+                    arr = np.concatenate(buf)
+                    k = arr.shape[0] if final else (arr.shape[0] // block) * block
+                    if k:
+                        flux_out.resize((n_written + k, self.wave.size))
+                        flux_out[n_written:n_written + k] = arr[:k]
+                    buf, n_buf = ([arr[k:]], arr.shape[0] - k) if k < arr.shape[0] else ([], 0)
+                    return k
+
+                for src in sources:
+                    with _open_h5(src) as h5:
+                        ids = h5["labels/model_id"][()]
+                        # rows of models never completed before this session are dropped
+                        mask = np.isin(ids, done_at_open) if src in old else np.ones(ids.size, bool)
+                        idx = np.flatnonzero(mask)
+                        if idx.size == 0:
+                            continue
+                        for name in self.label_names:
+                            cols[name].append(h5["labels"][name][()][idx])
+                        for s0 in range(0, idx.size, block):
+                            sel = idx[s0:s0 + block]
+                            buf.append(h5["flux"][sel[0]:sel[-1] + 1][sel - sel[0]])
+                            n_buf += sel.size
+                            if n_buf >= block:
+                                n_written += flush(False)
+                n_written += flush(True)
+                for name in self.label_names:
+                    col = np.concatenate(cols[name]) if cols[name] else np.empty(0, _label_dtype(name))
+                    if col.size != n_written:
+                        raise RuntimeError("internal error: label and flux row counts differ while merging")
+                    out["labels"][name].resize((n_written,))
+                    out["labels"][name][...] = col
+                d = out["done/model_ids"]
+                done = self.done_models()
+                d.resize((done.size,))
+                d[...] = done
+                _write_provenance(out, prov)
+            _fsync(tmp)
+            os.replace(tmp, self.path)
+        except BaseException:
+            if tmp.exists():
+                tmp.unlink()
+            raise
+        for shard in sources:
+            if shard != self.path and shard.exists():
+                shard.unlink()
+        try:
+            self.parts.rmdir()
+        except OSError:
+            pass
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- reading
+@dataclass
+class Dataset:
+    """An in-memory dataset: ``wave`` (n_pix,), ``flux`` (n, n_pix) float32, ``labels`` columns."""
+
+    wave: np.ndarray
+    flux: np.ndarray
+    labels: dict[str, np.ndarray]
+    provenance: dict = field(default_factory=dict)
+    done: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.flux.shape[0])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def label_matrix(self, names) -> np.ndarray:
+        """(n, len(names)) float64 matrix of the named label columns."""
+        if isinstance(names, str):
+            names = [names]
+        names = list(names)
+        unknown = [k for k in names if k not in self.labels]
+        if unknown or not names:
+            raise ValueError(f"unknown label(s) {unknown}; available: {sorted(self.labels)}")
+        return np.column_stack([np.asarray(self.labels[k], dtype=np.float64) for k in names])
+
+    def subset(self, idx) -> "Dataset":
+        """Rows ``idx`` (integer indices or boolean mask of length n) as a new Dataset."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            if idx.shape != (self.n,):
+                raise ValueError(f"boolean mask has shape {idx.shape}, expected ({self.n},)")
+            idx = np.flatnonzero(idx)
+        elif idx.dtype.kind not in "iu":
+            raise TypeError(f"idx must be integer indices or a boolean mask, got dtype {idx.dtype}")
+        idx = idx.ravel()
+        if idx.size and (idx.min() < -self.n or idx.max() >= self.n):
+            raise ValueError(f"indices out of range for a dataset of {self.n} rows")
+        return Dataset(self.wave.copy(), self.flux[idx], {k: v[idx] for k, v in self.labels.items()},
+                       dict(self.provenance), None if self.done is None else self.done.copy())
+
+
+def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
+    """Read and validate a dataset file (shapes, finite values, monotonic wave, required labels)."""
+    path = Path(path)
+    parts = path.with_name(path.name + ".parts")
+    if parts.is_dir() and any(parts.glob("batch-*.h5")):
+        warnings.warn(f"{parts} holds committed batches not yet merged into {path}; re-open a "
+                      "DatasetWriter on this path and close it to merge them", UserWarning, stacklevel=2)
+    with _open_h5(path) as h5:
+        try:
+            if h5.attrs.get("format") != FORMAT_NAME:
+                raise ValueError(f"{path} is not a glocal dataset (format attribute missing or wrong)")
+            for key in ("wave", "flux", "labels"):
+                if key not in h5:
+                    raise ValueError(f"{path} lacks /{key}")
+            wave = h5["wave"][()]
+            flux = h5["flux"][()]
+            labels = {k: h5["labels"][k][()] for k in h5["labels"]}
+            done = h5["done/model_ids"][()] if "done/model_ids" in h5 else None
+            prov = _read_provenance(h5)
+        except OSError as exc:
+            raise ValueError(f"{path} is corrupt (read failed): {exc}") from None
+    try:
+        wave = _check_wave(wave)
+    except ValueError as exc:
+        raise ValueError(f"{path}: /wave invalid: {exc}") from None
+    if flux.ndim != 2 or flux.shape[1] != wave.size:
+        raise ValueError(f"{path}: /flux has shape {flux.shape}, expected (n, {wave.size})")
+    if not np.isfinite(flux).all():
+        raise ValueError(f"{path}: /flux contains non-finite values")
+    missing = [k for k in required_labels if k not in labels]
+    if missing:
+        raise ValueError(f"{path}: missing required label column(s) {missing}")
+    for k, v in labels.items():
+        if v.shape != (flux.shape[0],):
+            raise ValueError(f"{path}: label {k!r} has shape {v.shape}, expected ({flux.shape[0]},)")
+        if v.dtype.kind == "f" and not np.isfinite(v).all():
+            raise ValueError(f"{path}: label {k!r} contains non-finite values")
+    return Dataset(wave, flux, labels, prov, done)
+
+
+def write_dataset(path, wave, flux, labels: Mapping, provenance: Mapping, *, overwrite: bool = False,
+                  required_labels=REQUIRED_LABELS, **writer_kw) -> Path:
+    """Write a complete dataset in one batch (raises FileExistsError unless ``overwrite``).
+
+    Without a ``model_id`` column every row gets its own id (``arange(n)``).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
+    if not isinstance(labels, Mapping):
+        raise TypeError("labels must be a mapping {name: array}")
+    labels = dict(labels)
+    if "model_id" not in labels:
+        n = np.atleast_2d(np.asarray(flux)).shape[0]
+        labels["model_id"] = np.arange(n, dtype=np.int64)
+    extra = [k for k in labels if k not in required_labels]
+    with DatasetWriter(path, wave, provenance, label_names=extra, overwrite=overwrite,
+                       required_labels=required_labels, **writer_kw) as w:
+        w.append(flux, labels)
+    return path
+
+
+# ----------------------------------------------------------------------------- splits
+def _check_fractions(fractions) -> np.ndarray:
+    fr = np.asarray(fractions, dtype=np.float64)
+    if fr.shape != (3,) or not np.all(np.isfinite(fr)) or np.any(fr < 0) or abs(fr.sum() - 1.0) > 1e-9:
+        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions!r}")
+    return fr
+
+
+def split_indices(labels_or_dataset, kind: str = "random", fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict:
+    """Train/val/test index arrays (sorted int64) — §3.3 uses a random 80/10/10 split.
+
+    ``kind="random"``: rows permuted with ``seed`` and cut at round(cumsum(fractions)·n).
+    ``kind="grouped"``: whole models (``model_id``) are assigned to one part, so no
+    (teff, logg, feh) node appears in two parts; fractions then hold approximately (by rows).
+    Accepts a :class:`Dataset`, a label mapping, or (random only) a row count.
+    """
+    if kind not in ("random", "grouped"):
+        raise ValueError(f"unknown split kind {kind!r}; choose 'random' or 'grouped'")
+    fr = _check_fractions(fractions)
+    model_id = None
+    if isinstance(labels_or_dataset, Dataset):
+        model_id = labels_or_dataset.labels.get("model_id")
+        n = labels_or_dataset.n
+    elif isinstance(labels_or_dataset, Mapping):
+        if not labels_or_dataset:
+            raise ValueError("labels mapping is empty")
+        model_id = labels_or_dataset.get("model_id")
+        n = len(np.asarray(next(iter(labels_or_dataset.values()))))
+    elif isinstance(labels_or_dataset, (int, np.integer)) and not isinstance(labels_or_dataset, bool):
+        n = int(labels_or_dataset)
+        if n < 0:
+            raise ValueError("row count must be >= 0")
+    else:
+        raise TypeError("labels_or_dataset must be a Dataset, a label mapping or an int")
+    rng = np.random.default_rng(seed)
+    bounds = np.concatenate(([0.0], np.cumsum(fr)))
+    if kind == "random":
+        perm = rng.permutation(n)
+        cuts = np.rint(bounds * n).astype(np.int64)
+        cuts[-1] = n
+        parts = [perm[cuts[i]:cuts[i + 1]] for i in range(3)]
+    else:
+        if model_id is None:
+            raise ValueError("grouped split needs a 'model_id' label")
+        model_id = np.asarray(model_id)
+        if model_id.shape != (n,):
+            raise ValueError(f"model_id has shape {model_id.shape}, expected ({n},)")
+        groups, inverse, sizes = np.unique(model_id, return_inverse=True, return_counts=True)
+        order = rng.permutation(groups.size)
+        mid = (np.cumsum(sizes[order]) - 0.5 * sizes[order]) / max(n, 1)
+        part_of_group = np.empty(groups.size, dtype=np.int64)
+        part_of_group[order] = np.clip(np.searchsorted(bounds, mid, side="right") - 1, 0, 2)
+        row_part = part_of_group[inverse]
+        parts = [np.flatnonzero(row_part == i) for i in range(3)]
+    return {name: np.sort(p).astype(np.int64) for name, p in zip(_SPLIT_NAMES, parts)}

@@ -1,0 +1,286 @@
+"""The paper's model grid, microturbulence law and abundance variants (paper §2.1, Eqs 4–7).
+
+Grid (§2.1): Teff 3500–6000 K in 100 K steps then 250 K steps to 8000 K (26 + 8 = 34 nodes),
+log g 0.00–5.00 in 0.25 dex (21 nodes), [Fe/H] −4.0 … −1.0 in 0.2 dex (16 nodes).  The full
+Cartesian product has 34 × 21 × 16 = 11 424 nodes, whereas the paper quotes 11 763 models.
+11 763 = 3² × 1307 is not divisible by 16, 21 or 34, so the paper's number cannot be a complete
+product of these axes; it exceeds ours by 339.  Counting 6000 K twice (the junction of the 100 K and
+250 K sequences, 35 Teff nodes) gives 35 × 21 × 16 = 11 760, i.e. within 3 of the quoted value, so
+the most plausible reading is an off-by-one/duplicate-node count in the paper (e.g. a float
+accumulated Teff or [Fe/H] sequence producing repeated or extra nodes) rather than a different
+grid.  Dropping nodes outside the atmosphere-grid coverage (``exclude=``) can only lower our count.
+
+Each node gets 16 abundance variants (§2.1): [O/Fe] ∈ {−0.2, 0.0, …, 1.2} with [Mg/Fe] = 0 and
+[Mg/Fe] ∈ {−0.2, …, 1.2} with [O/Fe] = 0 — so ([O/Fe], [Mg/Fe]) = (0, 0) is computed twice per node,
+exactly as in the paper (11 763 × 16 ≈ 1.88 × 10⁵ spectra).  We keep the duplicate.
+"""
+from __future__ import annotations
+
+from numbers import Integral
+
+import numpy as np
+
+__all__ = [
+    "TEFF_NODES",
+    "LOGG_NODES",
+    "FEH_NODES",
+    "VARIANT_VALUES",
+    "PAPER_N_MODELS",
+    "PRESETS",
+    "GRID_DTYPE",
+    "paper_grid",
+    "microturbulence",
+    "paper_variants",
+    "joint_variants",
+    "preset_grid",
+    "design_table",
+    "grid_summary",
+]
+
+# Exact decimal nodes built from integers (no float accumulation): k/5 and k/4 are the nearest
+# doubles to the decimal values -3.8, 0.25, ... because integer division is correctly rounded.
+TEFF_NODES = np.array(list(range(3500, 6001, 100)) + list(range(6250, 8001, 250)), dtype=np.float64)
+LOGG_NODES = np.arange(0, 21, dtype=np.int64) / 4.0
+FEH_NODES = np.arange(-20, -4, dtype=np.int64) / 5.0
+#: [X/Fe] values of §2.1 (dex): -0.2, 0.0, ..., 1.2.
+VARIANT_VALUES = tuple(float(k) / 5.0 for k in range(-1, 7))
+#: Number of atmosphere models quoted in §2.1.
+PAPER_N_MODELS = 11763
+
+GRID_DTYPE = np.dtype([("model_id", np.int64), ("teff", np.float64), ("logg", np.float64), ("feh", np.float64)])
+
+#: Subsampling presets: number of models (None = all) x the 16 paper variants.
+PRESETS: dict[str, dict] = {
+    "ci": {"n_models": 24, "description": "24 stratified models x 16 variants = 384 spectra (tests/CI)"},
+    "laptop": {"n_models": 100, "description": "100 stratified models x 16 variants = 1600 spectra (~20 min on 2 cores with the built-in engine)"},
+    "paper": {"n_models": None, "description": "full paper grid x 16 variants"},
+}
+
+_ELEMENTS = frozenset(
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
+    "Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm "
+    "Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U".split()
+)
+
+
+def paper_grid() -> np.ndarray:
+    """All (teff, logg, feh) nodes of §2.1 as a structured array (model_id, teff, logg, feh).
+
+    Order is Teff-major, then log g, then [Fe/H]; ``model_id`` is the row index in this full grid
+    (stable across presets).  11 424 nodes — see the module docstring for the paper's 11 763.
+    """
+    t, g, f = np.meshgrid(TEFF_NODES, LOGG_NODES, FEH_NODES, indexing="ij")
+    out = np.empty(t.size, dtype=GRID_DTYPE)
+    out["model_id"] = np.arange(t.size)
+    out["teff"] = t.ravel()
+    out["logg"] = g.ravel()
+    out["feh"] = f.ravel()
+    return out
+
+
+def _finite_array(x, name: str) -> np.ndarray:
+    try:
+        a = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be numeric") from None
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains non-finite values")
+    return a
+
+
+def microturbulence(teff, logg, feh):
+    """Microturbulence v_t (km/s) of Eqs 4–7 (García Pérez et al. 2016; Holtzman et al. 2018).
+
+    log g ≥ 3.5 and Teff ≥ 5000: Eq. 4, 1.1 + 1e-4 (Teff−5500) + 4e-7 (Teff−5500)²;
+    log g ≥ 3.5 and Teff < 5000: Eq. 5, 1.0;
+    log g < 3.5 and [Fe/H] ≥ −1: Eq. 6, 10^(0.226 − 0.0228 g + 0.0297 g² − 0.0113 g³);
+    log g < 3.5 and [Fe/H] < −1: Eq. 7, 2.478 − 0.325 g.
+    The branch edges are taken exactly as written: log g = 3.5 and Teff = 5000 belong to the
+    ≥ branches, and [Fe/H] = −1.0 (the grid's most metal-rich row) uses Eq. 6.  Broadcasts; returns
+    a float for scalar input.
+    """
+    t = _finite_array(teff, "teff")
+    g = _finite_array(logg, "logg")
+    f = _finite_array(feh, "feh")
+    try:
+        t, g, f = np.broadcast_arrays(t, g, f)
+    except ValueError:
+        raise ValueError(f"teff {t.shape}, logg {g.shape}, feh {f.shape} cannot be broadcast together") from None
+    if np.any(t <= 0):
+        raise ValueError("teff must be > 0 K")
+    dt = t - 5500.0
+    eq4 = 1.1 + 1e-4 * dt + 4e-7 * dt * dt
+    eq6 = 10.0 ** (0.226 - 0.0228 * g + 0.0297 * g**2 - 0.0113 * g**3)
+    eq7 = 2.478 - 0.325 * g
+    dwarf = g >= 3.5
+    vt = np.where(dwarf, np.where(t >= 5000.0, eq4, 1.0), np.where(f >= -1.0, eq6, eq7))
+    return float(vt) if vt.ndim == 0 else vt
+
+
+def paper_variants() -> list[dict[str, float]]:
+    """The 16 abundance variants of §2.1: 8 × {"O": x, "Mg": 0} then 8 × {"O": 0, "Mg": x}.
+
+    ({"O": 0, "Mg": 0} appears twice, as in the paper's 16 spectra per node.)
+    """
+    return [{"O": x, "Mg": 0.0} for x in VARIANT_VALUES] + [{"O": 0.0, "Mg": x} for x in VARIANT_VALUES]
+
+
+def _as_rng(rng) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, Integral) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be None, an int seed or numpy.random.Generator, got {type(rng).__name__}")
+
+
+def joint_variants(n: int, rng=0, ranges=None) -> list[dict[str, float]]:
+    """``n`` jointly varied [X/Fe] draws (beyond the paper): Latin-hypercube uniform in ``ranges``.
+
+    ``ranges`` maps element symbols to (lo, hi) in dex; default {"O": (-0.2, 1.2), "Mg": (-0.2, 1.2)}
+    (the paper's span).  Each element's range is cut into n equal strata, one draw per stratum,
+    strata paired at random (seeded by ``rng``).
+    """
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if ranges is None:
+        ranges = {"O": (VARIANT_VALUES[0], VARIANT_VALUES[-1]), "Mg": (VARIANT_VALUES[0], VARIANT_VALUES[-1])}
+    if not isinstance(ranges, dict) or not ranges:
+        raise TypeError("ranges must be a non-empty dict {element: (lo, hi)}")
+    gen = _as_rng(rng)
+    cols = {}
+    for el, lim in ranges.items():
+        if el not in _ELEMENTS:
+            raise ValueError(f"unknown element symbol {el!r} in ranges")
+        try:
+            lo, hi = (float(v) for v in lim)
+        except (TypeError, ValueError):
+            raise TypeError(f"range for {el} must be a (lo, hi) pair, got {lim!r}") from None
+        if not (np.isfinite(lo) and np.isfinite(hi)) or hi < lo:
+            raise ValueError(f"range for {el} must be finite with hi >= lo, got ({lo}, {hi})")
+        u = (gen.permutation(n) + gen.random(n)) / n
+        cols[el] = lo + (hi - lo) * u
+    return [{el: float(cols[el][i]) for el in cols} for i in range(n)]
+
+
+def _node_mask(nodes: np.ndarray, exclude, include) -> np.ndarray:
+    """Boolean keep-mask over ``nodes`` from exclude/include callables or masks."""
+    keep = np.ones(nodes.size, dtype=bool)
+    for arg, name, invert in ((exclude, "exclude", True), (include, "include", False)):
+        if arg is None:
+            continue
+        if callable(arg):
+            m = np.asarray(arg(nodes["teff"], nodes["logg"], nodes["feh"]))
+        else:
+            m = np.asarray(arg)
+        if m.dtype != bool:
+            raise TypeError(f"{name} must give a boolean array, got dtype {m.dtype}")
+        if m.shape != (nodes.size,):
+            raise ValueError(f"{name} mask has shape {m.shape}, expected ({nodes.size},)")
+        keep &= ~m if invert else m
+    return keep
+
+
+def _stratified_indices(n: int, n_axis: int) -> np.ndarray:
+    """n node indices spread evenly over 0..n_axis-1 including both ends (all nodes if n >= n_axis)."""
+    if n == 1:
+        return np.array([n_axis // 2])
+    return np.rint(np.arange(n) * (n_axis - 1) / (n - 1)).astype(np.int64)
+
+
+def preset_grid(name: str, seed: int = 0, exclude=None, include=None) -> np.ndarray:
+    """Model nodes of a preset (``ci``, ``laptop``, ``paper``) as a :func:`paper_grid` subset.
+
+    Subsampling is Latin-hypercube-like in node-index space: on each axis the n picks are spread
+    evenly over the nodes (both extremes included; every node when n ≥ axis length), the axes are
+    paired by seeded random permutations, and each pick snaps to the nearest unused allowed node.
+    ``exclude`` (True = drop) / ``include`` (True = keep) are boolean callables f(teff, logg, feh)
+    or masks over :func:`paper_grid`, e.g. an atmosphere-grid coverage test.  Deterministic for a
+    given seed; rows are returned sorted by model_id.
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    full = paper_grid()
+    keep = _node_mask(full, exclude, include)
+    allowed = full[keep]
+    n = PRESETS[name]["n_models"]
+    if n is None or n >= allowed.size:
+        return allowed.copy()
+    if allowed.size == 0:
+        raise ValueError("no grid nodes left after exclude/include")
+    gen = np.random.default_rng(seed)
+    axes = (TEFF_NODES, LOGG_NODES, FEH_NODES)
+    fields = ("teff", "logg", "feh")
+    # Normalised index coordinates of the allowed nodes.
+    coords = np.stack(
+        [np.searchsorted(ax, allowed[f]) / (ax.size - 1) for ax, f in zip(axes, fields)], axis=1
+    )
+    targets = np.stack(
+        [gen.permutation(_stratified_indices(n, ax.size)) / (ax.size - 1) for ax in axes], axis=1
+    )
+    free = np.ones(allowed.size, dtype=bool)
+    chosen = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        d2 = ((coords - targets[k]) ** 2).sum(axis=1)
+        d2[~free] = np.inf
+        i = int(np.argmin(d2))
+        chosen[k] = i
+        free[i] = False
+    out = allowed[np.sort(chosen)]
+    return out
+
+
+def design_table(models: np.ndarray, variants=None) -> np.ndarray:
+    """Expand model nodes × abundance variants into one row per spectrum.
+
+    Returns a structured array (model_id, teff, logg, feh, vturb, ofe, mgfe) with vturb from
+    Eqs 4–7; ``variants`` defaults to :func:`paper_variants` (dicts with "O"/"Mg" keys, missing = 0).
+    """
+    if not isinstance(models, np.ndarray) or models.dtype.names is None or not set(GRID_DTYPE.names) <= set(models.dtype.names):
+        raise TypeError(f"models must be a structured array with fields {GRID_DTYPE.names}")
+    variants = paper_variants() if variants is None else list(variants)
+    for v in variants:
+        if not isinstance(v, dict) or not set(v) <= {"O", "Mg"}:
+            raise ValueError(f"variants must be dicts with keys among 'O', 'Mg'; got {v!r}")
+    nv = len(variants)
+    dtype = np.dtype([("model_id", np.int64), ("teff", float), ("logg", float), ("feh", float),
+                      ("vturb", float), ("ofe", float), ("mgfe", float)])
+    out = np.empty(models.size * nv, dtype=dtype)
+    for f in ("model_id", "teff", "logg", "feh"):
+        out[f] = np.repeat(models[f], nv)
+    out["vturb"] = microturbulence(out["teff"], out["logg"], out["feh"]) if out.size else 0.0
+    out["ofe"] = np.tile([float(v.get("O", 0.0)) for v in variants], models.size)
+    out["mgfe"] = np.tile([float(v.get("Mg", 0.0)) for v in variants], models.size)
+    return out
+
+
+def grid_summary(grid=None, n_variants: int = 16) -> dict:
+    """Counts per axis, number of models and spectra of ``grid`` (default: :func:`paper_grid`).
+
+    Also reports the paper's quoted 11 763 models and the difference, with the explanation from
+    the module docstring.
+    """
+    if grid is None:
+        grid = paper_grid()
+    if not isinstance(grid, np.ndarray) or grid.dtype.names is None or not {"teff", "logg", "feh"} <= set(grid.dtype.names):
+        raise TypeError("grid must be a structured array with fields teff, logg, feh")
+    if isinstance(n_variants, bool) or not isinstance(n_variants, Integral) or n_variants < 1:
+        raise ValueError(f"n_variants must be a positive integer, got {n_variants!r}")
+    out = {
+        "n_teff": int(np.unique(grid["teff"]).size),
+        "n_logg": int(np.unique(grid["logg"]).size),
+        "n_feh": int(np.unique(grid["feh"]).size),
+        "teff_range": (float(grid["teff"].min()), float(grid["teff"].max())) if grid.size else None,
+        "logg_range": (float(grid["logg"].min()), float(grid["logg"].max())) if grid.size else None,
+        "feh_range": (float(grid["feh"].min()), float(grid["feh"].max())) if grid.size else None,
+        "n_models": int(grid.size),
+        "n_variants": int(n_variants),
+        "n_spectra": int(grid.size) * int(n_variants),
+        "paper_n_models": PAPER_N_MODELS,
+        "difference_vs_paper": int(grid.size) - PAPER_N_MODELS,
+        "note": (
+            "Full product 34 Teff x 21 logg x 16 [Fe/H] = 11424 nodes; the paper quotes 11763 = 3^2 x 1307, "
+            "which is not a product of these axes. 35 x 21 x 16 = 11760 (6000 K counted twice) is within 3, "
+            "so the paper's count most plausibly includes duplicated/extra nodes."
+        ),
+    }
+    return out

@@ -1,0 +1,163 @@
+"""Tests of glocal.build.build_grid: coverage skipping, resume without duplicates/holes, failures."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from glocal.build import build_grid, read_failures, resolve_nodes, resolve_variants, synthesize_model
+from glocal.dataset import load_dataset
+from glocal.degrade import csst_grid
+
+WAVE_RANGE = (3000.0, 4000.0)
+
+
+def analytic_engine(atmosphere, abundances_list, line_list, wave_range, vturb, wave=None, **_):
+    """Deterministic analytic 'engine' (Gaussian lines whose depth follows A(O), A(Mg)) used to test
+    the build machinery quickly; it obeys the engine interface of glocal.synthesis."""
+    A = np.asarray(abundances_list, float)
+    if atmosphere.teff > 7900:
+        raise RuntimeError("analytic engine refuses Teff > 7900 K (failure-path test)")
+    w = np.linspace(wave_range[0], wave_range[1], 4001)
+    depth_o = 0.05 * 10 ** (A[:, 7] - 8.83 - atmosphere.feh)[:, None]
+    depth_mg = 0.05 * 10 ** (A[:, 11] - 7.58 - atmosphere.feh)[:, None]
+    prof = np.exp(-0.5 * ((w - 3100.0) / 8.0) ** 2), np.exp(-0.5 * ((w - 3800.0) / 8.0) ** 2)
+    cont = np.tile(1e6 * (w / 5000.0) ** -2, (A.shape[0], 1))
+    flux = cont * (1 - np.clip(depth_o * prof[0] + depth_mg * prof[1], 0, 0.9))
+    return w, flux, cont
+
+
+def one_line_list():
+    from glocal.linelists import LINE_DTYPE, LineList
+    d = np.zeros(1, LINE_DTYPE)
+    d["wave"], d["species"], d["code"], d["ion"], d["elow"], d["loggf"] = 3100.0, "O 1", 8.0, 1, 9.1, -1.0
+    d["isotope_fraction"] = 1.0
+    for k in ("gamma_rad", "gamma_stark", "gamma_vdw", "d0"):
+        d[k] = np.nan
+    return LineList(d, medium="air")
+
+
+NODES = [(4500.0, 2.0, -2.0), (5000.0, 4.5, -1.4), (3500.0, 5.0, -4.0), (8000.0, 0.0, -1.0), (6000.0, 3.0, -3.0)]
+
+
+def _covered():
+    from glocal.atmospheres import in_coverage
+    t = np.array(NODES)
+    return in_coverage(t[:, 0], t[:, 1], t[:, 2])
+
+
+def test_resolve_inputs():
+    n = resolve_nodes(NODES)
+    assert n.size == 5 and np.array_equal(n["model_id"], np.arange(5))
+    assert len(resolve_variants("paper")) == 16
+    assert resolve_variants([{"Ca": 0.2}]) == [{"O": 0.0, "Mg": 0.0, "Ca": 0.2}]
+    assert len(resolve_variants("joint")) == 16
+    with pytest.raises(ValueError):
+        resolve_variants([{"O": 0.1, "Xx": 0.2}])
+    with pytest.raises(ValueError):
+        resolve_variants([{"Fe": 0.2}])
+    with pytest.raises(ValueError):
+        resolve_nodes([(4500.0, np.nan, -2.0)])
+    with pytest.raises(ValueError):
+        resolve_nodes(np.zeros((3, 2)))
+    with pytest.raises(ValueError):
+        resolve_variants("nope")
+
+
+def test_build_resume_failures_and_labels(tmp_path):
+    out = tmp_path / "grid.h5"
+    cov = _covered()
+    variants = resolve_variants("paper")
+    opts = dict(engine=analytic_engine, scheduler="serial", variants=variants, progress=False,
+                wave_range=WAVE_RANGE, engine_options={"line_list": one_line_list()})
+    # first run on the first two nodes only (simulates a run killed after two models)
+    r1 = build_grid(np.array(NODES[:2]), out, **opts)
+    assert r1["n_built"] == int(cov[:2].sum()) and r1["n_failed"] == 0
+    # full run: resumes, skips the done ones, records the failing one, skips out-of-coverage nodes
+    nodes = resolve_nodes(NODES)
+    r2 = build_grid(nodes, out, **opts)
+    assert r2["n_done_before"] == r1["n_built"]
+    assert r2["n_skipped_coverage"] == int((~cov).sum())
+    fails = read_failures(out)
+    hot = [i for i, n in enumerate(NODES) if n[0] > 7900 and cov[i]]
+    assert sorted(r2["failed"]) == hot and [f["model_id"] for f in fails] == hot
+    assert all("RuntimeError" in f["error"] for f in fails)
+    ds = load_dataset(out)
+    expected_models = {i for i in range(len(NODES)) if cov[i] and i not in hot}
+    ids = ds.labels["model_id"]
+    assert set(np.unique(ids).tolist()) == expected_models
+    for m in expected_models:                           # no holes, no duplicates: 16 rows per model
+        assert np.sum(ids == m) == 16
+    assert np.array_equal(ds.wave, csst_grid(*WAVE_RANGE, 200))
+    # labels: Eq. 4-7 vturb, the paper's [O/Fe]/[Mg/Fe] design
+    from glocal.grid import microturbulence
+    for m in expected_models:
+        rows = ids == m
+        t, g, f = NODES[m]
+        assert np.allclose(ds.labels["vturb"][rows], microturbulence(t, g, f))
+        assert sorted(ds.labels["ofe"][rows].tolist()) == sorted(v["O"] for v in variants)
+    # the analytic O feature near 3100 Å deepens with [O/Fe] in the stored R=200 spectra
+    m0 = min(expected_models)
+    rows = np.flatnonzero((ids == m0) & (ds.labels["mgfe"] == 0))
+    pix = np.argmin(np.abs(ds.wave - 3100.0))
+    order = np.argsort(ds.labels["ofe"][rows])
+    depth = 1 - np.asarray(ds.flux[rows[order], pix])
+    assert np.all(np.diff(depth) >= -1e-7) and depth[-1] > depth[0]
+    prov = ds.provenance
+    assert prov["engine"].startswith("custom:") and "data_sha256" in prov
+    assert prov["n_skipped_coverage"] == int((~cov).sum())
+    # third run: nothing left except the failing model, which is retried (and fails again)
+    r3 = build_grid(nodes, out, **opts)
+    assert r3["n_built"] == 0 and r3["n_failed"] == len(hot)
+
+
+def test_worker_never_raises():
+    node = {"model_id": 7, "teff": 4500.0, "logg": 2.0, "feh": -2.0}
+    res = synthesize_model(node, [{"O": 0.0, "Mg": 0.0}], "no-such-engine", WAVE_RANGE, csst_grid(*WAVE_RANGE), 200.0, {})
+    assert res["model_id"] == 7 and "ValueError" in res["error"]
+
+
+@pytest.mark.slow
+def test_build_with_dask_processes(tmp_path):
+    """The default parallel path: LocalCluster with 2 worker processes, real SME engine, tiny range."""
+    pytest.importorskip("distributed")
+    pytest.importorskip("pysme")
+    from glocal.linelists import builtin_linelist
+    out = tmp_path / "sme.h5"
+    lines = builtin_linelist((5140.0, 5210.0))
+    r = build_grid([(5000.0, 4.5, -1.4), (4500.0, 2.0, -2.0)], out, engine="sme", workers=2,
+                   variants=[{"O": 0.0, "Mg": 0.0}, {"O": 0.0, "Mg": 1.0}], progress=False,
+                   wave_range=(5120.0, 5230.0), engine_options={"line_list": lines})
+    assert r["n_built"] == 2 and r["n_failed"] == 0, read_failures(out)
+    ds = load_dataset(out)
+    assert ds.flux.shape[0] == 4
+    f = np.asarray(ds.flux)
+    assert np.all((f > 0.2) & (f <= 1.0 + 1e-6))
+    # [Mg/Fe] = +1 deepens the Mg b pixel (5175 Å) in both models
+    pix = np.argmin(np.abs(ds.wave - 5175.0))
+    for m in (0, 1):
+        rows = np.flatnonzero(ds.labels["model_id"] == m)
+        base = rows[ds.labels["mgfe"][rows] == 0][0]
+        rich = rows[ds.labels["mgfe"][rows] == 1][0]
+        assert f[rich, pix] < f[base, pix] - 1e-3
+    versions = ds.provenance["versions"]
+    versions = json.loads(versions) if isinstance(versions, str) else versions
+    assert versions["pysme-astro"] != "not installed" and versions["engine"].startswith("pysme")
+
+
+def test_joint_variants_and_extra_elements(tmp_path):
+    """'joint' draws differ per model but are reproducible; other elements get their own label column."""
+    nodes = [(4500.0, 2.0, -2.0), (5000.0, 4.5, -1.4)]
+    opts = dict(engine=analytic_engine, scheduler="serial", progress=False, wave_range=WAVE_RANGE,
+                engine_options={"line_list": one_line_list()})
+    build_grid(nodes, tmp_path / "j.h5", variants="joint", seed=3, **opts)
+    build_grid(nodes, tmp_path / "j2.h5", variants="joint", seed=3, **opts)
+    a, b = load_dataset(tmp_path / "j.h5"), load_dataset(tmp_path / "j2.h5")
+    np.testing.assert_array_equal(a.labels["ofe"], b.labels["ofe"])
+    o0 = np.sort(a.labels["ofe"][a.labels["model_id"] == 0])
+    o1 = np.sort(a.labels["ofe"][a.labels["model_id"] == 1])
+    assert not np.allclose(o0, o1) and o0.min() >= -0.2 and o0.max() <= 1.2
+    build_grid(nodes[:1], tmp_path / "c.h5", variants=[{"C": 0.5}, {"C": -0.5}], **opts)
+    c = load_dataset(tmp_path / "c.h5")
+    assert sorted(c.labels["cfe"].tolist()) == [-0.5, 0.5] and np.all(c.labels["ofe"] == 0)

@@ -1,0 +1,155 @@
+"""Tests of the §2.1 grid, the microturbulence law (Eqs 4–7), variants and presets."""
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from glocal import grid as gr
+
+
+def _decimal_seq(start: str, stop: str, step: str) -> list[float]:
+    out, x = [], Decimal(start)
+    while x <= Decimal(stop):
+        out.append(float(x))
+        x += Decimal(step)
+    return out
+
+
+# ------------------------------------------------------------------ paper grid
+def test_paper_grid_axes_are_exact_decimals():
+    assert gr.TEFF_NODES.tolist() == _decimal_seq("3500", "6000", "100") + _decimal_seq("6250", "8000", "250")
+    assert gr.LOGG_NODES.tolist() == _decimal_seq("0.00", "5.00", "0.25")
+    assert gr.FEH_NODES.tolist() == _decimal_seq("-4.0", "-1.0", "0.2")
+    assert -3.8 in gr.FEH_NODES.tolist() and -1.0 in gr.FEH_NODES.tolist()
+
+
+def test_paper_grid_count_and_summary():
+    g = gr.paper_grid()
+    assert g.size == 34 * 21 * 16 == 11424
+    np.testing.assert_array_equal(g["model_id"], np.arange(g.size))
+    assert np.unique(np.stack([g["teff"], g["logg"], g["feh"]], 1), axis=0).shape[0] == g.size
+    s = gr.grid_summary(g)
+    assert (s["n_teff"], s["n_logg"], s["n_feh"]) == (34, 21, 16)
+    assert s["n_models"] == 11424 and s["n_spectra"] == 11424 * 16
+    assert s["paper_n_models"] == 11763 and s["difference_vs_paper"] == 11424 - 11763
+    assert s["teff_range"] == (3500.0, 8000.0) and s["feh_range"] == (-4.0, -1.0)
+    # the paper's number is not a product of these axes (see module docstring)
+    assert 11763 % 16 and 11763 % 21 and 11763 % 34
+    with pytest.raises(TypeError):
+        gr.grid_summary(np.zeros(3))
+
+
+# ------------------------------------------------------------------ Eqs 4-7
+@pytest.mark.parametrize(
+    "teff, logg, feh, expected",
+    [
+        (5000.0, 3.5, -2.0, 1.1 - 0.05 + 0.1),  # Eq. 4 at both edges: logg=3.5, Teff=5000 → 1.15
+        (4900.0, 3.5, -2.0, 1.0),  # Eq. 5
+        (4999.0, 5.0, -1.0, 1.0),  # Eq. 5
+        (6500.0, 4.0, -3.0, 1.1 + 0.1 + 0.4),  # Eq. 4: 1.6
+        (5500.0, 4.5, -1.0, 1.1),  # Eq. 4 at its minimum
+        (5000.0, 3.25, -1.0, 10 ** 0.0776984375),  # Eq. 6 at [Fe/H] = -1 exactly (hand-evaluated exponent)
+        (5000.0, 3.25, -1.2, 2.478 - 1.05625),  # Eq. 7
+        (4000.0, 0.0, -1.0, 10 ** 0.226),  # Eq. 6 at logg = 0
+        (4000.0, 0.0, -4.0, 2.478),  # Eq. 7 at logg = 0
+    ],
+)
+def test_microturbulence_hand_values(teff, logg, feh, expected):
+    assert gr.microturbulence(teff, logg, feh) == pytest.approx(expected, rel=1e-12)
+
+
+def test_microturbulence_branch_edges_and_broadcasting():
+    # logg just below 3.5 switches to the giant branch; Teff just below 5000 to Eq. 5
+    assert gr.microturbulence(5000.0, 3.4999, -1.0) == pytest.approx(
+        10 ** (0.226 - 0.0228 * 3.4999 + 0.0297 * 3.4999**2 - 0.0113 * 3.4999**3), rel=1e-12)
+    assert gr.microturbulence(5000.0, 3.4999, -1.0000001) == pytest.approx(2.478 - 0.325 * 3.4999, rel=1e-12)
+    assert gr.microturbulence(4999.999, 3.5, -2.0) == 1.0
+    vt = gr.microturbulence(np.array([[4500.0], [5000.0], [6000.0]]), np.array([1.0, 3.5, 4.0, 5.0]), -2.0)
+    assert vt.shape == (3, 4)
+    np.testing.assert_allclose(vt[:, 0], 2.478 - 0.325)
+    np.testing.assert_allclose(vt[0, 1:], 1.0)
+    np.testing.assert_allclose(vt[2, 1:], 1.1 + 0.05 + 4e-7 * 250000)
+    assert isinstance(gr.microturbulence(5000, 4, -2), float)
+    with pytest.raises(ValueError, match="non-finite"):
+        gr.microturbulence(np.nan, 4.0, -2.0)
+    with pytest.raises(ValueError, match="broadcast"):
+        gr.microturbulence(np.ones(3) * 5000, np.ones(4), -2.0)
+
+
+# ------------------------------------------------------------------ variants
+def test_paper_variants():
+    assert list(gr.VARIANT_VALUES) == _decimal_seq("-0.2", "1.2", "0.2")
+    v = gr.paper_variants()
+    assert len(v) == 16
+    assert [d["O"] for d in v[:8]] == list(gr.VARIANT_VALUES) and all(d["Mg"] == 0 for d in v[:8])
+    assert [d["Mg"] for d in v[8:]] == list(gr.VARIANT_VALUES) and all(d["O"] == 0 for d in v[8:])
+    assert sum(d == {"O": 0.0, "Mg": 0.0} for d in v) == 2  # duplicated solar-scaled variant, as in the paper
+
+
+def test_joint_variants_latin_hypercube():
+    n = 50
+    v = gr.joint_variants(n, rng=1)
+    assert len(v) == n and set(v[0]) == {"O", "Mg"}
+    for el in ("O", "Mg"):
+        x = np.array([d[el] for d in v])
+        assert x.min() >= -0.2 and x.max() <= 1.2
+        strata = np.floor((x + 0.2) / 1.4 * n).astype(int)
+        assert sorted(strata) == list(range(n))  # one draw per stratum
+    assert v == gr.joint_variants(n, rng=1)
+    assert v != gr.joint_variants(n, rng=2)
+    c = gr.joint_variants(10, rng=0, ranges={"C": (0.0, 2.0)})
+    assert all(0.0 <= d["C"] <= 2.0 for d in c)
+    with pytest.raises(ValueError, match="element"):
+        gr.joint_variants(5, ranges={"Xx": (0, 1)})
+    with pytest.raises(ValueError, match="positive integer"):
+        gr.joint_variants(0)
+    with pytest.raises(ValueError, match="hi >= lo"):
+        gr.joint_variants(5, ranges={"O": (1.0, 0.0)})
+
+
+# ------------------------------------------------------------------ presets
+@pytest.mark.parametrize("name, n", [("ci", 24), ("laptop", 100)])
+def test_preset_grid_stratified_subset(name, n):
+    full = gr.paper_grid()
+    p = gr.preset_grid(name, seed=0)
+    assert p.size == n and np.unique(p["model_id"]).size == n
+    np.testing.assert_array_equal(full[p["model_id"]], p)  # true subset with stable ids
+    for f, ax in (("teff", gr.TEFF_NODES), ("logg", gr.LOGG_NODES), ("feh", gr.FEH_NODES)):
+        assert p[f].min() == ax.min() and p[f].max() == ax.max()  # full range covered
+        if n >= ax.size:
+            assert set(p[f].tolist()) == set(ax.tolist())  # every node value present
+    np.testing.assert_array_equal(p, gr.preset_grid(name, seed=0))
+    assert not np.array_equal(p["model_id"], gr.preset_grid(name, seed=1)["model_id"])
+
+
+def test_preset_exclude_include_and_paper():
+    def cool_dwarf(t, g, f):
+        return (t < 4000) & (g > 4.0)
+
+    p = gr.preset_grid("laptop", exclude=cool_dwarf)
+    assert p.size == gr.PRESETS["laptop"]["n_models"] and not np.any(cool_dwarf(p["teff"], p["logg"], p["feh"]))
+    q = gr.preset_grid("ci", include=lambda t, g, f: f <= -2.0)
+    assert q.size == 24 and q["feh"].max() <= -2.0
+    full = gr.paper_grid()
+    allp = gr.preset_grid("paper", exclude=cool_dwarf(full["teff"], full["logg"], full["feh"]))
+    assert allp.size == 11424 - int(cool_dwarf(full["teff"], full["logg"], full["feh"]).sum())
+    assert gr.preset_grid("paper").size == 11424
+    with pytest.raises(ValueError, match="unknown preset"):
+        gr.preset_grid("huge")
+    with pytest.raises(TypeError, match="boolean"):
+        gr.preset_grid("ci", exclude=lambda t, g, f: t * 0.0)
+    with pytest.raises(ValueError, match="shape"):
+        gr.preset_grid("ci", exclude=np.zeros(10, dtype=bool))
+
+
+def test_design_table():
+    models = gr.preset_grid("ci")
+    tab = gr.design_table(models)
+    assert tab.size == 24 * 16
+    np.testing.assert_array_equal(tab["model_id"], np.repeat(models["model_id"], 16))
+    np.testing.assert_allclose(tab["vturb"], [gr.microturbulence(t, g, f) for t, g, f in
+                                              zip(tab["teff"], tab["logg"], tab["feh"])])
+    np.testing.assert_array_equal(tab["ofe"][:16], [d["O"] for d in gr.paper_variants()])
+    np.testing.assert_array_equal(tab["mgfe"][:16], [d["Mg"] for d in gr.paper_variants()])
+    with pytest.raises(ValueError, match="variants"):
+        gr.design_table(models, [{"C": 0.3}])
