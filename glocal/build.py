@@ -131,6 +131,8 @@ def _versions(engine_name: str) -> dict[str, str]:
             out["engine"] = f"unknown ({exc})"
     elif engine_name == "spectrum":
         out["engine"] = "SPECTRUM v2.77 (Gray & Corbally 1994)"
+    elif engine_name == "builtin":
+        out["engine"] = f"glocal built-in LTE engine (glocal {out['glocal']})"
     return out
 
 

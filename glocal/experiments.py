@@ -91,10 +91,12 @@ def metrics_records(run, results: dict, *, scale: str, split: str | None = None,
                     extra: dict | None = None) -> list[dict]:
     """Flatten :func:`glocal.runs.evaluate_run` output into headline records (one per label and S/N)."""
     out = []
+    run_split = run.config.get("split")
+    run_split = run_split.get("kind") if isinstance(run_split, dict) else run_split
     for key, entry in results.items():
         snr = None if key == "noiseless" else float(key.split("_", 1)[1])
         for label, m in entry["metrics"].items():
-            rec = {"method": run.name, "band": run.config.get("band"), "split": split or run.config.get("split"),
+            rec = {"method": run.name, "band": run.config.get("band"), "split": split or run_split,
                    "snr": snr, "label": label, "mae": m["mae"], "sigma": m["sigma"], "bias": m["bias"],
                    "n_test": m["n"], "scale": scale}
             if "calibration" in entry and label in entry["calibration"]:

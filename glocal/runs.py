@@ -34,6 +34,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from . import degrade as _degrade
+from ._io import sha256_file
 from .dataset import Dataset, load_dataset, split_indices
 from .evaluation import calibration, ensemble_stats, regression_metrics
 from .models import MODEL_NAMES, TREE_KINDS, TreeRegressor, build, count_parameters, resolve_config
@@ -50,14 +51,6 @@ FORMAT_VERSION = 1
 
 
 # ----------------------------------------------------------------------------- helpers
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _content_digest(ds: Dataset) -> str:
     """sha256 of the wave, flux and label arrays (for datasets that are not files)."""
     h = hashlib.sha256()
@@ -77,7 +70,7 @@ def _open_data(data) -> tuple[Dataset, dict]:
         if not path.is_file():
             raise FileNotFoundError(f"dataset file not found: {path}")
         ds = load_dataset(path)
-        return ds, {"dataset_path": str(path.resolve()), "dataset_sha256": _sha256_file(path),
+        return ds, {"dataset_path": str(path.resolve()), "dataset_sha256": sha256_file(path),
                     "dataset_content_sha256": _content_digest(ds)}
     raise TypeError(f"data must be a dataset path or a glocal.dataset.Dataset, got {type(data).__name__}")
 

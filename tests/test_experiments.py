@@ -1,0 +1,33 @@
+import json
+
+import numpy as np
+
+from glocal import experiments
+
+
+class FakeRun:
+    name = "spt-glocal"
+    config = {"band": "full", "split": {"kind": "grouped", "fractions": [0.8, 0.1, 0.1], "seed": 0}}
+
+
+def test_records_and_headline_merge(tmp_path):
+    res = {"noiseless": {"metrics": {"ofe": {"mae": 0.1, "sigma": 0.2, "bias": 0.0, "n": 10}}},
+           "snr_30": {"metrics": {"ofe": {"mae": 0.3, "sigma": 0.4, "bias": 0.01, "n": 10}}}}
+    recs = experiments.metrics_records(FakeRun(), res, scale="ci")
+    assert [r["snr"] for r in recs] == [None, 30.0]
+    assert all(r["split"] == "grouped" and r["band"] == "full" for r in recs)
+    path = experiments.write_headline(recs, "ci", root=tmp_path)
+    # a second write with a changed value replaces the record with the same key, adds new ones
+    recs2 = [dict(recs[0], mae=np.float64(0.05)), dict(recs[0], label="mgfe")]
+    experiments.write_headline(recs2, "ci", root=tmp_path)
+    data = json.loads(path.read_text())
+    assert len(data) == 3
+    ofe_clean = [r for r in data if r["label"] == "ofe" and r["snr"] is None]
+    assert ofe_clean[0]["mae"] == 0.05
+
+
+def test_paper_tables_are_complete():
+    assert len(experiments.PAPER_TABLE2) == 10
+    assert len(experiments.PAPER_TABLE3) == 5 * 2 * 3
+    # Table 1 full-band row equals Table 2's SPT-GloCal [O/Fe] entry in the paper
+    assert experiments.PAPER_TABLE1[("full", "ofe")] == experiments.PAPER_TABLE2[("spt-glocal", "ofe")]
