@@ -41,19 +41,30 @@ PAPER_TABLE3 = {(m, lab, snr): v for lab, rows in _T3.items() for snr, vals in r
 
 
 def grid_dataset(preset: str, *, engine: str = "sme", seed: int = 0, variants="paper",
-                 workers: int = 2, engine_options: dict | None = None, progress: bool = True) -> Path:
+                 workers: int = 2, engine_options: dict | None = None, progress: bool = True,
+                 n_models: int | None = None) -> Path:
     """Path of the R=200 dataset of ``preset`` (built with :func:`glocal.build.build_grid` once, cached).
 
     ``variants`` is "paper" (16 per model, §2.1), "joint", or a list of abundance dicts (e.g. with
-    "C" or "Ca" for the other-element study). A killed build resumes on the next call.
+    "C" or "Ca" for the other-element study). ``n_models`` keeps that many of the preset's models,
+    evenly spaced in model id (a smaller grid for side studies). A killed build resumes on the next call.
     """
+    from .atmospheres import in_coverage
     from .build import build_grid
+    from .grid import preset_grid
 
     params = {"preset": preset, "engine": engine, "seed": seed, "variants": variants,
               "engine_options": engine_options or {}}
+    nodes = preset
+    if n_models is not None:
+        params["n_models"] = int(n_models)
+        allowed = preset_grid(preset, seed=seed, exclude=lambda t, g, f: ~in_coverage(t, g, f))
+        if not 1 <= n_models <= allowed.size:
+            raise ValueError(f"n_models must be in [1, {allowed.size}] for preset {preset!r}, got {n_models}")
+        nodes = allowed[np.unique(np.linspace(0, allowed.size - 1, int(n_models)).round().astype(int))]
 
     def build(path: Path):
-        summary = build_grid(preset, path, engine=engine, workers=workers, variants=variants, seed=seed,
+        summary = build_grid(nodes, path, engine=engine, workers=workers, variants=variants, seed=seed,
                              engine_options=engine_options, progress=progress)
         if summary.get("n_failed"):
             print(f"warning: {summary['n_failed']} model(s) failed and are recorded in {path}: "

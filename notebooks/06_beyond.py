@@ -31,6 +31,7 @@ n_ensemble = 3
 n_attr = 64
 other_element = "Ca"
 other_preset = "ci"
+other_models = None
 
 # %%
 import matplotlib.pyplot as plt
@@ -118,7 +119,7 @@ for method, res in (("MC dropout", mc), (f"deep ensemble ({n_ensemble})", ens)):
         for label, cov in entry["calibration"].items():
             cal_rows.append({"method": method, "test": key, "label": label, **{f"coverage {k}": v for k, v in cov.items()
                              if not isinstance(v, dict)}})
-    records += [dict(r, study="uncertainty", uncertainty=method, method="spt-glocal")
+    records += [dict(r, study=f"uncertainty: {method}", method="spt-glocal")
                 for r in experiments.metrics_records(clean, res, scale=scale)]
 calib = pd.DataFrame(cal_rows)
 calib.round(3)
@@ -157,7 +158,8 @@ pd.DataFrame(share).round(3).rename_axis("share of total attribution")
 # %%
 span = (-0.2, 1.2)
 var = pgrid.joint_variants(16, rng=seed, ranges={"O": span, "Mg": span, other_element: span})
-xdata = experiments.grid_dataset(other_preset, engine=engine, seed=seed, engine_options=engine_options, variants=var)
+xdata = experiments.grid_dataset(other_preset, engine=engine, seed=seed, engine_options=engine_options, variants=var,
+                                 n_models=other_models)
 xlabel = f"{other_element.lower()}fe"
 xrows = []
 for band in ("full", "optical"):

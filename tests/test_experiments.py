@@ -31,3 +31,26 @@ def test_paper_tables_are_complete():
     assert len(experiments.PAPER_TABLE3) == 5 * 2 * 3
     # Table 1 full-band row equals Table 2's SPT-GloCal [O/Fe] entry in the paper
     assert experiments.PAPER_TABLE1[("full", "ofe")] == experiments.PAPER_TABLE2[("spt-glocal", "ofe")]
+
+
+def test_grid_dataset_subsamples_and_caches(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_build(nodes, path, **kw):
+        calls.append(nodes)
+        path.write_bytes(b"x")
+        return {"n_failed": 0}
+
+    import glocal.build
+    monkeypatch.setattr(glocal.build, "build_grid", fake_build)
+    monkeypatch.setenv("GLOCAL_CACHE", str(tmp_path))
+    p = experiments.grid_dataset("ci", engine="builtin", n_models=5, progress=False)
+    again = experiments.grid_dataset("ci", engine="builtin", n_models=5, progress=False)
+    assert p == again and len(calls) == 1
+    nodes = calls[0]
+    assert nodes.size == 5 and np.all(np.diff(nodes["model_id"]) > 0)
+    experiments.grid_dataset("ci", engine="builtin", progress=False)
+    assert calls[1] == "ci"
+    import pytest
+    with pytest.raises(ValueError, match="n_models"):
+        experiments.grid_dataset("ci", engine="builtin", n_models=0)
