@@ -109,7 +109,7 @@ def metrics_records(run, results: dict, *, scale: str, split: str | None = None,
         for label, m in entry["metrics"].items():
             rec = {"method": run.name, "band": run.config.get("band"), "split": split or run_split,
                    "snr": snr, "label": label, "mae": m["mae"], "sigma": m["sigma"], "bias": m["bias"],
-                   "n_test": m["n"], "scale": scale}
+                   "n_test": m["n"], "scale": scale, "study": "paper"}
             if "calibration" in entry and label in entry["calibration"]:
                 rec["coverage"] = entry["calibration"][label]
             rec.update(extra or {})

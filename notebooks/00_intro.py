@@ -45,7 +45,8 @@ df = pd.DataFrame(records)
 if df.empty:
     print(f"No results yet at scale {scale!r}: run `make book SCALE={scale}`.")
 else:
-    clean = df[(df["split"] == "random") & df["snr"].isna()]
+    study = df["study"] if "study" in df else pd.Series("paper", index=df.index)
+    clean = df[(df["split"] == "random") & df["snr"].isna() & (study.fillna("paper") == "paper")]
     table = clean.pivot_table(index="method", columns=["label", "band"], values="mae")
     display(table.round(4))
 

@@ -15,7 +15,7 @@ def test_records_and_headline_merge(tmp_path):
            "snr_30": {"metrics": {"ofe": {"mae": 0.3, "sigma": 0.4, "bias": 0.01, "n": 10}}}}
     recs = experiments.metrics_records(FakeRun(), res, scale="ci")
     assert [r["snr"] for r in recs] == [None, 30.0]
-    assert all(r["split"] == "grouped" and r["band"] == "full" for r in recs)
+    assert all(r["split"] == "grouped" and r["band"] == "full" and r["study"] == "paper" for r in recs)
     path = experiments.write_headline(recs, "ci", root=tmp_path)
     # a second write with a changed value replaces the record with the same key, adds new ones
     recs2 = [dict(recs[0], mae=np.float64(0.05)), dict(recs[0], label="mgfe")]
