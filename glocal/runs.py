@@ -325,7 +325,9 @@ def _to_run_grid(run: Run, wave, flux) -> np.ndarray:
     if np.allclose(w[pos], rw, rtol=1e-7, atol=0):           # run grid is a subset (e.g. band)
         return f[:, pos]
     r_in, r_run = _grid_R(w), _grid_R(rw)
-    covers = w[0] <= rw[0] * (1 - 2.5 / r_run) and w[-1] >= rw[-1] * (1 + 2.5 / r_run)
+    # same coverage as the grids were built with (§2.2: kernels truncated at the data edges, Eq. 11
+    # normalised by the summed weight), so a 2550–10000 Å synthetic spectrum is accepted
+    covers = w[0] <= rw[0] and w[-1] >= rw[-1]
     if r_in >= 2 * r_run and covers:
         R = round(r_run, 6)          # the Eq. 8 grid has Λ/ΔΛ = R exactly
         _, g = _degrade.degrade(w, f, R=R, grid=rw)
@@ -333,7 +335,7 @@ def _to_run_grid(run: Run, wave, flux) -> np.ndarray:
     raise ValueError(
         f"wavelength grid mismatch: the run expects {rw.size} pixels on {rw[0]:.2f}–{rw[-1]:.2f} Å "
         f"(R≈{r_run:.0f}); got {w.size} pixels on {w[0]:.2f}–{w[-1]:.2f} Å (R≈{r_in:.0f}). Give the "
-        "run's grid, a grid containing it, or a high-resolution spectrum covering it (±2.5 FWHM)")
+        "run's grid, a grid containing it, or a higher-resolution spectrum covering its range")
 
 
 def _predict_array(run: Run, x: np.ndarray) -> np.ndarray:
