@@ -144,3 +144,39 @@ def test_compare_with_sme_rows():
     assert row["rms"] < 0.005 and row["continuum_max_rel"] < 0.02
     assert np.isnan(row["response_ratio_OH"])  # no OH window in range
     assert row["response_ratio_Mg"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_low_rank_class_ratios_reproduce_every_class():
+    """The n_e classes of a metal-poor model (where [Mg/Fe] moves n_e) are combined on a truncated-SVD
+    basis; the factorisation must hold every shared species' ratio to the tolerance with fewer terms
+    than classes, and line opacity built on it must match the exact per-class sum."""
+    from glocal.abundances import abundance_pattern
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.grid import paper_variants
+    from glocal.linelists import builtin_linelist
+    from glocal.synthesis.builtin.chemistry import solve_chemistry
+    from glocal.synthesis.builtin.engine import continuum_opacity
+    from glocal.synthesis.builtin.lines import (_low_rank_ratios, line_opacity, prepare_lines,
+                                                variant_classes)
+
+    atm = grid_atmosphere(4500.0, 2.0, -2.0)
+    A = np.array([abundance_pattern(-2.0, v) for v in paper_variants()])
+    chem = solve_chemistry(atm.T, atm.P, A[:, :92], ne_guess=atm.xne)
+    classes = variant_classes(chem.ne, 3e-3)
+    assert classes.max() + 1 >= 3, "the test needs several n_e classes"
+    grid = constant_r_grid(4300.0, 4340.0, 100000.0)
+    lines = prepare_lines(builtin_linelist((4290.0, 4350.0)), chem, 1.5, (4300.0, 4340.0),
+                          lambda w: continuum_opacity(w, chem, 0), threshold=1e-3, classes=classes,
+                          ratio_tol=3e-3)
+    reps = np.array([np.where(classes == c)[0][0] for c in range(classes.max() + 1)])
+    cls_ratio = lines.ratio[:, reps, :]
+    weight, basis = _low_rank_ratios(cls_ratio, lines.shared, 1e-3)
+    approx = np.einsum("srd,rkd->skd", weight, basis)
+    err = np.abs(approx - cls_ratio)[lines.shared]
+    assert err.max() <= 1e-3
+    assert weight.shape[1] < reps.size
+    fast = line_opacity(grid, lines, tol=1e-3).alpha_class
+    exact = line_opacity(grid, lines, tol=1e-13).alpha_class
+    assert fast.shape == exact.shape == (reps.size, grid.size, atm.T.size)
+    scale = exact.max(axis=(0, 1))
+    assert np.max(np.abs(fast - exact) / scale) < 2e-3
