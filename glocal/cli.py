@@ -108,6 +108,20 @@ def cmd_predict(args):
     print(f"{len(df)} predictions -> {args.output}")
 
 
+def cmd_pretrained(args):
+    from glocal.runs import load_run, pretrained_runs
+    names = pretrained_runs()
+    if not names:
+        print("no shipped runs in this installation")
+        return
+    for name in names:
+        run = load_run(f"pretrained:{name}")
+        test = run.metrics.get("test", {})
+        maes = ", ".join(f"{k} MAE {v['mae']:.3f}" for k, v in test.items() if isinstance(v, dict) and "mae" in v)
+        print(f"pretrained:{name}  {run.name}, band {run.config.get('band')}, {run.wave.size} pixels"
+              + (f"  ({maes})" if maes else ""))
+
+
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glocal", description=__doc__,
@@ -162,10 +176,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     pr = sub.add_parser("predict", help="predict [O/Fe], [Mg/Fe] with uncertainties")
-    pr.add_argument("run", type=Path)
     pr.add_argument("spectra", type=Path, help="HDF5 dataset or FITS table(s) with WAVE/FLUX at any sampling")
+    pr.add_argument("--run", default="pretrained:spt-glocal-full",
+                    help="run directory, or pretrained:<name> for a shipped run (default: %(default)s; "
+                         "see 'glocal pretrained')")
     pr.add_argument("-o", "--output", required=True, type=Path)
     pr.set_defaults(func=cmd_predict)
+
+    pt = sub.add_parser("pretrained", help="list the runs shipped with glocal")
+    pt.set_defaults(func=cmd_pretrained)
     return p
 
 

@@ -257,8 +257,9 @@ def train_run(data, model: str = "spt-glocal", band: str = "full", config="cpu",
 
 
 def load_run(path) -> Run:
-    """Read a run directory written by :func:`train_run` (clear errors on missing/corrupt files)."""
-    path = Path(path)
+    """Read a run directory written by :func:`train_run` or :func:`export_run` (clear errors on
+    missing/corrupt files); ``"pretrained:<name>"`` loads one of the runs shipped with glocal."""
+    path = resolve_run_path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"run directory not found: {path}")
     cfg = _read_json(path / "config.json")
@@ -304,6 +305,69 @@ def load_run(path) -> Run:
 
 def _as_run(run) -> Run:
     return run if isinstance(run, Run) else load_run(run)
+
+
+# ----------------------------------------------------------------------------- shipped runs
+#: Runs shipped with glocal (made by ``scripts/export_pretrained.py``; provenance in each
+#: directory's ``provenance.json`` and ``glocal/data/pretrained/README.md``).
+PRETRAINED_DIR = Path(__file__).parent / "data" / "pretrained"
+
+
+def pretrained_runs() -> list[str]:
+    """Names of the shipped runs, for ``load_run("pretrained:<name>")``."""
+    if not PRETRAINED_DIR.is_dir():
+        return []
+    return sorted(p.name for p in PRETRAINED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_run_path(spec) -> Path:
+    """A run directory from a path or from ``"pretrained:<name>"`` (e.g. ``pretrained:spt-glocal-full``)."""
+    if isinstance(spec, str) and spec.startswith("pretrained:"):
+        name = spec.split(":", 1)[1]
+        if name not in pretrained_runs():
+            raise ValueError(f"no shipped run {name!r}; available: {', '.join(pretrained_runs()) or 'none'}")
+        return PRETRAINED_DIR / name
+    return Path(spec)
+
+
+def export_run(run, out, *, half: bool = True, note: str = "") -> Path:
+    """Write a compact, inference-only copy of a network run to ``out`` (a new directory).
+
+    Keeps config, scaler, wavelength grid, metrics and provenance; drops checkpoints and the
+    split indices; stores the weights as float16 safetensors when ``half`` (they are cast back
+    to float32 on loading; the exported run's predictions are checked against the source run's
+    to 2e-3 dex). The directory appears atomically (written under a temporary name, then renamed).
+    """
+    import shutil
+    src = _as_run(run)
+    if not src.is_neural:
+        raise ValueError(f"export_run handles network runs, not {src.name!r}")
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; remove it first")
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in ("config.json", "scaler.json", "wave.npy", "metrics.json"):
+        if (src.path / name).is_file():
+            shutil.copy2(src.path / name, tmp / name)
+    state = {k: v.detach().to(torch.float16 if half and v.is_floating_point() else v.dtype).contiguous()
+             for k, v in src.model.state_dict().items()}
+    save_file(state, str(tmp / "model.safetensors"),
+              metadata={"glocal_format": str(FORMAT_VERSION), "dtype": "float16" if half else "float32"})
+    prov = dict(src.provenance)
+    prov["export"] = {"source_run": str(src.path), "weights_dtype": "float16" if half else "float32",
+                      "exported_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(), "note": note}
+    _write_json(tmp / "provenance.json", prov)
+    exported = load_run(tmp)
+    rng = np.random.default_rng(0)
+    x = 1.0 - 0.3 * rng.random((16, src.wave.size))
+    diff = np.abs(_predict_array(exported, x) - _predict_array(src, x)).max()
+    if diff > 2e-3:
+        shutil.rmtree(tmp)
+        raise RuntimeError(f"exported weights change predictions by {diff:.2e} dex (> 2e-3)")
+    os.replace(tmp, out)
+    return out
 
 
 # ----------------------------------------------------------------------------- prediction

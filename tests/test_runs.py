@@ -213,3 +213,25 @@ def test_deep_ensemble(data_file, tmp_path):
     half = np.abs(m0["snr_40"]["y_pred"] - m1["snr_40"]["y_pred"]) / np.sqrt(2)
     inside = np.abs(ev["snr_40"]["y_true"] - mean) <= 1.959964 * half
     assert ev["snr_40"]["calibration"]["mgfe"]["cov95"] == pytest.approx(inside[:, 1].mean())
+
+
+def test_export_run_is_compact_and_predicts_alike(glocal_run, data_file, tmp_path):
+    from glocal.runs import export_run
+    out = export_run(glocal_run, tmp_path / "exported", note="unit test")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["config.json", "metrics.json", "model.safetensors", "provenance.json", "scaler.json",
+                     "wave.npy"]
+    assert (out / "model.safetensors").stat().st_size < 0.6 * (glocal_run.path / "model.safetensors").stat().st_size
+    ds = load_dataset(data_file)
+    a = predict(glocal_run, ds.wave, ds.flux[:8], uncertainty="none")
+    b = predict(out, ds.wave, ds.flux[:8], uncertainty="none")
+    for k in ("ofe", "mgfe"):
+        np.testing.assert_allclose(b[k], a[k], atol=2e-3)
+    assert json.loads((out / "provenance.json").read_text())["export"]["weights_dtype"] == "float16"
+    with pytest.raises(FileExistsError):
+        export_run(glocal_run, out)
+
+
+def test_unknown_pretrained_name_is_a_clear_error():
+    with pytest.raises(ValueError, match="no shipped run"):
+        load_run("pretrained:does-not-exist")

@@ -117,7 +117,7 @@ def continuum_opacity(wave, chem: Chemistry, v: int, split=False):
     return sum(parts.values())
 
 
-def _flux_rows(alpha, rho, rhox, S, n_mu, dtype, chunk=8192):
+def _flux_rows(alpha, rho, rhox, S, n_mu, dtype, chunk=2048):
     """Emergent flux for alpha (nw, nd) in blocks of ``chunk`` wavelengths (bounded temporaries)."""
     out = np.empty(alpha.shape[0])
     for i in range(0, alpha.shape[0], chunk):
@@ -126,9 +126,10 @@ def _flux_rows(alpha, rho, rhox, S, n_mu, dtype, chunk=8192):
     return out
 
 
-def _interp_log(x_new, x, y):
-    """Interpolate y (nx, nd) at x_new in log y, per depth column."""
-    ly = np.log(np.maximum(y, 1e-300))
+def _interp_log(x_new, x, y=None, ly=None):
+    """Interpolate y (nx, nd) at x_new in log y, per depth column (pass ``ly`` = log y to reuse it)."""
+    if ly is None:
+        ly = np.log(np.maximum(y, 1e-300))
     j = np.clip(np.searchsorted(x, x_new) - 1, 0, x.size - 2)
     w = ((x_new - x[j]) / (x[j + 1] - x[j]))[:, None]
     return np.exp(ly[j] * (1 - w) + ly[j + 1] * w)
@@ -239,7 +240,8 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
     t = time.perf_counter()
     classes = variant_classes(chem.ne, class_tol)
     reps = np.array([np.where(classes == c)[0][0] for c in range(classes.max() + 1)])
-    lines = prepare_lines(line_list, chem, vt, (lo, hi), lambda w: _interp_log(w, cgrid, alpha_c[0]),
+    log_alpha_c0 = np.log(np.maximum(alpha_c[0], 1e-300))
+    lines = prepare_lines(line_list, chem, vt, (lo, hi), lambda w: _interp_log(w, cgrid, ly=log_alpha_c0),
                           threshold=threshold, max_window=max_window, ratio_tol=ratio_tol, classes=classes,
                           tau_ross=tau_ross, molecular_vdw=molecular_vdw, wing_threshold=wing_threshold,
                           wing_tau=wing_tau)

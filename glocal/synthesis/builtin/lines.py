@@ -274,7 +274,7 @@ def abo_gamma(sigma_a0, alpha, T, mass_amu):
 
 def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, threshold=1e-4,
                   max_window=300.0, ratio_tol=1e-4, skip_hydrogen=True, strict=False, classes=None,
-                  tau_ross=None, select_tau=1e-5, wing_tau=1e-2, chunk=40000, molecular_vdw=None,
+                  tau_ross=None, select_tau=1e-5, wing_tau=1e-2, chunk=4096, molecular_vdw=None,
                   wing_threshold=None):
     """Resolve a line list against the chemistry and select the lines that matter.
 
@@ -448,7 +448,7 @@ def _low_rank_ratios(cls_ratio: np.ndarray, shared: np.ndarray, tol: float):
     return weight, basis
 
 
-def line_opacity(grid: np.ndarray, lines: PreparedLines, chunk_elements: int = 2_000_000,
+def line_opacity(grid: np.ndarray, lines: PreparedLines, chunk_elements: int = 131_072,
                  dtype=np.float64, tol: float = 1e-3) -> LineOpacity:
     """Accumulate the selected lines onto ``grid`` (Angstrom, sorted). The Voigt profile of every line
     is evaluated once; class-shared species are summed on a low-rank basis of their n_e-class
@@ -496,9 +496,12 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, chunk_elements: int = 2
                 local = ((cols - cmin)[:, None, :] * nd + np.arange(nd)[None, :, None])
                 span = (cmax - cmin + 1) * nd
                 if sh.any():
-                    lf = local[sh].ravel()
+                    everyone = bool(sh.all())  # the usual case: no boolean-index copies
+                    lf = (local if everyone else local[sh]).ravel()
+                    vs = val if everyone else val[sh]
+                    wsp = weight[sp if everyone else sp[sh]]  # (L, rank, nd)
                     for q in range(acc.shape[0]):
-                        wq = (val[sh] * weight[sp[sh], q, :][:, :, None]).ravel()
+                        wq = (vs * wsp[:, q, :, None]).ravel()
                         acc[q, cmin:cmax + 1] += np.bincount(lf, weights=wq, minlength=span).reshape(-1, nd)
                 for sidx in np.unique(sp[~sh]):
                     m = sp == sidx
