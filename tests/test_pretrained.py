@@ -44,10 +44,10 @@ def test_shipped_full_band_run_reads_oxygen_from_a_new_spectrum():
     built-in engine at the book's settings: the predicted [O/Fe] must follow."""
     from glocal.degrade import degrade
     from glocal.synthesis import synthesize_variants
-    variants = [{"O": 0.0, "Mg": 0.4}, {"O": 1.0, "Mg": 0.4}]
+    variants = [{"O": 0.0, "Mg": 0.0}, {"O": 1.0, "Mg": 0.0}]  # as the paper grid: one element varied
     vs = synthesize_variants(4850.0, 1.75, -2.1, variants, engine="builtin", resolution=40000, threshold=1e-3)
     wave, flux = degrade(vs.wave, vs.normalized)
     table = predict("pretrained:spt-glocal-full", wave, flux, uncertainty="none")
     ofe, mgfe = table["ofe"], table["mgfe"]
     assert ofe[1] - ofe[0] > 0.5, ofe
-    assert np.all(np.abs(mgfe - 0.4) < 0.4), mgfe
+    assert np.all(np.abs(mgfe) < 0.4), mgfe
