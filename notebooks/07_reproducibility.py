@@ -59,6 +59,23 @@ for path in sorted((root / "glocal" / "data").glob("*.h5")):
 pd.DataFrame(rows).set_index("file")
 
 # %% [markdown]
+# The shipped pretrained runs (`glocal/data/pretrained/`, exported by `scripts/export_pretrained.py` from the
+# laptop-scale runs of chapter 05) and what they were trained on:
+
+# %%
+from glocal.runs import load_run, pretrained_runs
+
+rows = []
+for name in pretrained_runs():
+    run = load_run(f"pretrained:{name}")
+    exp = run.provenance.get("export", {})
+    test = run.metrics.get("test", {})
+    rows.append({"run": f"pretrained:{name}", "band": run.config.get("band"), "pixels": run.wave.size,
+                 "[O/Fe] test MAE": test.get("ofe", {}).get("mae"), "[Mg/Fe] test MAE": test.get("mgfe", {}).get("mae"),
+                 "weights": exp.get("weights_dtype"), "trained on": exp.get("note", "")[:160]})
+pd.DataFrame(rows) if rows else print("no pretrained runs shipped in this checkout")
+
+# %% [markdown]
 # ## Cached artifacts used by this build
 #
 # Grids and trained runs live in the cache directory, named by a hash of the parameters that made them.
