@@ -109,3 +109,19 @@ def test_bad_inputs():
     with pytest.raises(ValueError):
         parse_species("Xx 1")
     assert parse_species("Fe 2") == ("Fe", 2) and parse_species("OH") == ("OH", None)
+
+
+def test_cool_extrapolated_dwarf_converges_by_continuation():
+    """The 4000 K, log g 5.0, [Fe/H] -3.8 node (its atmosphere extrapolated in log g, layers at ~1840 K):
+    plain Newton from the free-atom guess does not converge in some layers; the continuation from the
+    neighbouring converged layers must, and the solution must conserve particles and charge."""
+    from glocal.abundances import abundance_pattern
+    from glocal.atmospheres import grid_atmosphere
+    atm = grid_atmosphere(4000.0, 5.0, -3.8)
+    A = np.array([abundance_pattern(-3.8, {"O": 0.0, "Mg": 0.0}), abundance_pattern(-3.8, {"O": 1.2, "Mg": 0.0})])
+    ch = solve_chemistry(atm.T, atm.P, A[:, :92], ne_guess=atm.xne)
+    particles = ch.n_atoms.sum(axis=2).sum(axis=1) + ch.n_mol.sum(axis=1) + ch.n_Hminus + ch.ne
+    assert np.allclose(particles, atm.P / (K_CGS * atm.T), rtol=1e-7)
+    charge = (ch.n_atoms[:, :, 1] + 2 * ch.n_atoms[:, :, 2]).sum(axis=1) - ch.n_Hminus
+    charge += ch.n_mol[:, ch.mol_index["H2+"]]
+    assert np.allclose(charge, ch.ne, rtol=1e-6)

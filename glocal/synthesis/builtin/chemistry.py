@@ -117,6 +117,20 @@ def parse_species(species: str) -> tuple[str, int | None]:
     raise ValueError(f"cannot parse species {species!r}")
 
 
+def _continuation_order(done, nv, nd):
+    """Failed (variant, layer) batch indices ordered by their distance to a converged layer of the same
+    variant, so each one can start from a freshly converged neighbour."""
+    out = []
+    for v in range(nv):
+        d_ok = np.where(done[v * nd:(v + 1) * nd])[0]
+        d_bad = np.where(~done[v * nd:(v + 1) * nd])[0]
+        if d_ok.size == 0:
+            continue
+        dist = np.min(np.abs(d_bad[:, None] - d_ok[None, :]), axis=1)
+        out += [v * nd + d for d in d_bad[np.argsort(dist, kind="stable")]]
+    return out
+
+
 def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "solve",
                     tol: float = 1e-9, max_iter: int = 100) -> Chemistry:
     """Solve Eqs. S1-S5 for every depth and abundance variant.
@@ -205,63 +219,93 @@ def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "so
     x = np.concatenate([np.log(n0), np.log(NH)[:, None], np.log(ne)[:, None]], axis=1)
     nunk = m + 2 if solve_ne else m + 1
 
-    def unpack(x):
-        """Unknowns -> n_X,0 (B, m), N_H, n_e (B,) and the ionisation ratios r1, r2 (B, 92) of Eq. S3."""
+    def unpack(x, rows=slice(None)):
+        """Unknowns -> n_X,0 (b, m), N_H, n_e (b,) and the ionisation ratios r1, r2 (b, 92) of Eq. S3."""
         ne = np.exp(x[:, m + 1])
-        return np.exp(x[:, :m]), np.exp(x[:, m]), ne, phi1b / ne[:, None], phi2b / ne[:, None]
+        return np.exp(x[:, :m]), np.exp(x[:, m]), ne, phi1b[rows] / ne[:, None], phi2b[rows] / ne[:, None]
 
-    it = 0
-    eps_notM = epsb[:, notM]
-    for it in range(1, max_iter + 1):
-        n0, NH, ne, r1, r2 = unpack(x)
-        fM = 1 + r1[:, zM] + r1[:, zM] * r2[:, zM]
-        cM = r1[:, zM] + 2 * r1[:, zM] * r2[:, zM]
-        dfM = -r1[:, zM] - 2 * r1[:, zM] * r2[:, zM]
-        dcM = -r1[:, zM] - 4 * r1[:, zM] * r2[:, zM]
-        nmol = np.exp(np.clip(x[:, :m] @ S.T + np.log(ne)[:, None] * e_ne - lnKb, -700, 700))
-        epsM = epsb[:, zM]
-        F = np.empty((B, m + 2))
-        F[:, :m] = n0 * fM + nmol @ S - epsM * NH[:, None]
-        F[:, m] = (n0 * fM).sum(1) + nmol.sum(1) + NH * eps_notM.sum(1) + ne - n_part
-        rn1, rn2 = r1[:, notM], r2[:, notM]
-        fN = 1 + rn1 + rn1 * rn2
-        cN = rn1 + 2 * rn1 * rn2
-        F[:, m + 1] = (n0 * cM).sum(1) + NH * (eps_notM * cN / fN).sum(1) + nmol @ q - ne
-        J = np.zeros((B, m + 2, m + 2))
-        # element rows
-        J[:, :m, :m] = np.einsum("bk,ki,kj->bij", nmol, S, S)
-        J[:, np.arange(m), np.arange(m)] += n0 * fM
-        J[:, :m, m] = -epsM * NH[:, None]
-        J[:, :m, m + 1] = n0 * dfM + (nmol * e_ne) @ S
-        # particle row
-        J[:, m, :m] = n0 * fM + nmol @ S
-        J[:, m, m] = NH * eps_notM.sum(1)
-        J[:, m, m + 1] = (n0 * dfM).sum(1) + nmol @ e_ne + ne
-        # charge row
-        J[:, m + 1, :m] = n0 * cM + (nmol * q) @ S
-        J[:, m + 1, m] = NH * (eps_notM * cN / fN).sum(1)
-        dcN = -rn1 - 4 * rn1 * rn2
-        dfN = -rn1 - 2 * rn1 * rn2
-        J[:, m + 1, m + 1] = ((n0 * dcM).sum(1) + NH * (eps_notM * (dcN * fN - cN * dfN) / fN**2).sum(1)
-                              + nmol @ (q * e_ne) - ne)
-        # row scaling for conditioning
-        scale = np.concatenate([epsM * NH[:, None], n_part[:, None], ne[:, None]], axis=1)
-        Fs = F[:, :nunk] / scale[:, :nunk]
-        Js = J[:, :nunk, :nunk] / scale[:, :nunk, None]
-        try:
-            dx = np.linalg.solve(Js, -Fs[..., None])[..., 0]
-        except np.linalg.LinAlgError as exc:
-            raise ValueError(f"chemical equilibrium Jacobian is singular: {exc}") from exc
-        big = np.max(np.abs(dx), axis=1, keepdims=True)
-        dx = dx * np.minimum(1.0, 1.0 / np.maximum(big, 1e-300))
-        x[:, :nunk] += dx
-        if not np.all(np.isfinite(x)):
-            raise ValueError("chemical equilibrium diverged (non-finite densities)")
-        if np.max(np.abs(dx)) < tol:
-            break
-    else:
-        raise ValueError(f"chemical equilibrium did not converge in {max_iter} iterations "
-                         f"(last max |d ln n| = {np.max(np.abs(dx)):.2e})")
+    def newton(x, rows, n_iter):
+        """Damped Newton iterations on the batch ``rows``; returns x, a per-row converged mask and the
+        number of iterations."""
+        eps_notM, epsM, lnKr, npart = epsb[rows][:, notM], epsb[rows][:, zM], lnKb[rows], n_part[rows]
+        b = x.shape[0]
+        done = np.zeros(b, bool)
+        last = np.full(b, np.inf)
+        k = 0
+        for k in range(1, n_iter + 1):
+            n0, NH, ne, r1, r2 = unpack(x, rows)
+            fM = 1 + r1[:, zM] + r1[:, zM] * r2[:, zM]
+            cM = r1[:, zM] + 2 * r1[:, zM] * r2[:, zM]
+            dfM = -r1[:, zM] - 2 * r1[:, zM] * r2[:, zM]
+            dcM = -r1[:, zM] - 4 * r1[:, zM] * r2[:, zM]
+            nmol = np.exp(np.clip(x[:, :m] @ S.T + np.log(ne)[:, None] * e_ne - lnKr, -700, 700))
+            F = np.empty((b, m + 2))
+            F[:, :m] = n0 * fM + nmol @ S - epsM * NH[:, None]
+            F[:, m] = (n0 * fM).sum(1) + nmol.sum(1) + NH * eps_notM.sum(1) + ne - npart
+            rn1, rn2 = r1[:, notM], r2[:, notM]
+            fN = 1 + rn1 + rn1 * rn2
+            cN = rn1 + 2 * rn1 * rn2
+            F[:, m + 1] = (n0 * cM).sum(1) + NH * (eps_notM * cN / fN).sum(1) + nmol @ q - ne
+            J = np.zeros((b, m + 2, m + 2))
+            # element rows
+            J[:, :m, :m] = np.einsum("bk,ki,kj->bij", nmol, S, S)
+            J[:, np.arange(m), np.arange(m)] += n0 * fM
+            J[:, :m, m] = -epsM * NH[:, None]
+            J[:, :m, m + 1] = n0 * dfM + (nmol * e_ne) @ S
+            # particle row
+            J[:, m, :m] = n0 * fM + nmol @ S
+            J[:, m, m] = NH * eps_notM.sum(1)
+            J[:, m, m + 1] = (n0 * dfM).sum(1) + nmol @ e_ne + ne
+            # charge row
+            J[:, m + 1, :m] = n0 * cM + (nmol * q) @ S
+            J[:, m + 1, m] = NH * (eps_notM * cN / fN).sum(1)
+            dcN = -rn1 - 4 * rn1 * rn2
+            dfN = -rn1 - 2 * rn1 * rn2
+            J[:, m + 1, m + 1] = ((n0 * dcM).sum(1) + NH * (eps_notM * (dcN * fN - cN * dfN) / fN**2).sum(1)
+                                  + nmol @ (q * e_ne) - ne)
+            # row scaling for conditioning
+            scale = np.concatenate([epsM * NH[:, None], npart[:, None], ne[:, None]], axis=1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                Fs = F[:, :nunk] / scale[:, :nunk]
+                Js = J[:, :nunk, :nunk] / scale[:, :nunk, None]
+            try:
+                dx = np.linalg.solve(Js, -Fs[..., None])[..., 0]
+            except np.linalg.LinAlgError:
+                dx = np.full((b, nunk), np.nan)
+            big = np.max(np.abs(dx), axis=1)
+            bad = ~np.isfinite(big)
+            dx[bad] = 0.0
+            dx = dx * np.minimum(1.0, 1.0 / np.maximum(big, 1e-300))[:, None]
+            dx[done] = 0.0
+            x[:, :nunk] += dx
+            done |= (big < tol) & ~bad
+            stuck = ~done & (bad | (big >= last))
+            last = np.where(done, last, big)
+            if done.all() or (np.all(done | stuck) and k > 20):
+                break
+        return x, done, k
+
+    rows_all = np.arange(B)
+    x, done, it = newton(x, rows_all, max_iter)
+    if not done.all():
+        # continuation: start each failed layer from the solution of its nearest converged layer of the same
+        # variant (neighbouring layers differ little in T and P), walking away from the converged ones
+        for r in _continuation_order(done, nv, nd):
+            v0, d0 = divmod(r, nd)
+            ok = np.where(done[v0 * nd:(v0 + 1) * nd])[0]
+            if ok.size == 0:
+                break
+            src = v0 * nd + ok[np.argmin(np.abs(ok - d0))]
+            xr, dr, _ = newton(x[src:src + 1].copy(), rows_all[r:r + 1], max_iter)
+            if dr[0]:
+                x[r], done[r] = xr[0], True
+        if not done.all():
+            v0, d0 = divmod(int(np.where(~done)[0][0]), nd)
+            raise ValueError(f"chemical equilibrium did not converge in {max_iter} iterations "
+                             f"({int((~done).sum())} of {B} layer-variants failed, first: variant {v0}, "
+                             f"layer {d0}, T = {T[d0]:.0f} K, P = {P[d0]:.3g} dyn cm^-2)")
+    if not np.all(np.isfinite(x)):
+        raise ValueError("chemical equilibrium diverged (non-finite densities)")
 
     n0, NH, ne, r1, r2 = unpack(x)
     f_all = 1 + r1 + r1 * r2
