@@ -123,6 +123,43 @@ axes[1].legend(fontsize=7)
 fig.tight_layout(); plt.show()
 
 # %% [markdown]
+# ### The whole range, twenty models
+#
+# The comparison above is limited to a window because SME is slow. `scripts/validate_builtin.py` runs the
+# same comparison over the whole 2550–10000 Å for twenty models spread over the grid (the built-in engine at
+# its converged default, SME on its converged 2 km/s grid, +0.4 dex responses) and stores the R = 200 spectra
+# in `results/validation/`; the table and the residuals below are drawn from those files (re-run the script to
+# refresh them, ~30 min on 2 cores).
+
+# %%
+import json
+import glocal
+
+vdir = Path(glocal.__file__).resolve().parents[1] / "results" / "validation"
+vfile = vdir / "builtin_vs_sme.json"
+if vfile.exists():
+    vsum = json.loads(vfile.read_text())
+    full = pd.DataFrame(vsum["rows"])[["teff", "logg", "feh", "rms", "max", "wave_of_max", "continuum_max_rel",
+                                       "response_ratio_OH", "response_ratio_Mg", "time_builtin_s", "time_sme_s"]]
+    print(f"{len(full)} models (SME {vsum['sme_version']}, glocal {vsum['glocal_commit']}); outside the atmosphere "
+          f"grid: {vsum['skipped_outside_coverage']}")
+    print(f"rms <= 1 %: {(full['rms'] <= 0.01).sum()}/{len(full)}, max <= 3 %: {(full['max'] <= 0.03).sum()}/{len(full)}, "
+          f"continuum <= 2 %: {(full['continuum_max_rel'] <= 0.02).sum()}/{len(full)}, responses within 10 %: "
+          f"{((full['response_ratio_OH'] - 1).abs().le(0.1) & (full['response_ratio_Mg'] - 1).abs().le(0.1)).sum()}/{len(full)}")
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    for r in vsum["rows"]:
+        with np.load(vdir / "builtin_vs_sme" / f"{r['teff']:.0f}_{r['logg']:+.2f}_{r['feh']:+.2f}.npz") as z:
+            ax.plot(z["wave_r200"], 100 * (z["builtin_r200"][0] - z["sme_r200"][0]), lw=0.8,
+                    label=f"{r['teff']:.0f}/{r['logg']:.1f}/{r['feh']:.1f}")
+    ax.axhspan(-3, 3, color="0.93", zorder=0); ax.axhspan(-1, 1, color="0.85", zorder=0)
+    ax.set(xlabel="wavelength (Å, air)", ylabel="built-in − SME (%, F/Fc at R = 200)")
+    ax.legend(fontsize=6, ncol=5)
+    fig.tight_layout(); plt.show()
+    display(full.round(4))
+else:
+    print(f"{vfile} not found: run `python scripts/validate_builtin.py` to produce it")
+
+# %% [markdown]
 # ## SME convergence
 #
 # SME's own sampling settings used for the reference spectra are checked against a 0.01 Å, 7-angle run

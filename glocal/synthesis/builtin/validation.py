@@ -41,7 +41,7 @@ WINDOWS = {"OH": [(3050.0, 3250.0)], "Mg": [(2780.0, 2870.0), (5160.0, 5190.0)]}
 
 
 def compare_with_sme(models, line_list=None, wave_range=(2550.0, 10000.0), step=0.02, resolution=200.0,
-                     delta=1.0, engine_kwargs=None):
+                     delta=1.0, engine_kwargs=None, return_spectra=False):
     """Compare built-in and SME spectra for each model.
 
     ``models``: iterable of (atmosphere, abundances, vturb). ``line_list`` defaults to
@@ -49,14 +49,20 @@ def compare_with_sme(models, line_list=None, wave_range=(2550.0, 10000.0), step=
     base abundances and +``delta`` dex in O and in Mg; rows report rms/max |difference| of the R = 200
     normalised spectra, the max continuum difference, the ratio of the abundance responses (built-in /
     SME) in the OH and Mg windows, and the wall times. SME needs all 99 abundances: entries beyond
-    ``abundances`` are taken from the atmosphere."""
+    ``abundances`` are taken from the atmosphere. ``step``: SME's uniform sampling (Å); ``None`` uses the SME
+    engine's own converged grid (2 km/s in ln lambda, ``glocal.synthesis.sme.wave_grid``). With
+    ``return_spectra`` each row also holds the R = 200 grid and both engines' three R = 200 spectra."""
     rows = []
     if line_list is None:
         from glocal.linelists import builtin_linelist
         line_list = builtin_linelist(wave_range)
     engine_kwargs = dict(engine_kwargs or {})
     lo, hi = wave_range
-    wave = np.arange(lo, hi + step / 2, step)
+    if step is None:
+        from glocal.synthesis.sme import wave_grid
+        wave = wave_grid(wave_range)
+    else:
+        wave = np.arange(lo, hi + step / 2, step)
     for atm, A, vt in models:
         A = np.asarray(A, float)[:99]
         A = np.concatenate([A, np.asarray(atm.abundances, float)[A.size:99]])
@@ -88,5 +94,7 @@ def compare_with_sme(models, line_list=None, wave_range=(2550.0, 10000.0), step=
             rb = np.sum(lb[k][m] - lb[0][m])
             rs = np.sum(ls[k][m] - ls[0][m])
             row[f"response_ratio_{el}"] = float(rb / rs) if (m.any() and rs != 0) else np.nan
+        if return_spectra:
+            row.update(wave_r200=wl, builtin_r200=lb, sme_r200=ls)
         rows.append(row)
     return rows
