@@ -64,10 +64,12 @@ def main(argv=None) -> int:
     overrides = {k: parse_value(v) for k, v in args.parameter}
     os.environ["GLOCAL_CACHE"] = str(Path(args.cache).resolve())
     os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend so figures are captured
-    # the kernels synthesise spectra themselves too: same malloc settings as the grid workers
+    # the kernels synthesise spectra themselves too: same malloc settings as the grid workers (but not
+    # their one-thread limits: torch trains with both cores in the kernel)
     from glocal.build import WORKER_ENVIRON
     for k, v in WORKER_ENVIRON.items():
-        os.environ.setdefault(k, str(v))
+        if k.startswith("MALLOC_"):
+            os.environ.setdefault(k, str(v))
     OUT.mkdir(parents=True, exist_ok=True)
     log = {}
     for chapter in chapters:
