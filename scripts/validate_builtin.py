@@ -43,7 +43,7 @@ def _name(m) -> str:
     return f"{m[0]:.0f}_{m[1]:+.2f}_{m[2]:+.2f}"
 
 
-def one_model(m, out: Path) -> dict:
+def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
     import warnings
     warnings.filterwarnings("ignore")
     from glocal.abundances import abundance_pattern
@@ -53,7 +53,7 @@ def one_model(m, out: Path) -> dict:
     teff, logg, feh = m
     atm = grid_atmosphere(teff, logg, feh)
     row = compare_with_sme([(atm, abundance_pattern(feh, {}), float(microturbulence(teff, logg, feh)))],
-                           step=None, delta=DELTA, return_spectra=True)[0]
+                           wave_range=tuple(wave_range), step=None, delta=DELTA, return_spectra=True)[0]
     arrays = {k: np.asarray(row.pop(k), np.float32) for k in ("wave_r200", "builtin_r200", "sme_r200")}
     row.update(teff=teff, logg=logg, feh=feh)
     tmp = out / f"{_name(m)}.tmp.npz"
@@ -66,6 +66,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "results" / "validation"))
+    ap.add_argument("--models", type=int, default=len(MODELS), help="first N models only (smoke tests)")
+    ap.add_argument("--wave-range", type=float, nargs=2, default=(2550.0, 10000.0))
     a = ap.parse_args(argv)
     from glocal.atmospheres import in_coverage
     from glocal.build import WORKER_ENVIRON
@@ -75,14 +77,15 @@ def main(argv=None) -> int:
     out = Path(a.out)
     parts = out / "builtin_vs_sme"
     parts.mkdir(parents=True, exist_ok=True)
-    covered = [m for m in MODELS if bool(in_coverage(*m))]
-    skipped = [m for m in MODELS if m not in covered]
+    models = MODELS[:a.models]
+    covered = [m for m in models if bool(in_coverage(*m))]
+    skipped = [m for m in models if m not in covered]
     todo = [m for m in covered if not (parts / f"{_name(m)}.npz").exists()]
     print(f"{len(covered)} models covered ({len(skipped)} outside the atmosphere grid: {skipped}); "
           f"{len(todo)} to run", flush=True)
     t0 = time.perf_counter()
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
-        futs = {pool.submit(one_model, m, parts): m for m in todo}
+        futs = {pool.submit(one_model, m, parts, a.wave_range): m for m in todo}
         for f in as_completed(futs):
             r = f.result()
             print(f"{_name(futs[f])}: rms {100 * r['rms']:.2f} %, max {100 * r['max']:.2f} % at "
@@ -98,7 +101,7 @@ def main(argv=None) -> int:
     summary = {"rows": rows, "skipped_outside_coverage": skipped, "delta_dex": DELTA,
                "settings": {"builtin": "engine defaults (resolution 1e5, threshold 1e-4)",
                             "sme": "glocal.synthesis.sme defaults (step 2 km/s)", "R": 200,
-                            "wave_range": [2550.0, 10000.0]},
+                            "wave_range": list(a.wave_range)},
                "sme_version": engine_version(), "glocal_commit": commit,
                "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
                "wall_seconds_this_run": time.perf_counter() - t0}
