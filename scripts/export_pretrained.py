@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -38,6 +39,7 @@ def main(argv=None) -> int:
     from glocal import experiments
     from glocal._io import sha256_file
     from glocal.dataset import load_dataset
+    from glocal.degrade import band_mask
     from glocal.runs import export_run
 
     p = parameters_for(load_scales(), a.scale, "05_results", {})
@@ -57,12 +59,15 @@ def main(argv=None) -> int:
             shutil.rmtree(dest)
         note = (f"book scale {a.scale!r}, chapter 05_results, grid {data.name} ({ds.n} spectra, "
                 f"engine {ds.provenance.get('engine')}), glocal commit {commit}")
-        export_run(run, dest, note=note)
-        test = run.metrics.get("test", {})
-        rows.append((dest.name, band, run.wave.size, test.get("ofe", {}), test.get("mgfe", {}),
+        flux = ds.flux[run.split["test"]][:, band_mask(ds.wave, band)]
+        export_run(run, dest, note=note, check_flux=flux)
+        print(f"{dest.name}: float16 weights change the test predictions by at most "
+              f"{json.loads((dest / 'provenance.json').read_text())['export']['max_prediction_change_dex']:.1e} dex")
+        metrics = run.metrics.get("test", {})
+        rows.append((dest.name, band, run.wave.size, metrics.get("ofe", {}), metrics.get("mgfe", {}),
                      sha256_file(dest / "model.safetensors"), (dest / "model.safetensors").stat().st_size))
-        print(f"{dest}: [O/Fe] MAE {test.get('ofe', {}).get('mae', float('nan')):.3f}, "
-              f"[Mg/Fe] MAE {test.get('mgfe', {}).get('mae', float('nan')):.3f}")
+        print(f"{dest}: [O/Fe] MAE {metrics.get('ofe', {}).get('mae', float('nan')):.3f}, "
+              f"[Mg/Fe] MAE {metrics.get('mgfe', {}).get('mae', float('nan')):.3f}")
 
     lines = [
         "# Shipped pretrained runs",
@@ -70,7 +75,7 @@ def main(argv=None) -> int:
         "Made by `scripts/export_pretrained.py` (do not edit by hand) on "
         f"{dt.date.today().isoformat()} from glocal commit `{commit}`.",
         "",
-        f"SPT-GloCal (`cpu` configuration, {p.get('config', 'cpu')!r}) trained by chapter 05 of the book at the "
+        f"SPT-GloCal (`{p.get('config', 'cpu')}` configuration) trained by chapter 05 of the book at the "
         f"`{a.scale}` scale: grid preset `{p['preset']}` ({ds.n} spectra, "
         f"{len(set(ds.labels['model_id'].tolist()))} model atmospheres x 16 [O/Fe], [Mg/Fe] variants), "
         f"engine `{ds.provenance.get('engine')}` with options {p.get('engine_options')}, random split seed "
