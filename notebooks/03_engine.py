@@ -142,7 +142,7 @@ if vfile.exists():
     full = pd.DataFrame(vsum["rows"])[["teff", "logg", "feh", "rms", "max", "wave_of_max", "continuum_max_rel",
                                        "response_ratio_OH", "response_ratio_Mg", "time_builtin_s", "time_sme_s"]]
     print(f"{len(full)} models (SME {vsum['sme_version']}, glocal {vsum['glocal_commit']}); outside the atmosphere "
-          f"grid: {vsum['skipped_outside_coverage']}")
+          f"grid: {vsum['skipped_outside_coverage']}; not run yet: {vsum.get('not_run_yet', [])}")
     print(f"rms <= 1 %: {(full['rms'] <= 0.01).sum()}/{len(full)}, max <= 3 %: {(full['max'] <= 0.03).sum()}/{len(full)}, "
           f"continuum <= 2 %: {(full['continuum_max_rel'] <= 0.02).sum()}/{len(full)}, responses within 10 %: "
           f"{((full['response_ratio_OH'] - 1).abs().le(0.1) & (full['response_ratio_Mg'] - 1).abs().le(0.1)).sum()}/{len(full)}")

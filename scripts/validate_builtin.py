@@ -68,6 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "results" / "validation"))
     ap.add_argument("--models", type=int, default=len(MODELS), help="first N models only (smoke tests)")
     ap.add_argument("--wave-range", type=float, nargs=2, default=(2550.0, 10000.0))
+    ap.add_argument("--summary-only", action="store_true", help="only rewrite the summary from finished models")
     a = ap.parse_args(argv)
     from glocal.atmospheres import in_coverage
     from glocal.build import WORKER_ENVIRON
@@ -80,7 +81,7 @@ def main(argv=None) -> int:
     models = MODELS[:a.models]
     covered = [m for m in models if bool(in_coverage(*m))]
     skipped = [m for m in models if m not in covered]
-    todo = [m for m in covered if not (parts / f"{_name(m)}.npz").exists()]
+    todo = [] if a.summary_only else [m for m in covered if not (parts / f"{_name(m)}.npz").exists()]
     print(f"{len(covered)} models covered ({len(skipped)} outside the atmosphere grid: {skipped}); "
           f"{len(todo)} to run", flush=True)
     t0 = time.perf_counter()
@@ -92,13 +93,16 @@ def main(argv=None) -> int:
                   f"{r['wave_of_max']:.0f} A, continuum {100 * r['continuum_max_rel']:.1f} %, responses OH "
                   f"{r['response_ratio_OH']:.3f} Mg {r['response_ratio_Mg']:.3f}  "
                   f"(built-in {r['time_builtin_s']:.0f} s, SME {r['time_sme_s']:.0f} s)", flush=True)
-    rows = []
+    rows, missing = [], []
     for m in covered:
+        if not (parts / f"{_name(m)}.npz").exists():
+            missing.append(m)
+            continue
         with np.load(parts / f"{_name(m)}.npz", allow_pickle=False) as z:
             rows.append(json.loads(str(z["row"])))
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or "unknown"
-    summary = {"rows": rows, "skipped_outside_coverage": skipped, "delta_dex": DELTA,
+    summary = {"rows": rows, "skipped_outside_coverage": skipped, "not_run_yet": missing, "delta_dex": DELTA,
                "settings": {"builtin": "engine defaults (resolution 1e5, threshold 1e-4)",
                             "sme": "glocal.synthesis.sme defaults (step 2 km/s)", "R": 200,
                             "wave_range": list(a.wave_range)},
