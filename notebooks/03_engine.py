@@ -160,7 +160,7 @@ else:
     print(f"{vfile} not found: run `python scripts/validate_builtin.py` to produce it")
 
 # %% [markdown]
-# In the validation committed with this book (11 of the 20 models finished; the script resumes the rest),
+# In the validation committed with this book (the models finished so far are listed above; the script resumes the rest),
 # the two engines agree to ≲ 1 % rms in the middle of the grid (4500–5500 K giants and dwarfs), and the O and
 # Mg responses agree within 10 % for most models. They disagree in two places, which the residual plot makes
 # obvious: (1) the Balmer jump, 3650–3700 Å, of the warm and hot models (up to tens of per cent at 7000–8000 K):
