@@ -19,8 +19,9 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 # glibc reads its malloc settings at start-up: re-execute once with the grid workers' settings
 # (glocal.build.WORKER_ENVIRON; benchmarks/worker_malloc.py shows why), unless --default-malloc
 if "--default-malloc" not in sys.argv and "MALLOC_TRIM_THRESHOLD_" not in os.environ:
-    os.environ.update(MALLOC_TRIM_THRESHOLD_=str(4 * 2**30), MALLOC_MMAP_THRESHOLD_=str(2**30),
-                      MALLOC_TOP_PAD_=str(256 * 2**20))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from glocal.build import WORKER_ENVIRON
+    os.environ.update({k: str(v) for k, v in WORKER_ENVIRON.items() if k.startswith("MALLOC_")})
     os.execv(sys.executable, [sys.executable] + sys.argv)
 
 import argparse  # noqa: E402
