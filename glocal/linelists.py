@@ -35,7 +35,7 @@ import numpy as np
 
 from ._checks import check_wave_range
 from ._io import read_maybe_gzipped
-from .constants import EV_TO_CM1
+from .constants import EV_TO_CM1, H_IONIZATION_EV, RYDBERG_H
 
 __all__ = [
     "LineList",
@@ -141,6 +141,21 @@ def air_to_vacuum(wave_air):
     n = 1.0 + 8.336624212083e-5 + 2.408926869968e-2 / (130.1065924522 - s2) + 1.599740894897e-4 / (38.92568793293 - s2)
     out = np.where(w >= 2000.0, w * n, w)
     return float(out) if np.ndim(wave_air) == 0 else out
+
+
+def hydrogen_levels(wave_air, elow_ev, n_up_max: int = 100):
+    """Principal quantum numbers (n_lo, n_up) of H I lines from their air wavelength (Å) and lower-level
+    energy (eV): n_lo from E_low = chi_H (1 - 1/n_lo^2), n_up from the Rydberg formula with the
+    reduced-mass constant. Returns float arrays and a mask ``ok`` of lines that match a transition
+    within 0.3 in n_up and have n_up <= ``n_up_max`` (line lists carry series-limit placeholders)."""
+    elow = np.asarray(elow_ev, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n_lo = np.rint(np.sqrt(H_IONIZATION_EV / (H_IONIZATION_EV - elow)))
+        sigma = 1e8 / air_to_vacuum(np.asarray(wave_air, float))
+        n_up_f = 1.0 / np.sqrt(1.0 / n_lo**2 - sigma / RYDBERG_H)
+    n_up = np.rint(n_up_f)
+    ok = np.isfinite(n_up) & (n_lo >= 1) & (n_up > n_lo) & (n_up <= n_up_max) & (np.abs(n_up_f - n_up) < 0.3)
+    return n_lo, n_up, ok
 
 
 # ----------------------------------------------------------------------------------------

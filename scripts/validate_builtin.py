@@ -8,8 +8,10 @@ both to R = 200 and measures rms/max differences, the continuum and the O/Mg res
 
 SME needs ~0.5-1 CPU-min per full-range spectrum here, so this is not part of the book build: it writes
 ``results/validation/builtin_vs_sme.json`` (table + provenance) and one ``.npz`` of R = 200 spectra per
-model, which the engine chapter (03) reads. Resumable: finished models are skipped; every file is written
-under a temporary name and renamed.
+model, which the engine chapter (03) reads. SME's side of each model (its R = 200 spectra and a line-free
+continuum on a 1 A grid) is cached in ``results/validation/builtin_vs_sme/sme/``, so ``--rerun-builtin``
+re-validates a changed built-in engine in minutes. Resumable: finished models are skipped; every file is
+written under a temporary name and renamed.
 
     python scripts/validate_builtin.py [--workers 2] [--out results/validation]
 """
@@ -43,22 +45,38 @@ def _name(m) -> str:
     return f"{m[0]:.0f}_{m[1]:+.2f}_{m[2]:+.2f}"
 
 
+def _save(path: Path, **arrays) -> None:
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
 def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
+    """Compare one model; SME's side is cached in ``out/sme/`` so that only the built-in side is
+    recomputed when the engine changes (delete the cache file to re-run SME)."""
     import warnings
     warnings.filterwarnings("ignore")
     from glocal.abundances import abundance_pattern
     from glocal.atmospheres import grid_atmosphere
     from glocal.grid import microturbulence
-    from glocal.synthesis.builtin.validation import compare_with_sme
+    from glocal.linelists import builtin_linelist
+    from glocal.synthesis.builtin.validation import compare_builtin, sme_reference
     teff, logg, feh = m
     atm = grid_atmosphere(teff, logg, feh)
-    row = compare_with_sme([(atm, abundance_pattern(feh, {}), float(microturbulence(teff, logg, feh)))],
-                           wave_range=tuple(wave_range), step=None, delta=DELTA, return_spectra=True)[0]
+    A, vt = abundance_pattern(feh, {}), float(microturbulence(teff, logg, feh))
+    lines = builtin_linelist(tuple(wave_range))
+    ref_path = out / "sme" / f"{_name(m)}.npz"
+    ref_path.parent.mkdir(exist_ok=True)
+    if ref_path.exists():
+        with np.load(ref_path, allow_pickle=False) as z:
+            ref = {k: z[k] for k in z.files}
+    else:
+        ref = sme_reference(atm, A, vt, lines, tuple(wave_range), step=None, delta=DELTA)
+        _save(ref_path, **ref)
+    row = compare_builtin(atm, A, vt, lines, ref, tuple(wave_range), delta=DELTA, return_spectra=True)
     arrays = {k: np.asarray(row.pop(k), np.float32) for k in ("wave_r200", "builtin_r200", "sme_r200")}
     row.update(teff=teff, logg=logg, feh=feh)
-    tmp = out / f"{_name(m)}.tmp.npz"
-    np.savez_compressed(tmp, **arrays, row=json.dumps(row))
-    os.replace(tmp, out / f"{_name(m)}.npz")
+    _save(out / f"{_name(m)}.npz", **arrays, row=json.dumps(row))
     return row
 
 
@@ -68,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "results" / "validation"))
     ap.add_argument("--models", type=int, default=len(MODELS), help="first N models only (smoke tests)")
     ap.add_argument("--wave-range", type=float, nargs=2, default=(2550.0, 10000.0))
+    ap.add_argument("--rerun-builtin", action="store_true",
+                    help="recompute the built-in side of every model against SME's cached side")
     ap.add_argument("--summary-only", action="store_true", help="only rewrite the summary from finished models")
     a = ap.parse_args(argv)
     from glocal.atmospheres import in_coverage
@@ -81,6 +101,9 @@ def main(argv=None) -> int:
     models = MODELS[:a.models]
     covered = [m for m in models if bool(in_coverage(*m))]
     skipped = [m for m in models if m not in covered]
+    if a.rerun_builtin:  # keep SME's cached side, recompute the built-in side of every model
+        for m in covered:
+            (parts / f"{_name(m)}.npz").unlink(missing_ok=True)
     todo = [] if a.summary_only else [m for m in covered if not (parts / f"{_name(m)}.npz").exists()]
     print(f"{len(covered)} models covered ({len(skipped)} outside the atmosphere grid: {skipped}); "
           f"{len(todo)} to run", flush=True)

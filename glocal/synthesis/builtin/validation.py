@@ -38,6 +38,90 @@ from glocal.synthesis.sme import run as sme_run
 from .engine import run
 
 WINDOWS = {"OH": [(3050.0, 3250.0)], "Mg": [(2780.0, 2870.0), (5160.0, 5190.0)]}
+#: spacing (A) of the grid on which the absolute continua are compared (edges bracketed by the engines)
+CONTINUUM_STEP = 1.0
+
+
+def _variants(atm, A, delta):
+    """Base abundances, +delta O, +delta Mg (entries beyond ``A`` from the atmosphere, 99 in all)."""
+    A = np.asarray(A, float)[:99]
+    A = np.concatenate([A, np.asarray(atm.abundances, float)[A.size:99]])
+    var = np.tile(A, (3, 1))
+    var[1, 7] += delta
+    var[2, 11] += delta
+    return var
+
+
+def _weakest_lines(line_list, wave_range):
+    """The two weakest non-hydrogen lines in ``wave_range``: SMElib needs a line list (it refuses a
+    single line), and the continuum does not depend on which lines."""
+    w = line_list["wave"]
+    ok = np.where(~line_list.is_hydrogen & (w >= wave_range[0]) & (w <= wave_range[1]))[0]
+    return line_list[np.sort(ok[np.argsort(line_list["loggf"][ok])[:2]])]
+
+
+def continuum_grid(wave_range, step=CONTINUUM_STEP):
+    lo, hi = wave_range
+    return np.arange(lo, hi + step / 2, step)
+
+
+def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None, delta=1.0,
+                  resolution=200.0):
+    """SME's side of the comparison, cacheable: R = 200 normalised spectra of the base, +delta O and
+    +delta Mg variants, and the absolute continuum of the base on a ``CONTINUUM_STEP`` grid.
+
+    The continuum comes from a second, line-free SMElib run on that grid (continuous opacity does not
+    depend on the lines, and this avoids interpolating across the H I and metal edges)."""
+    lo, hi = wave_range
+    if step is None:
+        from glocal.synthesis.sme import wave_grid
+        wave = wave_grid(wave_range)
+    else:
+        wave = np.arange(lo, hi + step / 2, step)
+    var = _variants(atm, A, delta)
+    t = time.perf_counter()
+    _, f_s, c_s = sme_run(atm, var, line_list, wave_range, vt, wave=wave)
+    t_s = time.perf_counter() - t
+    wl, ls = degrade(wave, f_s / c_s, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
+    cw = continuum_grid(wave_range)
+    _, _, c_only = sme_run(atm, var[:1], _weakest_lines(line_list, wave_range), wave_range, vt, wave=cw,
+                         almax_min=None)
+    return {"wave_r200": wl, "sme_r200": ls, "continuum_wave": cw, "sme_continuum": c_only[0],
+            "time_sme_s": t_s}
+
+
+def compare_builtin(atm, A, vt, line_list, reference, wave_range=(2550.0, 10000.0), delta=1.0,
+                    resolution=200.0, engine_kwargs=None, return_spectra=False):
+    """Run the built-in engine on one model and compare it with an ``sme_reference`` dict: rms/max
+    |difference| of the R = 200 normalised base spectra, max relative continuum difference, and the
+    ratio of the abundance responses (built-in / SME) in the OH and Mg windows."""
+    lo, hi = wave_range
+    var = _variants(atm, A, delta)
+    t = time.perf_counter()
+    w_b, f_b, c_b = run(atm, var, line_list, wave_range, vt, **dict(engine_kwargs or {}))
+    t_b = time.perf_counter() - t
+    wl, lb = degrade(w_b, f_b / c_b, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
+    ls = np.asarray(reference["sme_r200"], float)
+    if not np.allclose(wl, reference["wave_r200"], rtol=1e-7):
+        raise ValueError("the SME reference was made on another R = 200 grid (wave range or R differ)")
+    d = lb[0] - ls[0]
+    cw = np.asarray(reference["continuum_wave"], float)
+    _, _, cb = run(atm, var[:1], _weakest_lines(line_list, wave_range), wave_range, vt, wave=cw, hydrogen_lines=False)
+    row = {"teff": atm.teff, "logg": atm.logg, "feh": getattr(atm, "feh", np.nan),
+           "rms": float(np.sqrt(np.mean(d**2))), "max": float(np.max(np.abs(d))),
+           "wave_of_max": float(wl[np.argmax(np.abs(d))]),
+           "continuum_max_rel": float(np.max(np.abs(cb[0] / reference["sme_continuum"] - 1))),
+           "time_builtin_s": t_b, "time_sme_s": float(reference["time_sme_s"])}
+    for el, k in (("OH", 1), ("Mg", 2)):
+        m = np.zeros(wl.size, bool)
+        for a, b in WINDOWS[el]:
+            m |= (wl >= a) & (wl <= b)
+        rb = np.sum(lb[k][m] - lb[0][m])
+        rs = np.sum(ls[k][m] - ls[0][m])
+        row[f"response_ratio_{el}"] = float(rb / rs) if (m.any() and rs != 0) else np.nan
+    if return_spectra:
+        row.update(wave_r200=wl, builtin_r200=lb, sme_r200=ls)
+    return row
 
 
 def compare_with_sme(models, line_list=None, wave_range=(2550.0, 10000.0), step=0.02, resolution=200.0,
@@ -52,49 +136,12 @@ def compare_with_sme(models, line_list=None, wave_range=(2550.0, 10000.0), step=
     ``abundances`` are taken from the atmosphere. ``step``: SME's uniform sampling (Å); ``None`` uses the SME
     engine's own converged grid (2 km/s in ln lambda, ``glocal.synthesis.sme.wave_grid``). With
     ``return_spectra`` each row also holds the R = 200 grid and both engines' three R = 200 spectra."""
-    rows = []
     if line_list is None:
         from glocal.linelists import builtin_linelist
         line_list = builtin_linelist(wave_range)
-    engine_kwargs = dict(engine_kwargs or {})
-    lo, hi = wave_range
-    if step is None:
-        from glocal.synthesis.sme import wave_grid
-        wave = wave_grid(wave_range)
-    else:
-        wave = np.arange(lo, hi + step / 2, step)
+    rows = []
     for atm, A, vt in models:
-        A = np.asarray(A, float)[:99]
-        A = np.concatenate([A, np.asarray(atm.abundances, float)[A.size:99]])
-        var = np.tile(A, (3, 1))
-        var[1, 7] += delta
-        var[2, 11] += delta
-        t = time.perf_counter()
-        w_b, f_b, c_b = run(atm, var, line_list, wave_range, vt, **engine_kwargs)
-        t_b = time.perf_counter() - t
-        nb = f_b / c_b
-        t = time.perf_counter()
-        _, f_s, c_s = sme_run(atm, var, line_list, wave_range, vt, wave=wave)
-        t_s = time.perf_counter() - t
-        ns = f_s / c_s
-        # each spectrum is degraded from its own native grid (trapezoidal kernel weights)
-        wl, lb = degrade(w_b, nb, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
-        _, ls = degrade(wave, ns, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
-        d = lb[0] - ls[0]
-        cb = np.interp(wave, w_b, c_b[0])
-        row = {"teff": atm.teff, "logg": atm.logg, "feh": getattr(atm, "feh", np.nan),
-               "rms": float(np.sqrt(np.mean(d**2))), "max": float(np.max(np.abs(d))),
-               "wave_of_max": float(wl[np.argmax(np.abs(d))]),
-               "continuum_max_rel": float(np.max(np.abs(cb / c_s[0] - 1))),
-               "time_builtin_s": t_b, "time_sme_s": t_s}
-        for el, k in (("OH", 1), ("Mg", 2)):
-            m = np.zeros(wl.size, bool)
-            for a, b in WINDOWS[el]:
-                m |= (wl >= a) & (wl <= b)
-            rb = np.sum(lb[k][m] - lb[0][m])
-            rs = np.sum(ls[k][m] - ls[0][m])
-            row[f"response_ratio_{el}"] = float(rb / rs) if (m.any() and rs != 0) else np.nan
-        if return_spectra:
-            row.update(wave_r200=wl, builtin_r200=lb, sme_r200=ls)
-        rows.append(row)
+        ref = sme_reference(atm, A, vt, line_list, wave_range, step, delta, resolution)
+        rows.append(compare_builtin(atm, A, vt, line_list, ref, wave_range, delta, resolution, engine_kwargs,
+                                    return_spectra))
     return rows

@@ -1,0 +1,119 @@
+"""Hydrogen lines of the built-in engine (glocal.synthesis.builtin.hydrogen): Holtsmark profile, oscillator
+strengths, level identification, series-limit cut, Stark wings at high n_e, the coarse/fine accumulation."""
+import numpy as np
+import pytest
+from scipy.integrate import quad
+
+from glocal.linelists import LINE_DTYPE, LineList, hydrogen_levels, vacuum_to_air
+from glocal.synthesis.builtin import hydrogen as hyd
+from glocal.synthesis.builtin.tables import load_tables
+
+
+def test_holtsmark_normalised_and_asymptotic():
+    # area 1 (the quadrature table, its beta^2 start and the asymptotic tail together)
+    b = np.geomspace(1e-4, 40, 20001)
+    area = np.trapezoid(hyd.holtsmark(b), b) + quad(hyd.holtsmark, 40, np.inf)[0]
+    assert area == pytest.approx(1.0, abs=2e-3)
+    # Chandrasekhar (1943) Eq. 634: H ~ 1.496 beta^-5/2 (1 + 5.107 beta^-3/2 + ...); check the quadrature
+    # part against the leading two terms where they dominate
+    b = 30.0
+    assert hyd.holtsmark(b) == pytest.approx(1.496 * b**-2.5 * (1 + 5.107 * b**-1.5 + 14.43 * b**-3), rel=5e-3)
+    # small beta: H ~ 4 beta^2 / (3 pi)
+    assert hyd.holtsmark(0.01) == pytest.approx(4 * 0.01**2 / (3 * np.pi), rel=1e-2)
+    # maximum near beta = 1.6 (Holtsmark distribution peaks at beta ~ 1.607)
+    beta = np.linspace(0.5, 3, 501)
+    assert beta[np.argmax(hyd.holtsmark(beta))] == pytest.approx(1.61, abs=0.05)
+
+
+def test_log_gf_matches_stehle_tables():
+    """Johnson (1972) Gaunt factors x Kramers reproduce the tabulated gf of every Balmer/Paschen line."""
+    for ln in load_tables()["stark"].values():
+        assert hyd.log_gf(ln["lower"], ln["upper"]) == pytest.approx(ln["log_gf"], abs=0.01), (
+            ln["lower"], ln["upper"])
+
+
+def test_line_centres_and_levels():
+    # H-beta: 4861.33 A in air (NIST); the Bohr levels (no fine structure) are 0.05 A off, which only
+    # matters for the lines beyond the Stark tables (n_up > 30), whose widths are >> 0.05 A
+    lam = vacuum_to_air(hyd.line_center_vacuum(2, 4))
+    assert lam == pytest.approx(4861.33, abs=0.08)
+    n_lo, n_up, ok = hydrogen_levels(np.array([4861.323, 6562.797, 3647.018]), np.array([10.199, 10.199, 10.191]))
+    assert ok.tolist() == [True, True, False]  # a series-limit placeholder is rejected
+    assert (n_lo[:2].tolist(), n_up[:2].tolist()) == ([2, 2], [4, 3])
+
+
+def _conditions(ne):
+    T = np.full(3, 8000.0)
+    return T, np.full(3, ne), np.full(3, 1e16), np.full(3, 2.0)
+
+
+def test_blue_wings_stop_at_series_limit():
+    grid = np.linspace(3600.0, 3700.0, 20001)
+    T, ne, nH, U = _conditions(1e14)
+    a = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0)
+    limit = vacuum_to_air(hyd.series_limit_vacuum(2))
+    assert limit == pytest.approx(3646.0, abs=0.1)
+    assert np.all(a[grid < limit - 0.5] == 0)
+    assert np.all(a[(grid > limit + 1) & (grid < 3700)] > 0)
+
+
+def test_stark_wings_beyond_table_density():
+    """n_e above the Stehle & Hutcheon table (10^14 cm^-3) must keep, and widen, the Stark wings."""
+    grid = np.linspace(4300.0, 4380.0, 8001)
+    wing = np.argmin(np.abs(grid - 4320.0))
+    vals = []
+    for ne in (1e13, 1e15):
+        T, n_e, nH, U = _conditions(ne)
+        vals.append(hyd.hydrogen_line_opacity(grid, T, n_e, nH, U, 2.0)[wing, 0])
+    assert vals[0] > 0 and vals[1] > 10 * vals[0]  # quasi-static wings scale ~ n_e (F0^{3/2})
+
+
+@pytest.mark.parametrize("n_up, n_e", [(4, 1e13), (5, 1e13), (12, 1e13), (30, 1e14), (40, 1e13)])
+def test_profiles_have_unit_area(n_up, n_e):
+    """Profiles integrate to ~1 per A; for H-beta/H-gamma the self-broadening is folded in without
+    double-counting the core (area of the combination = area of the Stark table profile, which itself
+    falls a few per cent short of 1 where the table's core is coarse). H30 at 10^14 cm^-3 lies beyond its
+    table (which ends at 10^11.5): scaling the tabulated profile there gave an area of ~45."""
+    tab = {(ln["lower"], ln["upper"]): ln for ln in load_tables()["stark"].values()}
+    ln = tab.get((2, n_up))
+    lam_vac = float(np.median(ln["lambda0"])) if ln is not None else hyd.line_center_vacuum(2, n_up)
+    lam_air = vacuum_to_air(lam_vac)
+    T = np.array([6000.0]); ne = np.array([n_e]); nH = np.array([1e16])
+    dlD = hyd.doppler_width(lam_air, T, hyd.M_H, 1.0)
+    dlD_th = hyd.doppler_width(lam_air, T, hyd.M_H, 0.0)
+    F0 = 1.25e-9 * ne ** (2 / 3)
+    dl = np.concatenate([-np.geomspace(2000, 1e-4, 40000), np.geomspace(1e-4, 2000, 40000)])
+    args = (dl, lam_vac, lam_air, T, np.log10(T), np.log10(ne), F0, dlD, dlD_th, nH)
+    area = np.trapezoid(hyd._profile(2, n_up, ln, *args)[:, 0], dl)
+    assert area == pytest.approx(1.0, abs=0.07)
+    if n_up in hyd.SELF_BROADENING:
+        stark = np.trapezoid(hyd._stehle_profile(ln, dl, lam_vac, lam_air, np.log10(T), np.log10(ne), F0)[:, 0], dl)
+        assert area == pytest.approx(stark, rel=0.02)
+
+
+def test_coarse_accumulation_matches_direct():
+    grid = np.exp(np.arange(np.log(4000.0), np.log(4500.0), 1e-5))
+    T, ne, nH, U = _conditions(3e14)
+    fast = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0)
+    ref = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, coarse_resolution=1e5)
+    assert np.max(np.abs(fast - ref) / ref.max(axis=0)) < 2e-3
+
+
+def test_line_list_hydrogen_lines_are_used():
+    """With H I lines in the list, exactly those lines (and their gf) are used, as SME does."""
+    data = np.zeros(1, LINE_DTYPE)
+    data["wave"], data["species"], data["code"], data["ion"] = 4861.323, "H 1", 1.0, 1
+    data["elow"], data["loggf"], data["isotope_fraction"] = 10.199, -0.020, 1.0
+    for k in ("gamma_rad", "gamma_stark", "gamma_vdw", "d0"):
+        data[k] = np.nan
+    one = LineList(data, medium="air", isotopes_applied=True)
+    lines = hyd.hydrogen_lines(line_list=one)
+    assert [(a, b) for a, b, *_ in lines] == [(2, 4)]
+    grid = np.linspace(4000.0, 4500.0, 5001)
+    T, ne, nH, U = _conditions(1e14)
+    a = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, line_list=one)
+    assert np.all(np.diff(a[:, 0]) >= 0)  # only H-beta's blue wing: no H-gamma peak at 4340 A
+    data["loggf"] += 1.0
+    b = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, line_list=LineList(data, medium="air",
+                                                                              isotopes_applied=True))
+    assert np.allclose(b, 10 * a)
