@@ -13,7 +13,15 @@ Sources (all mirrored in ``../shared/data/tables``; cite them when the engine is
 * published fits/tables typed in below (facts with citations): H- free-free of Bell & Berrington (1987,
   J. Phys. B 20, 801); Mg I and Si I photoionisation (Peach 1970, via Kurucz 1970/1993 ATLAS);
   Fe I pseudo-level photoionisation (Kurucz 1993, ATLAS9); Al I ground state (Kurucz 1970);
-  H2+ bound-free/free-free fit (Kurucz 1970, SAO Spec. Rep. 309); He- free-free (Kurucz 1970).
+  H2+ bound-free/free-free fit (Kurucz 1970, SAO Spec. Rep. 309); He- free-free (Kurucz 1970);
+  CH and OH photodissociation cross-sections (Kurucz, van Dishoeck & Tarafdar 1987, ApJ 322, 412; van
+  Dishoeck & Dalgarno 1983, J. Chem. Phys. 79, 873) as tabulated in ATLAS9 (Kurucz 1993), 2-7 eV.
+
+Two tables come from the data files shipped with the installed ``pysme`` package (SMElib, Piskunov &
+Valenti 2017), read from its ``share/libsme`` directory (``--pysme-share``): the Fe I photoionisation
+cross-sections of Zatsarinny et al. (2019, Phys. Rev. A 99, 023430; B-spline R-matrix, term-resolved)
+and the NH photodissociation cross-sections of Stancil and collaborators. Their headers document the
+processing; they are the tables SMElib itself uses.
 
 H2O (not in Barklem & Collet, who treat diatomics only) gets a rigid-rotor/harmonic-oscillator
 equilibrium constant from its rotational constants, vibrational fundamentals and atomisation energy
@@ -163,6 +171,188 @@ HYDROGENIC_LEVELS = ([(6, e, g) for e, g in [(7.482, 9), (7.685, 3), (8.537, 3),
                                                 (5.107, 14)]]
                      + [(20, e, g) for e, g in CA1_LEVELS])
 
+# Kurucz (1993, ATLAS9/12) CH and OH photodissociation cross-sections, rows of log10(sigma / cm^2) on a
+# 0.1 eV photon-energy grid (first row given by *_E0) for T = 2000, 2500, ..., 9000 K (15 columns); the
+# LTE-averaged cross-section per molecule times Kurucz's partition function Q_K (KUR_*_PART, T = 1000,
+# 1200, ..., 9000 K) is the Boltzmann sum over the molecule's states (ATLAS CHOP/OHOP). CH: Kurucz, van
+# Dishoeck & Tarafdar (1987, ApJ 322, 412); OH: van Dishoeck & Dalgarno (1983, J. Chem. Phys. 79, 873)
+# as extended by Kurucz (1993). Only photon energies 2.0 (CH) / 2.1 (OH) to 7.0 eV (1771-6199 A) are kept.
+KUR_CH_E0 = 2.0
+KUR_CH_LOG10 = """
+-24.086 -23.222 -22.650 -22.246 -21.948 -21.722 -21.546 -21.407 -21.296 -21.205 -21.131 -21.070 -21.018 -20.974 -20.937
+-23.850 -23.018 -22.472 -22.088 -21.805 -21.590 -21.422 -21.289 -21.182 -21.095 -21.024 -20.964 -20.914 -20.872 -20.835
+-23.136 -22.445 -21.994 -21.676 -21.440 -21.259 -21.117 -21.004 -20.912 -20.837 -20.775 -20.723 -20.679 -20.642 -20.611
+-23.199 -22.433 -21.927 -21.573 -21.314 -21.119 -20.969 -20.851 -20.758 -20.682 -20.621 -20.571 -20.529 -20.493 -20.463
+-22.696 -22.020 -21.585 -21.286 -21.071 -20.912 -20.791 -20.697 -20.622 -20.563 -20.514 -20.475 -20.442 -20.414 -20.391
+-22.119 -21.557 -21.194 -20.943 -20.761 -20.624 -20.518 -20.434 -20.367 -20.313 -20.268 -20.231 -20.201 -20.175 -20.153
+-21.855 -21.300 -20.931 -20.673 -20.485 -20.344 -20.235 -20.151 -20.084 -20.031 -19.988 -19.953 -19.924 -19.900 -19.880
+-21.126 -20.673 -20.382 -20.184 -20.044 -19.943 -19.868 -19.811 -19.769 -19.736 -19.710 -19.690 -19.674 -19.662 -19.652
+-20.502 -20.150 -19.922 -19.766 -19.657 -19.578 -19.520 -19.478 -19.446 -19.422 -19.404 -19.390 -19.379 -19.371 -19.365
+-20.030 -19.724 -19.530 -19.399 -19.309 -19.245 -19.199 -19.166 -19.142 -19.125 -19.112 -19.103 -19.096 -19.091 -19.088
+-19.640 -19.364 -19.189 -19.074 -18.996 -18.943 -18.906 -18.881 -18.863 -18.852 -18.844 -18.839 -18.837 -18.836 -18.836
+-19.333 -19.092 -18.939 -18.838 -18.770 -18.725 -18.695 -18.675 -18.662 -18.655 -18.651 -18.649 -18.649 -18.651 -18.653
+-19.070 -18.880 -18.756 -18.674 -18.621 -18.585 -18.562 -18.548 -18.540 -18.536 -18.536 -18.537 -18.539 -18.542 -18.546
+-18.851 -18.708 -18.617 -18.558 -18.521 -18.498 -18.484 -18.477 -18.475 -18.476 -18.478 -18.482 -18.487 -18.493 -18.498
+-18.709 -18.599 -18.533 -18.494 -18.471 -18.459 -18.454 -18.454 -18.457 -18.462 -18.469 -18.476 -18.483 -18.490 -18.498
+-18.656 -18.572 -18.524 -18.497 -18.485 -18.480 -18.482 -18.486 -18.493 -18.501 -18.510 -18.519 -18.527 -18.536 -18.544
+-18.670 -18.613 -18.582 -18.566 -18.561 -18.562 -18.568 -18.575 -18.583 -18.592 -18.601 -18.610 -18.619 -18.627 -18.635
+-18.728 -18.700 -18.687 -18.683 -18.685 -18.691 -18.698 -18.706 -18.715 -18.723 -18.731 -18.739 -18.745 -18.752 -18.758
+-18.839 -18.835 -18.836 -18.842 -18.849 -18.857 -18.865 -18.872 -18.878 -18.883 -18.888 -18.892 -18.895 -18.898 -18.900
+-19.034 -19.041 -19.049 -19.057 -19.064 -19.069 -19.071 -19.071 -19.070 -19.068 -19.065 -19.061 -19.058 -19.054 -19.051
+-19.372 -19.378 -19.382 -19.380 -19.372 -19.359 -19.341 -19.321 -19.300 -19.280 -19.261 -19.243 -19.227 -19.212 -19.199
+-19.780 -19.777 -19.763 -19.732 -19.686 -19.631 -19.573 -19.517 -19.465 -19.419 -19.379 -19.344 -19.314 -19.288 -19.265
+-20.151 -20.133 -20.087 -20.009 -19.911 -19.810 -19.715 -19.631 -19.559 -19.497 -19.446 -19.402 -19.365 -19.333 -19.306
+-20.525 -20.454 -20.312 -20.138 -19.970 -19.825 -19.705 -19.607 -19.528 -19.464 -19.411 -19.367 -19.330 -19.300 -19.274
+-20.869 -20.655 -20.366 -20.104 -19.894 -19.731 -19.604 -19.505 -19.426 -19.363 -19.312 -19.271 -19.236 -19.208 -19.184
+-21.179 -20.768 -20.380 -20.081 -19.856 -19.686 -19.556 -19.454 -19.375 -19.311 -19.260 -19.218 -19.184 -19.155 -19.131
+-21.167 -20.601 -20.206 -19.925 -19.719 -19.565 -19.447 -19.355 -19.283 -19.226 -19.180 -19.143 -19.112 -19.087 -19.066
+-20.918 -20.348 -19.976 -19.720 -19.536 -19.401 -19.299 -19.220 -19.159 -19.112 -19.073 -19.043 -19.018 -18.998 -18.981
+-20.753 -20.204 -19.847 -19.602 -19.427 -19.299 -19.203 -19.129 -19.072 -19.028 -18.993 -18.965 -18.942 -18.924 -18.909
+-20.456 -19.987 -19.677 -19.460 -19.302 -19.186 -19.098 -19.030 -18.978 -18.937 -18.904 -18.878 -18.857 -18.841 -18.827
+-20.154 -19.734 -19.461 -19.272 -19.136 -19.035 -18.960 -18.902 -18.858 -18.824 -18.797 -18.775 -18.759 -18.745 -18.735
+-19.941 -19.544 -19.288 -19.114 -18.992 -18.903 -18.837 -18.788 -18.751 -18.723 -18.701 -18.684 -18.671 -18.661 -18.654
+-19.657 -19.321 -19.104 -18.956 -18.853 -18.779 -18.724 -18.684 -18.655 -18.632 -18.615 -18.602 -18.592 -18.585 -18.579
+-19.388 -19.109 -18.930 -18.810 -18.725 -18.664 -18.620 -18.586 -18.562 -18.543 -18.529 -18.518 -18.510 -18.503 -18.498
+-19.201 -18.953 -18.794 -18.686 -18.611 -18.556 -18.515 -18.485 -18.462 -18.446 -18.433 -18.423 -18.416 -18.410 -18.406
+-18.923 -18.719 -18.588 -18.500 -18.439 -18.396 -18.365 -18.344 -18.328 -18.318 -18.311 -18.307 -18.304 -18.303 -18.302
+-18.614 -18.458 -18.361 -18.298 -18.258 -18.232 -18.216 -18.206 -18.202 -18.201 -18.202 -18.205 -18.208 -18.213 -18.218
+-18.419 -18.295 -18.222 -18.178 -18.153 -18.139 -18.132 -18.131 -18.133 -18.138 -18.143 -18.150 -18.157 -18.164 -18.172
+-18.296 -18.201 -18.148 -18.118 -18.101 -18.094 -18.091 -18.093 -18.096 -18.101 -18.107 -18.113 -18.120 -18.126 -18.132
+-18.021 -17.992 -17.977 -17.970 -17.967 -17.968 -17.970 -17.974 -17.978 -17.983 -17.989 -17.994 -18.000 -18.005 -18.011
+-17.694 -17.686 -17.686 -17.691 -17.698 -17.708 -17.718 -17.729 -17.740 -17.750 -17.761 -17.771 -17.781 -17.790 -17.798
+-17.374 -17.384 -17.400 -17.420 -17.440 -17.462 -17.483 -17.503 -17.523 -17.541 -17.558 -17.575 -17.590 -17.603 -17.616
+-17.169 -17.199 -17.230 -17.262 -17.293 -17.323 -17.351 -17.378 -17.404 -17.427 -17.449 -17.469 -17.488 -17.505 -17.520
+-17.151 -17.184 -17.217 -17.250 -17.282 -17.313 -17.342 -17.369 -17.395 -17.418 -17.440 -17.461 -17.480 -17.497 -17.513
+-17.230 -17.260 -17.290 -17.320 -17.348 -17.375 -17.401 -17.425 -17.448 -17.469 -17.489 -17.508 -17.525 -17.541 -17.556
+-17.379 -17.403 -17.425 -17.446 -17.467 -17.486 -17.505 -17.524 -17.541 -17.558 -17.574 -17.588 -17.602 -17.615 -17.627
+-17.596 -17.604 -17.609 -17.612 -17.616 -17.622 -17.628 -17.636 -17.644 -17.652 -17.661 -17.670 -17.679 -17.687 -17.695
+-17.846 -17.823 -17.795 -17.770 -17.750 -17.735 -17.725 -17.719 -17.716 -17.715 -17.716 -17.719 -17.722 -17.726 -17.730
+-18.089 -18.015 -17.942 -17.882 -17.836 -17.802 -17.777 -17.760 -17.748 -17.740 -17.736 -17.734 -17.733 -17.734 -17.736
+-18.299 -18.156 -18.038 -17.947 -17.881 -17.833 -17.798 -17.774 -17.757 -17.745 -17.738 -17.733 -17.730 -17.729 -17.729
+-18.441 -18.243 -18.096 -17.991 -17.915 -17.860 -17.821 -17.792 -17.772 -17.757 -17.746 -17.738 -17.733 -17.730 -17.728
+"""
+KUR_CH_PART = [203.741, 249.643, 299.341, 353.477, 412.607, 477.237, 547.817, 624.786, 708.543, 799.463,
+               897.912, 1004.227, 1118.738, 1241.761, 1373.588, 1514.481, 1664.677, 1824.394, 1993.801,
+               2173.050, 2362.234, 2561.424, 2770.674, 2989.930, 3219.204, 3458.378, 3707.355, 3966.005,
+               4234.155, 4511.604, 4798.135, 5093.554, 5397.593, 5709.948, 6030.401, 6358.646, 6694.379,
+               7037.313, 7387.147, 7743.579, 8106.313]
+KUR_OH_E0 = 2.1
+KUR_OH_LOG10 = """
+-30.855 -29.121 -27.976 -27.166 -26.566 -26.106 -25.742 -25.448 -25.207 -25.006 -24.836 -24.691 -24.566 -24.457 -24.363
+-30.494 -28.760 -27.615 -26.806 -26.206 -25.745 -25.381 -25.088 -24.846 -24.645 -24.475 -24.330 -24.205 -24.097 -24.002
+-30.157 -28.425 -27.280 -26.472 -25.872 -25.411 -25.048 -24.754 -24.513 -24.312 -24.142 -23.997 -23.872 -23.764 -23.669
+-29.848 -28.117 -26.974 -26.165 -25.566 -25.105 -24.742 -24.448 -24.207 -24.006 -23.836 -23.692 -23.567 -23.458 -23.364
+-29.567 -27.837 -26.693 -25.885 -25.286 -24.826 -24.462 -24.169 -23.928 -23.727 -23.557 -23.412 -23.287 -23.179 -23.084
+-29.307 -27.578 -26.436 -25.628 -25.029 -24.569 -24.205 -23.912 -23.671 -23.470 -23.300 -23.155 -23.031 -22.922 -22.828
+-29.068 -27.341 -26.199 -25.391 -24.792 -24.332 -23.969 -23.676 -23.435 -23.234 -23.064 -22.920 -22.795 -22.687 -22.592
+-28.820 -27.115 -25.978 -25.172 -24.574 -24.115 -23.752 -23.459 -23.218 -23.017 -22.848 -22.703 -22.579 -22.470 -22.376
+-28.540 -26.891 -25.768 -24.968 -24.372 -23.914 -23.552 -23.259 -23.019 -22.818 -22.649 -22.504 -22.380 -22.272 -22.177
+-28.275 -26.681 -25.574 -24.779 -24.186 -23.729 -23.368 -23.076 -22.836 -22.636 -22.467 -22.322 -22.198 -22.090 -21.996
+-27.993 -26.470 -25.388 -24.602 -24.014 -23.560 -23.200 -22.909 -22.669 -22.470 -22.301 -22.157 -22.033 -21.925 -21.831
+-27.698 -26.252 -25.204 -24.433 -23.851 -23.401 -23.043 -22.754 -22.515 -22.316 -22.148 -22.005 -21.881 -21.773 -21.679
+-27.398 -26.026 -25.019 -24.267 -23.696 -23.251 -22.896 -22.609 -22.372 -22.174 -22.007 -21.864 -21.741 -21.634 -21.540
+-27.100 -25.791 -24.828 -24.102 -23.543 -23.106 -22.756 -22.472 -22.238 -22.041 -21.875 -21.733 -21.611 -21.504 -21.411
+-26.807 -25.549 -24.631 -23.933 -23.391 -22.964 -22.621 -22.341 -22.109 -21.915 -21.751 -21.610 -21.488 -21.383 -21.290
+-26.531 -25.310 -24.431 -23.761 -23.238 -22.823 -22.488 -22.214 -21.986 -21.795 -21.633 -21.494 -21.374 -21.269 -21.178
+-26.239 -25.066 -24.225 -23.585 -23.082 -22.681 -22.356 -22.089 -21.866 -21.679 -21.520 -21.383 -21.265 -21.162 -21.072
+-25.945 -24.824 -24.017 -23.405 -22.923 -22.538 -22.223 -21.964 -21.748 -21.565 -21.410 -21.276 -21.160 -21.059 -20.970
+-25.663 -24.587 -23.810 -23.222 -22.761 -22.391 -22.088 -21.838 -21.629 -21.452 -21.300 -21.170 -21.057 -20.958 -20.872
+-25.372 -24.350 -23.603 -23.038 -22.596 -22.241 -21.950 -21.710 -21.508 -21.337 -21.190 -21.064 -20.954 -20.858 -20.774
+-25.076 -24.111 -23.396 -22.853 -22.429 -22.088 -21.809 -21.578 -21.384 -21.220 -21.078 -20.957 -20.851 -20.758 -20.676
+-24.779 -23.870 -23.189 -22.669 -22.261 -21.934 -21.667 -21.445 -21.259 -21.101 -20.965 -20.848 -20.746 -20.656 -20.578
+-24.486 -23.629 -22.983 -22.486 -22.095 -21.781 -21.524 -21.311 -21.132 -20.980 -20.850 -20.737 -20.639 -20.553 -20.478
+-24.183 -23.382 -22.774 -22.302 -21.928 -21.627 -21.381 -21.177 -21.005 -20.859 -20.734 -20.625 -20.531 -20.449 -20.376
+-23.867 -23.127 -22.561 -22.116 -21.761 -21.474 -21.238 -21.043 -20.878 -20.738 -20.617 -20.513 -20.423 -20.344 -20.274
+-23.538 -22.862 -22.340 -21.926 -21.592 -21.320 -21.096 -20.909 -20.751 -20.617 -20.502 -20.402 -20.315 -20.239 -20.172
+-23.234 -22.604 -22.120 -21.734 -21.422 -21.166 -20.953 -20.776 -20.625 -20.497 -20.387 -20.291 -20.208 -20.135 -20.071
+-22.934 -22.347 -21.898 -21.541 -21.250 -21.010 -20.811 -20.643 -20.500 -20.378 -20.273 -20.182 -20.102 -20.033 -19.971
+-22.637 -22.092 -21.676 -21.345 -21.075 -20.853 -20.666 -20.508 -20.374 -20.259 -20.159 -20.073 -19.997 -19.931 -19.872
+-22.337 -21.835 -21.452 -21.147 -20.899 -20.693 -20.520 -20.373 -20.247 -20.139 -20.046 -19.964 -19.892 -19.830 -19.774
+-22.049 -21.584 -21.230 -20.950 -20.721 -20.531 -20.372 -20.236 -20.119 -20.019 -19.931 -19.855 -19.788 -19.729 -19.676
+-21.768 -21.337 -21.011 -20.754 -20.544 -20.370 -20.223 -20.098 -19.991 -19.898 -19.817 -19.746 -19.683 -19.628 -19.579
+-21.494 -21.096 -20.796 -20.559 -20.367 -20.208 -20.074 -19.960 -19.861 -19.776 -19.701 -19.636 -19.578 -19.527 -19.482
+-21.233 -20.861 -20.585 -20.368 -20.193 -20.048 -19.926 -19.821 -19.732 -19.654 -19.586 -19.526 -19.473 -19.426 -19.384
+-20.983 -20.635 -20.380 -20.181 -20.021 -19.889 -19.778 -19.683 -19.602 -19.531 -19.469 -19.415 -19.367 -19.324 -19.286
+-20.743 -20.418 -20.182 -19.999 -19.853 -19.733 -19.633 -19.547 -19.474 -19.410 -19.354 -19.305 -19.261 -19.223 -19.189
+-20.515 -20.210 -19.991 -19.824 -19.690 -19.581 -19.490 -19.413 -19.347 -19.290 -19.240 -19.196 -19.157 -19.122 -19.092
+-20.297 -20.011 -19.808 -19.654 -19.532 -19.434 -19.352 -19.282 -19.223 -19.172 -19.127 -19.088 -19.054 -19.023 -18.996
+-20.090 -19.822 -19.633 -19.491 -19.381 -19.291 -19.218 -19.156 -19.103 -19.057 -19.018 -18.983 -18.952 -18.925 -18.901
+-19.893 -19.642 -19.467 -19.337 -19.236 -19.155 -19.089 -19.034 -18.987 -18.946 -18.912 -18.881 -18.854 -18.831 -18.810
+-19.705 -19.472 -19.309 -19.190 -19.098 -19.025 -18.966 -18.917 -18.876 -18.840 -18.810 -18.783 -18.760 -18.739 -18.721
+-19.527 -19.310 -19.161 -19.051 -18.968 -18.903 -18.851 -18.807 -18.771 -18.740 -18.713 -18.690 -18.670 -18.653 -18.637
+-19.357 -19.159 -19.022 -18.922 -18.847 -18.789 -18.743 -18.704 -18.673 -18.646 -18.623 -18.603 -18.586 -18.571 -18.558
+-19.195 -19.016 -18.892 -18.803 -18.736 -18.684 -18.643 -18.610 -18.583 -18.560 -18.540 -18.523 -18.509 -18.496 -18.485
+-19.042 -18.883 -18.772 -18.693 -18.634 -18.589 -18.553 -18.525 -18.501 -18.481 -18.465 -18.451 -18.438 -18.428 -18.419
+-18.894 -18.758 -18.662 -18.593 -18.542 -18.503 -18.473 -18.448 -18.428 -18.412 -18.398 -18.386 -18.376 -18.367 -18.359
+-18.752 -18.639 -18.559 -18.501 -18.458 -18.426 -18.400 -18.380 -18.363 -18.350 -18.338 -18.328 -18.320 -18.313 -18.306
+-18.611 -18.523 -18.460 -18.415 -18.381 -18.355 -18.334 -18.318 -18.304 -18.293 -18.284 -18.276 -18.269 -18.263 -18.258
+-18.471 -18.408 -18.362 -18.329 -18.304 -18.285 -18.269 -18.257 -18.247 -18.238 -18.231 -18.224 -18.219 -18.214 -18.210
+-18.330 -18.290 -18.261 -18.239 -18.223 -18.211 -18.201 -18.192 -18.185 -18.179 -18.174 -18.169 -18.165 -18.162 -18.159
+"""
+KUR_OH_PART = [145.979, 178.033, 211.618, 247.053, 284.584, 324.398, 366.639, 411.425, 458.854, 509.012,
+               561.976, 617.823, 676.626, 738.448, 803.363, 871.437, 942.735, 1017.330, 1095.284, 1176.654,
+               1261.510, 1349.898, 1441.875, 1537.483, 1636.753, 1739.733, 1846.434, 1956.883, 2071.080,
+               2189.029, 2310.724, 2436.155, 2565.283, 2698.103, 2834.571, 2974.627, 3118.242, 3265.366,
+               3415.912, 3569.837, 3727.077]
+
+PYSME_FE1_FILE = "Fe1_Zatsarinny2019.dat.INTEL"
+PYSME_NH_FILE = "NH_Stancil2018.dat.INTEL"
+FE1_WN_MAX = 56000.0  # cm^-1: keep the Fe I table up to 1786 A (the engine starts at 1823 A)
+NH_WAVE = (1800.0, 5200.0)  # A: NH table range kept (the source ends at 5200 A)
+NH_BIN = 2  # source points (1 A each) averaged per stored point
+
+
+def pysme_share() -> Path:
+    """Directory of the data files shipped inside the installed ``pysme`` package (SMElib's tables)."""
+    import importlib.util
+    spec = importlib.util.find_spec("pysme")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the pysme package (pysme-astro) is needed for the Fe I and NH tables")
+    return Path(list(spec.submodule_search_locations)[0]) / "share" / "libsme"
+
+
+def _read_header(buf: bytes) -> tuple[str, int]:
+    n = int(np.frombuffer(buf[:4], "<i4")[0])
+    return buf[4:4 + n].split(b"\0")[0].decode("latin1"), 4 + n
+
+
+def read_fe1_rmatrix(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Fe I term-resolved photoionisation cross-sections of Zatsarinny, Bartschat, Fernandez-Menchero &
+    Tayal (2019, Phys. Rev. A 99, 023430; B-spline R-matrix) as packaged for SMElib (J. Valenti 2022:
+    NIST energies for the 44 LS terms, Gaussian-smoothed with sigma/wn = 0.01, 100 cm^-1 grid).
+    Returns (term energies eV (n_term,), wavenumbers cm^-1 (nw,), g*sigma cm^2 (n_term, nw), delta)."""
+    buf = path.read_bytes()
+    head, o = _read_header(buf)
+    if "Fe 1 photoionization" not in head:
+        raise ValueError(f"{path} is not an SMElib Fe I photoionisation table")
+    delta = float(np.frombuffer(buf[o:o + 4], "<f4")[0]); o += 4
+    ne = int(np.frombuffer(buf[o:o + 4], "<i4")[0]); o += 4
+    E = np.frombuffer(buf[o:o + 8 * ne], "<f8").copy(); o += 8 * ne
+    nw = int(np.frombuffer(buf[o:o + 4], "<i4")[0]); o += 4
+    wn0, dwn = np.frombuffer(buf[o:o + 16], "<f8"); o += 16
+    gs = np.frombuffer(buf[o:o + 8 * ne * nw], "<f8")
+    if gs.size != ne * nw:
+        raise ValueError(f"{path}: truncated")
+    return E, wn0 + dwn * np.arange(nw), gs.reshape(nw, ne).T.copy(), delta  # Fortran order [ne, nw]
+
+
+def read_nh_stancil(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NH photodissociation cross-sections per molecule (LTE level populations: sigma x Boltzmann factor x
+    g / Q summed over levels) of Stancil and collaborators (Shen et al., ApJ, as packaged for SMElib,
+    2018): three electronic transitions (the third stored as log10). Returns (T (15,), wavelength A
+    (nw,), summed cross-section cm^2 (15, nw))."""
+    buf = path.read_bytes()
+    head, o = _read_header(buf)
+    if "NH photo" not in head:
+        raise ValueError(f"{path} is not the Stancil NH table")
+    o += 4  # FWHM of the smoothing kernel (km/s)
+    ntr, nt, nw = (int(x) for x in np.frombuffer(buf[o:o + 12], "<i4")); o += 12
+    w0, dw = np.frombuffer(buf[o:o + 16], "<f8"); o += 16
+    T = np.frombuffer(buf[o:o + 4 * nt], "<f4").astype(float); o += 4 * nt
+    d = np.frombuffer(buf[o:o + 8 * ntr * nt * nw], "<f8").reshape(nw, nt, ntr)  # Fortran [3, 15, nw]
+    sig = d[:, :, 0] + d[:, :, 1] + 10.0 ** d[:, :, 2]
+    return T, w0 + dw * np.arange(nw), sig.T.copy()
+
 
 def _parse(block: str) -> np.ndarray:
     return np.array([[float(x) for x in row.split()] for row in block.strip().splitlines()])
@@ -202,8 +392,12 @@ def h2o_log10_kn(T, U_H, U_O):
     return lnk / np.log(10)
 
 
-def build(shared: Path, out: Path) -> dict:
+def build(shared: Path, out: Path, pysme_dir: Path | None = None) -> dict:
     tables = shared / "tables"
+    pysme_dir = Path(pysme_dir) if pysme_dir is not None else pysme_share()
+    for f in (PYSME_FE1_FILE, PYSME_NH_FILE):
+        if not (pysme_dir / f).is_file():
+            raise FileNotFoundError(f"missing source table {pysme_dir / f}")
     for f in ("partition_funcs.h5", "BarklemCollet2016-equilibrium_constants.dat",
               "BarklemCollet2016-molecular_partition.dat", "BarklemCollet2016-ionization_energies.dat",
               "McLaughlin2017Hminusbf.dat", "vanHoof2014-nr-gauntff.dat",
@@ -221,7 +415,9 @@ def build(shared: Path, out: Path) -> dict:
             "Wheeler et al. 2023 AJ 165 68 (Korg, NIST partition functions); Barklem & Collet 2016 A&A 588 "
             "A96; McLaughlin et al. 2017 JPhysB 50 114001; van Hoof et al. 2014 MNRAS 444 420; Stehle & "
             "Hutcheon 1999 A&AS 140 93; Bell & Berrington 1987 JPhysB 20 801; Peach 1970 MmRAS 73 1; "
-            "Kurucz 1970 SAO Spec Rep 309; Kurucz 1993 ATLAS9 CD-ROM 13")
+            "Kurucz 1970 SAO Spec Rep 309; Kurucz 1993 ATLAS9 CD-ROM 13; Zatsarinny et al. 2019 PRA 99 "
+            "023430 (Fe I); Kurucz, van Dishoeck & Tarafdar 1987 ApJ 322 412 (CH); van Dishoeck & "
+            "Dalgarno 1983 (OH); Stancil et al. (NH, via SMElib)")
         # ---- atoms
         g = h5.create_group("atoms")
         with h5py.File(tables / "partition_funcs.h5") as pf:
@@ -346,6 +542,38 @@ def build(shared: Path, out: Path) -> dict:
         fe = cg.create_dataset("fe1_pseudo_levels", data=np.array([FE1_G, FE1_E, FE1_W], np.float32))
         fe.attrs["rows"] = "g; E (cm-1); threshold wavenumber (cm-1)"
         fe.attrs["source"] = "Kurucz 1993 ATLAS9 FE1OP pseudo-levels"
+        E_fe, wn_fe, gs_fe, delta_fe = read_fe1_rmatrix(pysme_dir / PYSME_FE1_FILE)
+        keep = wn_fe <= FE1_WN_MAX
+        fe = cg.create_dataset("fe1_zatsarinny2019", data=gs_fe[:, keep].astype(np.float32), **comp)
+        fe.attrs["term_E_eV"] = E_fe
+        fe.attrs["wavenumber_cm"] = wn_fe[keep]
+        fe.attrs["rows"] = "LS terms of Fe I; values g*sigma (cm^2) on the wavenumber grid"
+        fe.attrs["smoothing"] = f"Gaussian, sigma/wavenumber = {delta_fe}"
+        fe.attrs["source"] = ("Zatsarinny et al. 2019 (PRA 99, 023430) Fe I photoionisation (data by A. "
+                              "Amarsi), as packaged for SMElib by J. Valenti (pysme share/libsme/"
+                              + PYSME_FE1_FILE + ")")
+        T_nh, w_nh, s_nh = read_nh_stancil(pysme_dir / PYSME_NH_FILE)
+        sel = (w_nh >= NH_WAVE[0]) & (w_nh < NH_WAVE[1])
+        nb = sel.sum() // NH_BIN
+        s_sel = s_nh[:, sel][:, :nb * NH_BIN].reshape(len(T_nh), nb, NH_BIN).mean(axis=2)
+        w_sel = w_nh[sel][:nb * NH_BIN].reshape(nb, NH_BIN).mean(axis=1)
+        nh = cg.create_dataset("nh_stancil", data=np.log10(np.maximum(s_sel, 1e-40)).astype(np.float32), **comp)
+        nh.attrs["T"] = T_nh
+        nh.attrs["wave_A"] = w_sel
+        nh.attrs["units"] = f"log10 cross-section per NH molecule (cm^2), LTE levels, mean over {NH_BIN} A"
+        nh.attrs["source"] = ("Stancil et al. NH photodissociation (Shen, Kuri, Fontenla, Stancil & Wang), "
+                              "as packaged for SMElib (pysme share/libsme/" + PYSME_NH_FILE + ")")
+        for name, block, e0, part, ref in (
+                ("ch_kurucz", KUR_CH_LOG10, KUR_CH_E0, KUR_CH_PART, "Kurucz, van Dishoeck & Tarafdar 1987"),
+                ("oh_kurucz", KUR_OH_LOG10, KUR_OH_E0, KUR_OH_PART, "van Dishoeck & Dalgarno 1983")):
+            tab = _parse(block)
+            dm = cg.create_dataset(name, data=tab.astype(np.float32))
+            dm.attrs["E_eV"] = (e0 + 0.1 * np.arange(tab.shape[0])).astype(np.float32)
+            dm.attrs["T"] = np.arange(2000.0, 9001.0, 500.0).astype(np.float32)
+            dm.attrs["partition_T"] = np.arange(1000.0, 9001.0, 200.0).astype(np.float32)
+            dm.attrs["partition"] = np.array(part, np.float32)
+            dm.attrs["units"] = "log10 LTE-averaged cross-section per molecule (cm^2); Kurucz partition fn"
+            dm.attrs["source"] = f"{ref}, as tabulated by Kurucz 1993 (ATLAS9 CHOP/OHOP)"
         ca = cg.create_dataset("hydrogenic_levels", data=np.array(HYDROGENIC_LEVELS, np.float32))
         ca.attrs["columns"] = ("Z, E (eV), g of neutral C, Al, Ca excited levels (NIST ASD); used with "
                                "Kramers cross-sections and effective quantum numbers (approximation)")
@@ -379,8 +607,10 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     ap.add_argument("--out", type=Path, default=ROOT / "glocal" / "data" / "physics_tables.h5")
+    ap.add_argument("--pysme-share", type=Path, default=None,
+                    help="directory with SMElib's Fe1_Zatsarinny2019/NH_Stancil2018 files (default: installed pysme)")
     a = ap.parse_args(argv)
-    rep = build(a.shared, a.out)
+    rep = build(a.shared, a.out, a.pysme_share)
     for k, v in rep.items():
         print(k, v)
     if rep["size_bytes"] > 1.5e6:

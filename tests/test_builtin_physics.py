@@ -149,3 +149,66 @@ def test_damping_conventions():
     # Fe I with given vdW: the difference between the two depths follows n_H (T/1e4)^0.3 + Stark(n_e)
     vdw = 10**-7.5 * nH * (T / 1e4) ** 0.3
     assert np.all(g[0] > vdw) and np.all(g[0] - vdw < 1e-3 * g[0] + 1e9)
+
+
+# ------------------------------------------------------------------ metal and molecular continua
+K_EV_TEST = 8.617333262e-5  # Boltzmann constant (eV/K), CODATA 2018
+HC_EV_A_TEST = 12398.41984  # h c (eV Angstrom)
+
+
+@pytest.mark.parametrize("el, chi", [("Mg", 7.6462), ("Si", 8.1517)])
+def test_peach_sums_fall_with_boltzmann_below_table(el, chi):
+    """Below the tabulated 4000 K a Boltzmann sum S = sum g sigma e^{-E/kT} can only fall at least as
+    fast as the factor of its lowest contributing level, E >= chi - h nu (analytic bound); clamping T at
+    4000 K (ratio 1) violated it by orders of magnitude. The extrapolation is continuous at 4000 K."""
+    w = np.array([6000.0])
+    E_min = chi - HC_EV_A_TEST / w[0]
+    T = np.array([2500.0, 3000.0, 3999.999, 4000.001])
+    one = {el: np.ones(4)}
+    S = cont.metal_bf(w, T, one, one)[el][0] / cont.stimulated(w, T)[0]
+    for i in (0, 1):
+        bound = np.exp(-E_min * (1 / (K_EV_TEST * T[i]) - 1 / (K_EV_TEST * 4000.0)))
+        assert 0 < S[i] / S[3] <= bound * 1.001
+    assert S[2] == pytest.approx(S[3], rel=1e-5)
+
+
+def test_fe1_rmatrix_boltzmann_bound_and_strength():
+    """Fe I (Zatsarinny et al. 2019): at 2600 A only terms with E >= chi - h nu - (3 sigma smoothing)
+    can absorb (chi = 7.9025 eV, NIST), which bounds the temperature dependence; and the R-matrix
+    cross-sections exceed the Kurucz (1993) pseudo-level approximation in the near UV, the known
+    'missing UV opacity' of Fe I (Bautista et al. 2017)."""
+    w = np.array([2600.0])
+    E_min = 7.9025 - HC_EV_A_TEST / w[0] - 3 * 0.01 * HC_EV_A_TEST / w[0]
+    T = np.array([2000.0, 4000.0])
+    S = cont.fe1_rmatrix(w, T)[0]
+    assert 0 < S[0] / S[1] <= np.exp(-E_min * (1 / (K_EV_TEST * T[0]) - 1 / (K_EV_TEST * T[1])))
+    one = {"Fe": np.ones(1)}
+    T1 = np.array([4000.0])
+    new = cont.metal_bf(w, T1, one, one)["Fe"][0, 0]
+    old = cont.metal_bf(w, T1, one, one, fe1="kurucz1993")["Fe"][0, 0]
+    assert new > 3 * old
+    assert cont.fe1_rmatrix(np.array([12000.0]), T1)[0, 0] == 0.0  # below the 10000 cm^-1 table start
+    with pytest.raises(ValueError):
+        cont.metal_bf(w, T1, one, one, fe1="bautista")
+
+
+def test_molecular_photodissociation_matches_kurucz_tables():
+    """CH and OH: alpha / (n (1 - e^{-h nu/kT})) equals the tabulated LTE cross-section at a node when
+    the chemistry's partition function is Kurucz's (Kurucz, van Dishoeck & Tarafdar 1987: log sigma_CH
+    (3.5 eV, 4000 K) = -18.485; van Dishoeck & Dalgarno 1983 via ATLAS9: log sigma_OH(5.0 eV, 5000 K) =
+    -20.520); alpha scales as n / Q; zero below the dissociation continua (CH < 2 eV)."""
+    for name, E, T, ref in (("CH", 3.5, 4000.0, -18.485), ("OH", 5.0, 5000.0, -20.520)):
+        w = np.array([HC_EV_A_TEST / E])
+        Tv = np.array([T, T])
+        a = cont.molecular_bf(w, Tv, {name: np.array([1.0, 2.0])})[name][0] / cont.stimulated(w, Tv)[0]
+        assert a[0] == pytest.approx(10**ref, rel=2e-3)
+        assert a[1] == pytest.approx(2 * a[0])
+        QK = cont.molecular_bf(w, Tv, {name: np.ones(2)}, {name: np.array([1.0, 1.0])})[name][0]
+        Q2 = cont.molecular_bf(w, Tv, {name: np.ones(2)}, {name: np.array([2.0, 2.0])})[name][0]
+        assert Q2 == pytest.approx(QK / 2)
+    red = cont.molecular_bf(np.array([7000.0]), np.array([4000.0]), {"CH": np.ones(1), "OH": np.ones(1),
+                                                                  "NH": np.ones(1)})
+    assert all(v[0, 0] == 0.0 for v in red.values())
+    nh = cont.molecular_bf(np.array([3000.0]), np.array([3500.0, 4500.0]), {"NH": np.ones(2)})["NH"][0]
+    assert np.all(nh > 0) and nh[1] > nh[0]  # hotter: more NH in excited states that dissociate
+    assert cont.molecular_bf(np.array([3000.0]), np.ones(1) * 4000, {"H2O": np.ones(1)}) == {}

@@ -43,3 +43,43 @@ def test_missing_and_corrupt_files(tmp_path):
     junk.write_bytes(b"not an hdf5 file at all")
     with pytest.raises(ValueError):
         load_tables(str(junk))
+
+
+def _pysme_share():
+    pytest.importorskip("pysme")
+    import importlib.util
+    from pathlib import Path
+    path = Path(list(importlib.util.find_spec("pysme").submodule_search_locations)[0]) / "share" / "libsme"
+    if not path.is_dir():
+        pytest.skip(f"pysme data directory not found at {path}")
+    return path
+
+
+def test_fe1_rmatrix_table_matches_source_and_nist_terms():
+    """The stored Fe I g*sigma table equals SMElib's Zatsarinny et al. (2019) file (independent parse
+    of its documented layout) and its term energies are the NIST ones: a5F at the (2J+1)-weighted
+    mean 7459.75 cm^-1 of its levels, measured from the a5D mean 402.96 cm^-1 (NIST ASD)."""
+    buf = (_pysme_share() / "Fe1_Zatsarinny2019.dat.INTEL").read_bytes()
+    o = 4 + int(np.frombuffer(buf[:4], "<i4")[0]) + 4
+    ne = int(np.frombuffer(buf[o:o + 4], "<i4")[0])
+    E = np.frombuffer(buf[o + 4:o + 4 + 8 * ne], "<f8")
+    o += 4 + 8 * ne + 4 + 16
+    gs = np.frombuffer(buf[o:], "<f8").reshape(-1, ne).T  # [n_term, n_wn], term index fastest
+    E_tab, wn, g_tab = load_tables()["fe1_rmatrix"]
+    np.testing.assert_allclose(E_tab, E)
+    j = ((wn - 10000.0) / 100.0).round().astype(int)
+    np.testing.assert_allclose(g_tab, gs[:, j], rtol=1e-6, atol=1e-40)
+    assert E_tab[0] == 0.0
+    assert E_tab[1] * 8065.544 == pytest.approx(7459.75 - 402.96, abs=1.0)
+
+
+def test_nh_table_matches_source():
+    buf = (_pysme_share() / "NH_Stancil2018.dat.INTEL").read_bytes()
+    o = 4 + int(np.frombuffer(buf[:4], "<i4")[0]) + 4
+    ntr, nt, nw = (int(x) for x in np.frombuffer(buf[o:o + 12], "<i4"))
+    o += 12 + 16 + 4 * nt
+    d = np.frombuffer(buf[o:], "<f8").reshape(nw, nt, ntr)
+    sig = d[:, :, 0] + d[:, :, 1] + 10.0 ** d[:, :, 2]  # wavelengths 500 + i A
+    T, w, ls = load_tables()["nh_stancil"]
+    k = int(np.argmin(np.abs(w - 3000.5)))  # mean of the 3000 and 3001 A points
+    np.testing.assert_allclose(10 ** ls[:, k], sig[2500:2502].mean(axis=0), rtol=1e-5)

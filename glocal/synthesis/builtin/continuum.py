@@ -13,8 +13,19 @@ the tabulated free-free terms already include it. Processes and sources:
 * He- free-free, H2+ bound-free + free-free: fits of Kurucz (1970, SAO Spec. Rep. 309).
 * Rayleigh scattering by H I (Lee 2005 / Dalgarno), He I (Dalgarno 1962) and H2 (Dalgarno & Williams
   1962); Thomson scattering by electrons. Scattering is treated as true absorption (LTE, as in SPECTRUM).
-* Metal bound-free: Mg I and Si I (Peach 1970 via Kurucz), Fe I (Kurucz 1993 pseudo-levels), and
-  excited levels of C I, Al I, Ca I with Kramers cross-sections at effective quantum numbers.
+* Metal bound-free: Mg I and Si I (Peach 1970 via Kurucz; below/above the tabulated 4000-10000 K the
+  Boltzmann sums are extrapolated linearly in 1/T, exact for one dominant level), Fe I from the
+  term-resolved B-spline R-matrix cross-sections of Zatsarinny et al. (2019, Phys. Rev. A 99, 023430;
+  the Kurucz 1993 pseudo-levels remain available), and excited levels of C I, Al I, Ca I with Kramers
+  cross-sections at effective quantum numbers. For Ca I this is a lower bound rather than an
+  overestimate: over 2600-3500 A and 3000-4500 K the Kramers sum is 0.25-0.7x the Opacity Project
+  (TOPbase) cross-sections as averaged in SPECTRUM (Gray & Corbally 1994), except within ~100 A of the
+  4s4p 3P edge (2933 A) where it is 1.1-1.5x. SMElib/ATLAS9 have no Ca I bound-free at all.
+* Molecular photodissociation (:func:`molecular_bf`): CH (Kurucz, van Dishoeck & Tarafdar 1987, ApJ
+  322, 412) and OH (van Dishoeck & Dalgarno 1983) as tabulated in ATLAS9 (Kurucz 1993), NH (Stancil
+  and collaborators, as packaged for SMElib). In cool metal-poor giants CH adds 5-15 % of the
+  continuous opacity at 3500-4300 A; Fe I (R-matrix) up to ~30 % below 3000 A in 3500 K stars, 5-20x
+  the Kurucz pseudo-level value.
 """
 from __future__ import annotations
 
@@ -151,7 +162,13 @@ def thomson(wave, ne):
 
 
 def _peach(wave, T, table, wave_tab, T_tab, negate):
-    """Interpolate a Peach/Kurucz table of ln(sum g sigma e^{-E/kT}) in (ln nu, ln T)."""
+    """Interpolate a Peach/Kurucz table of ln S, S = sum_i g_i sigma_i e^{-E_i/kT}, in (ln nu, T).
+
+    Inside the tabulated temperatures: linear in ln T (as Kurucz's MG1OP/SI1OP). Outside: ln S is
+    extrapolated linearly in 1/T from the end segment, which is exact when one level dominates
+    (d ln S / d(1/kT) = -E) and keeps S falling with the Boltzmann factors in the cool layers of
+    3500 K models (clamping T at 4000 K overestimated the Mg I opacity at 2600 K by ~10^3 at 6000 A).
+    """
     lnu = np.log(C_AA / wave)
     lnu_tab = np.log(C_AA / wave_tab)  # decreasing
     order = np.argsort(lnu_tab)
@@ -160,15 +177,42 @@ def _peach(wave, T, table, wave_tab, T_tab, negate):
     i = np.clip(np.searchsorted(xs, lnu) - 1, 0, len(xs) - 2)
     w = (lnu - xs[i]) / (xs[i + 1] - xs[i])
     rows = tab[i] * (1 - w)[:, None] + tab[i + 1] * w[:, None]  # (nw, nT)
-    lnT = np.log(np.clip(T, T_tab[0], T_tab[-1]))
-    val = interp_rows(np.log(T_tab), rows, lnT)  # (nw, nd)
-    return np.exp(-val) if negate else np.exp(val)
+    rows = -rows if negate else rows  # ln S
+    T = np.asarray(T, float)
+    val = interp_rows(np.log(T_tab), rows, np.log(np.clip(T, T_tab[0], T_tab[-1])))  # (nw, nd)
+    for end, nb in ((0, 1), (-1, -2)):
+        out = T < T_tab[0] if end == 0 else T > T_tab[-1]
+        if np.any(out):
+            slope = (rows[:, nb] - rows[:, end]) / (1.0 / T_tab[nb] - 1.0 / T_tab[end])
+            val[:, out] = rows[:, end][:, None] + slope[:, None] * (1.0 / T[out] - 1.0 / T_tab[end])[None, :]
+    return np.exp(val)
 
 
-def metal_bf(wave, T, n_neutral: dict, U_neutral: dict):
+def fe1_rmatrix(wave, T):
+    """Fe I photoionisation, sum over the 44 LS terms of g sigma(nu) e^{-E/kT} (cm^2), shape (nw, nd).
+
+    Cross-sections: B-spline R-matrix calculation of Zatsarinny, Bartschat, Fernandez-Menchero & Tayal
+    (2019, Phys. Rev. A 99, 023430), NIST term energies, resonances smoothed by a Gaussian of sigma =
+    1 % in wavenumber (Bautista, Romano & Pradhan 1998), as packaged for SMElib by J. Valenti (2022).
+    Linear in wavenumber on the 100 cm^-1 grid; zero outside it (10000-56000 cm^-1)."""
+    E, wn_tab, gs = load_tables()["fe1_rmatrix"]
+    wn = 1e8 / np.asarray(wave, float)
+    j = np.clip(np.searchsorted(wn_tab, wn) - 1, 0, wn_tab.size - 2)
+    w = (wn - wn_tab[j]) / (wn_tab[j + 1] - wn_tab[j])
+    sig = gs[:, j] * (1 - w) + gs[:, j + 1] * w  # (n_term, nw)
+    sig[:, (wn < wn_tab[0]) | (wn > wn_tab[-1])] = 0.0
+    bolt = np.exp(-E[:, None] / (K_EV * np.asarray(T, float))[None, :])  # (n_term, nd)
+    return sig.T @ bolt
+
+
+def metal_bf(wave, T, n_neutral: dict, U_neutral: dict, fe1: str = "zatsarinny2019"):
     """Bound-free of neutral metals. ``n_neutral``/``U_neutral``: {"Mg": (nd,), ...} number densities
     and partition functions of the neutral atoms (keys C, Mg, Al, Si, Ca, Fe; missing keys skipped).
-    Returns {element: alpha (nw, nd)} so variant-dependent elements can be handled separately."""
+    ``fe1``: "zatsarinny2019" (R-matrix, default) or "kurucz1993" (ATLAS9 pseudo-levels, which are 5-20x
+    weaker below 3000 A). Returns {element: alpha (nw, nd)} so variant-dependent elements can be
+    handled separately."""
+    if fe1 not in ("zatsarinny2019", "kurucz1993"):
+        raise ValueError(f"fe1 must be 'zatsarinny2019' or 'kurucz1993', got {fe1!r}")
     wave = np.asarray(wave, float)
     T = np.asarray(T, float)
     tab = load_tables()
@@ -180,7 +224,9 @@ def metal_bf(wave, T, n_neutral: dict, U_neutral: dict):
     if "Si" in n_neutral:
         s = 9.0 * _peach(wave, T, tab["si1"], tab["si1_wave"], tab["si1_T"], negate=True)
         out["Si"] = s * (n_neutral["Si"] / U_neutral["Si"])[None, :] * stim
-    if "Fe" in n_neutral:
+    if "Fe" in n_neutral and fe1 == "zatsarinny2019":
+        out["Fe"] = fe1_rmatrix(wave, T) * (n_neutral["Fe"] / U_neutral["Fe"])[None, :] * stim
+    elif "Fe" in n_neutral:
         g, E, W = tab["fe1"]
         wn = 1e8 / wave
         sig = np.where(W[None, :] < wn[:, None],
@@ -209,13 +255,54 @@ def metal_bf(wave, T, n_neutral: dict, U_neutral: dict):
     return out
 
 
+def molecular_bf(wave, T, n_mol: dict, Q_mol: dict | None = None):
+    """Photodissociation continua of CH, OH and NH: {name: alpha (nw, nd)} for the keys of ``n_mol``
+    (number densities, (nd,)) among "CH", "OH", "NH"; others are ignored.
+
+    CH, OH: Kurucz (1993, ATLAS9 CHOP/OHOP) tables of the LTE-averaged cross-section per molecule,
+    log10 sigma(E, T) on 0.1 eV x 500 K grids (CH: Kurucz, van Dishoeck & Tarafdar 1987, ApJ 322, 412;
+    OH: van Dishoeck & Dalgarno 1983), linear in E and T (T clamped to 2000-9000 K), zero below 2.0
+    (CH) / 2.1 eV (OH). As in ATLAS the averaged cross-section is multiplied by Kurucz's partition
+    function, giving the Boltzmann sum over the molecule's states, and divided by ``Q_mol[name]``
+    (the partition function of the chemistry; Kurucz's own when not given):
+    alpha = sigma(E, T) Q_K(T) / Q(T) n (1 - e^{-h nu/kT}).
+    NH: cross-section per molecule for LTE level populations (sum of three electronic transitions) of
+    Stancil and collaborators, 1800-5200 A, log-linear in T (clamped to 500-10000 K)."""
+    wave, T = _check(wave, T)
+    tab = load_tables()
+    stim = stimulated(wave, T)
+    E = HC_EV_AA / wave
+    out = {}
+    for name in ("CH", "OH"):
+        if name not in n_mol:
+            continue
+        E_tab, T_tab, lsig, pT, part = tab["mol_photo"][name]
+        i = np.clip(np.floor((E - E_tab[0]) / (E_tab[1] - E_tab[0]) + 1e-9).astype(int), 0, E_tab.size - 2)
+        w = (E - E_tab[i]) / (E_tab[i + 1] - E_tab[i])
+        rows = lsig[i] * (1 - w)[:, None] + lsig[i + 1] * w[:, None]  # (nw, nT)
+        ls = interp_rows(T_tab, rows, np.clip(T, T_tab[0], T_tab[-1]))  # (nw, nd)
+        inside = (E >= E_tab[0]) & (E <= E_tab[-1])
+        QK = np.interp(T, pT, part)
+        Q = QK if Q_mol is None or name not in Q_mol else np.asarray(Q_mol[name], float)
+        n = np.asarray(n_mol[name], float)
+        out[name] = np.where(inside[:, None], 10.0 ** ls, 0.0) * (QK / Q * n)[None, :] * stim
+    if "NH" in n_mol:
+        T_nh, w_nh, lsig = tab["nh_stancil"]
+        j = np.clip(np.searchsorted(w_nh, wave) - 1, 0, w_nh.size - 2)
+        w = (wave - w_nh[j]) / (w_nh[j + 1] - w_nh[j])
+        rows = lsig[:, j] * (1 - w) + lsig[:, j + 1] * w  # (nT, nw)
+        ls = interp_rows(T_nh, rows.T, np.clip(T, T_nh[0], T_nh[-1]))  # (nw, nd)
+        inside = (wave >= w_nh[0]) & (wave <= w_nh[-1])
+        out["NH"] = np.where(inside[:, None], 10.0 ** ls, 0.0) * np.asarray(n_mol["NH"], float)[None, :] * stim
+    return out
+
+
 def continuum_edges(lo: float, hi: float) -> np.ndarray:
     """Wavelengths (Angstrom) of the opacity edges inside [lo, hi], for building a coarse grid that
     brackets every discontinuity."""
     tab = load_tables()
     edges = [n * n * HC_EV_AA / RYDBERG_H_EV for n in range(1, 9)]
     edges += list(tab["mg1_wave"]) + list(tab["si1_wave"])
-    edges += list(1e8 / tab["fe1"][2]) + [1e8 / 21000.0]
     lev = tab["hydrogenic_levels"]
     chi = tab["chi_eV"]
     for Z, E, _ in lev:

@@ -17,7 +17,8 @@ Profiles (per Angstrom, area 1):
   0.455, 0.380). The Stark (S) and self-broadened Voigt (V) profiles are combined as
   max(S + V - G, 0), G the thermal Gaussian contained in both: exact in the far wings (where
   convolution adds wings) and in area, and S in the core.
-* n_up > 30: quasi-static Holtsmark profile (Holtsmark 1919; Griem 1960, ApJ 132, 883) in
+* n_up > 30: quasi-static Holtsmark profile (Holtsmark 1919; Griem 1960, ApJ 132, 883; centre filled
+  flat, ``quasistatic_profile``) in
   beta = |Delta lambda| / (K_nm F0'), K_nm = 5.5e-5 (n^2 m^2)^2 / (m^2 - n^2) / (1 + 0.13/(m - n)) A
   per cgs field unit (Griem's Eq. 33 with the correction used in HLINOP, Barklem & Piskunov 2003), with
   ions and electrons both quasi-static, F0' = 2^(2/3) F0. Combined with the Doppler core the way HLINOP
@@ -119,6 +120,27 @@ def holtsmark(beta):
     return np.where(big, 1.496 * b ** -2.5 * (1 + 5.107 * b ** -1.5 + 14.43 * b ** -3.0), out)
 
 
+@functools.lru_cache(maxsize=1)
+def _flat_top():
+    """(beta of the maximum, its value, area of the flat-topped distribution) of ``holtsmark``."""
+    b = np.geomspace(1e-4, 40.0, 40001)
+    h = holtsmark(b)
+    k = int(np.argmax(h))
+    flat = np.where(b < b[k], h[k], h)
+    tail = 1.496 * 2 / 3 * 40.0**-1.5  # leading term of the area beyond beta = 40
+    return float(b[k]), float(h[k]), float(np.trapezoid(flat, b) + h[k] * b[0] + tail)
+
+
+def quasistatic_profile(beta):
+    """Line profile of a hydrogen line in the quasi-static limit, per unit |beta|, area 1 over [0, inf):
+    Holtsmark's distribution with its centre (beta below the maximum at ~1.6, where the single-component
+    distribution falls to 0) filled flat, as the superposed Stark components, the unshifted components and
+    electron impacts do, then renormalised."""
+    b_max, h_max, area = _flat_top()
+    b = np.abs(np.asarray(beta, float))
+    return np.where(b < b_max, h_max, holtsmark(b)) / area
+
+
 # --------------------------------------------------------------------------- profiles
 def _gauss(dl, dlD):
     return np.exp(-(dl / dlD) ** 2) / (np.sqrt(np.pi) * dlD)
@@ -154,7 +176,7 @@ def _stehle_profile(ln, dl, lam_vac, lam_air, lg_T, lg_ne, F0):
 def _holtsmark_profile(n_lo, n_up, dl, F0, dlD):
     """Quasi-static Stark profile with Doppler core (per A), HLINOP's approximate convolution."""
     width = griem_knm(n_lo, n_up) * FIELD_IONS_ELECTRONS * F0  # (nd,) A per unit beta
-    stark = 0.5 * holtsmark(dl[:, None] / width[None, :]) / width[None, :]  # two-sided, area 1
+    stark = 0.5 * quasistatic_profile(dl[:, None] / width[None, :]) / width[None, :]  # two-sided, area 1
     gauss = _gauss(dl[:, None], dlD[None, :])
     core = np.abs(dl)[:, None] <= np.maximum(width, dlD)[None, :]
     doppler_wins = (dlD >= width)[None, :]

@@ -58,6 +58,18 @@ def load_tables(path: str | None = None) -> dict:
                 "si1_T": h5["continuum/si1_peach_negln"].attrs["T"].astype(float),
                 "fe1": h5["continuum/fe1_pseudo_levels"][:].astype(float),
                 "hydrogenic_levels": h5["continuum/hydrogenic_levels"][:].astype(float),
+                "fe1_rmatrix": (h5["continuum/fe1_zatsarinny2019"].attrs["term_E_eV"].astype(float),
+                                 h5["continuum/fe1_zatsarinny2019"].attrs["wavenumber_cm"].astype(float),
+                                 h5["continuum/fe1_zatsarinny2019"][:].astype(float)),
+                "nh_stancil": (h5["continuum/nh_stancil"].attrs["T"].astype(float),
+                               h5["continuum/nh_stancil"].attrs["wave_A"].astype(float),
+                               h5["continuum/nh_stancil"][:].astype(float)),
+                "mol_photo": {name: (h5[f"continuum/{key}"].attrs["E_eV"].astype(float),
+                                     h5[f"continuum/{key}"].attrs["T"].astype(float),
+                                     h5[f"continuum/{key}"][:].astype(float),
+                                     h5[f"continuum/{key}"].attrs["partition_T"].astype(float),
+                                     h5[f"continuum/{key}"].attrs["partition"].astype(float))
+                              for name, key in (("CH", "ch_kurucz"), ("OH", "oh_kurucz"))},
                 "citations": str(h5.attrs.get("citations", "")),
                 "stark": {},
             }
