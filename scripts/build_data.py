@@ -422,8 +422,31 @@ VERIFY_MODELS = ((3500.0, 0.5, -1.0, 0.0), (3500.0, 0.5, -1.0, 1.2), (3500.0, 5.
                  (3500.0, 5.0, -1.0, 1.2), (5000.0, 2.5, -1.0, 1.2))
 
 
+#: reduced-mass Rydberg constant of deuterium, R_inf / (1 + m_e/m_d) (CODATA 2018), cm^-1
+RYDBERG_D = 109707.42
+
+
+def deuterium_mask(lst: ll.LineList) -> np.ndarray:
+    """H I lines of the list whose vacuum wavenumber matches the deuterium transition of the same levels
+    (isotope shift: -1.79 A at H-alpha) better than hydrogen's. linemake lists deuterium H-alpha
+    (6561.01 A) as H I at full strength; deuterium is destroyed in stellar envelopes, so these lines go."""
+    out = np.zeros(len(lst), bool)
+    idx = np.flatnonzero(lst.is_hydrogen)
+    if idx.size == 0:
+        return out
+    n_lo, n_up, ok = ll.hydrogen_levels(lst["wave"][idx], lst["elow"][idx])
+    sigma = 1e8 / ll.air_to_vacuum(lst["wave"][idx])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        term = 1.0 / n_lo**2 - 1.0 / n_up**2
+        d_h = np.abs(sigma - ll.RYDBERG_H * term)
+        d_d = np.abs(sigma - RYDBERG_D * term)
+    out[idx[ok & (d_d < d_h) & (d_h > 1.0)]] = True
+    return out
+
+
 def full_linelist(shared: Path, wave_range=WAVE_RANGE) -> tuple[ll.LineList, dict, dict]:
-    """All linemake lines in ``wave_range``: duplicates removed, isotope fractions applied."""
+    """All linemake lines in ``wave_range``: duplicates and deuterium lines removed, isotope fractions
+    applied."""
     src = shared / "linelists" / "linemake"
     parts, stats, sums = [], {}, {}
     for name in LINEMAKE_FILES:
@@ -436,6 +459,9 @@ def full_linelist(shared: Path, wave_range=WAVE_RANGE) -> tuple[ll.LineList, dic
         stats[name] = {"in_range": len(lst) + ndup, "duplicates_removed": ndup}
         parts.append(lst)
     full = ll.LineList.concatenate(parts).apply_isotope_fractions()
+    deut = deuterium_mask(full)
+    stats["deuterium_lines_removed"] = [float(w) for w in full["wave"][deut]]
+    full = full[~deut]
     order = np.lexsort((full["loggf"], full["code"], full["wave"]))
     return full[order], stats, sums
 
