@@ -1,25 +1,65 @@
 """Driver for R. O. Gray's SPECTRUM v2.77 (Gray & Corbally 1994, AJ 107, 742), the paper's code (§2.1).
 
-``run`` writes, in a scratch directory, for each abundance variant:
+By default SPECTRUM runs with the paper's switches ``nita`` (§2.1: "computed with the ``nita``
+switch and without the ``f`` option"): ``n`` silent, ``i`` isotopes enabled, ``t`` ATLAS9 model
+headers, ``a`` atom file given; no ``f``, so the output is the normalised intensity F/F_c.
+``run(..., switches=...)`` also accepts ``"nta"``, ``"nia"`` and ``"na"`` (the driver's former
+path: simple-header model, isotope fractions folded into log gf), kept to cross-check the
+``t``/``i`` inputs against it (``tests/test_spectrum_driver.py``).
 
-* the model atmosphere in SPECTRUM's simple-header format (``inmodel6.c``): a line
-  ``Teff log g [M/H] N`` and N rows ``rhox T P n_e κ_R 0``.  [M/H] is the model's [Fe/H], which
-  SPECTRUM adds to every metal (Eq. 1);
-* an atom file in ``stdatom.dat`` format (``inatom2.c``): a comment line, then NATOM − NMOL = 92
-  element rows ``Z log(N_X/N_tot) mass I1 I2 I3 I4 maxcharge`` followed by NMOL = 15 molecule rows
-  (the molecules ``pop13.c`` knows).  The element abundances are the solar mixture plus the [X/Fe]
-  offsets of the variant — Eq. 2 (A_X^file = A_X⊙ + [X/Fe]); SPECTRUM then adds [M/H] (Eq. 3).
-  Ionisation energies and masses come from ``glocal/data/physics_tables.h5``; triply ionised
-  stages are not tabulated there, so ``maxcharge`` ≤ 2;
-* the line list in ``luke.lst`` style (``linelst12b.c``): ``λ code E_low E_up log gf fac type …``
-  with energies in cm⁻¹, species SPECTRUM does not support dropped, isotope fractions folded into
-  log gf (so the ``i`` switch and ``luke.iso.lst`` are not needed), transition type ``GA`` with the
-  log10 damping constants when the list has all three, else ``99`` (SPECTRUM's approximations);
+``run`` writes, in a scratch directory:
 
-and runs SPECTRUM with the paper's switches minus ``t`` and ``i`` (``na``: silent, atom file given;
-no ``f``: the output is the normalised intensity F/F_c of §2.1).  The output (λ, F/F_c) is parsed
-and returned as flux = F/F_c, continuum = 1.  The binary comes from the ``binary`` argument or the
-``GLOCAL_SPECTRUM_BIN`` environment variable; :func:`build_spectrum` compiles the C sources.
+* the model atmosphere.  With ``t`` an ATLAS9 ``READ DECK6`` deck (:func:`write_kurucz_model`).
+  Under ``t`` SPECTRUM's ``inmodel6.c`` reads only: Teff after ``TEFF`` and log g after
+  ``GRAVITY`` on the first line holding ``TEFF``; [M/H] = log10 of the number after ``SCALE`` on
+  the first later line holding ``SCALE`` (``ABUNDANCE SCALE 10^[Fe/H]``); it skips to the line holding
+  ``READ`` and takes every following row ``rhox T P n_e κ_R accrad [vturb]`` up to ``PRADK``.
+  The ``ABUNDANCE CHANGE`` lines (the atmosphere's own mixture, ATLAS convention) are written for
+  other ATLAS readers (``glocal.atmospheres.read_atmospheres`` reads the deck back) but SPECTRUM
+  ignores them: its abundances come from the atom file.  The deck has no PRADK value (written
+  0) and no per-layer ACCRAD (written 0); neither is used by SPECTRUM.  Without ``t`` the simple
+  header (:func:`write_model`): ``Teff log g [M/H] N`` and N rows ``rhox T P n_e κ_R 0``.  Both
+  carry the same depth values; [M/H] = the model's [Fe/H], which SPECTRUM adds to every metal (Eq. 1);
+* an atom file per abundance variant in ``stdatom.dat`` format (``inatom2.c``): a comment line,
+  then NATOM − NMOL = 92 element rows ``Z log(N_X/N_tot) mass I1 I2 I3 I4 maxcharge`` followed by
+  NMOL = 15 molecule rows (the molecules ``pop13.c`` knows).  The element abundances are the solar
+  mixture plus the [X/Fe] offsets of the variant — Eq. 2 (A_X^file = A_X⊙ + [X/Fe]); SPECTRUM then
+  adds [M/H] (Eq. 3).  Ionisation energies and masses come from ``glocal/data/physics_tables.h5``;
+  triply ionised stages are not tabulated there, so ``maxcharge`` ≤ 2;
+* with ``i`` an isotope file (:func:`write_isotope_file`, ``inisotope.c``): rows
+  ``code iso atomic-mass relative-abundance`` with the solar isotopic fractions the line lists use
+  (``glocal.linelists.SOLAR_ISOTOPE_FRACTIONS``, Asplund et al. 2009, plus Ca, which
+  ``isorelabun.c`` requires but no glocal list resolves, from the same source) and isotope
+  masses (AME2016);
+* the line list in ``luke.lst`` style (``linelst12b.c``): ``λ code [iso] E_low E_up log gf fac type …``
+  with energies in cm⁻¹, log gf to 4 decimals (a fraction folded into 3 decimals would be rounded
+  by up to 5·10⁻⁴ dex), species SPECTRUM does not support dropped, transition type ``GA`` with
+  the log10 damping constants when the list has all three, else ``99`` (SPECTRUM's
+  approximations).  Each line's isotopic fraction is applied exactly once
+  (:func:`spectrum_isotopes`).  Without ``i`` it is folded into log gf.  With ``i`` the line
+  carries SPECTRUM's isotope number and the unscaled log gf wherever SPECTRUM applies that same
+  fraction itself — atoms with an isotope in the file (``inline8.c``: gf × relabund, and the
+  isotope's mass in the Doppler width) and the isotopologues ``pop13.c`` knows (CH, NH, OH, MgH,
+  SiH, CaH, C2, CN, CO, SiO: number density × the two atoms' relabund, with its own reduced
+  mass for each isotopologue); every other line (e.g. TiO, whose isotope numbers ``pop13.c``
+  ignores, or a line whose fraction differs from the file's product) gets isotope number 0 and
+  the fraction folded into log gf;
+
+and runs SPECTRUM, answering its prompts on stdin (model, line list, atom file, [isotope file],
+output, vturb, range, step).  The output (λ, F/F_c) is parsed and returned as flux = F/F_c,
+continuum = 1.  The binary comes from the ``binary`` argument or the ``GLOCAL_SPECTRUM_BIN``
+environment variable; :func:`build_spectrum` compiles the C sources.
+
+``nita`` and ``na`` agree closely but not exactly.  ``t`` alone changes nothing (``nta``
+reproduces ``na`` bit for bit: same depth values, same [M/H]).  With ``i`` SPECTRUM (a) uses its
+own reduced mass for each isotopologue in the dissociation equilibrium (``pop13.c``: ¹²CH 0.92974,
+¹³CH 0.93533, ¹⁶OH 0.94809, ¹⁸OH 0.95439, ²⁴MgH 0.96719 amu, …) instead of the atom file's
+mean-mass value (CH 0.92996, OH 0.94826, MgH 0.96786), which changes the molecule's number density
+∝ μ^−1.5 by −0.9 % (¹³CH, ¹⁸OH) to +0.1 % (²⁴MgH); (b) uses isotope masses in atomic Doppler
+widths; (c) estimates line-computation radii from the unscaled log gf (``initrad``).  On the
+models 4500/1.5/−2, 5000/4.5/−2, 4000/1.0/−1 in windows with OH (3080–3130 Å), Mg II (2790–2860),
+CH (4300–4330) and MgH/Mg b (5160–5190) the normalised spectra differ by ≤ 2·10⁻³ at full
+resolution (¹⁸OH lines in the 4000 K giant) and ≤ 5·10⁻⁵ after degradation to R = 200.
 """
 from __future__ import annotations
 
@@ -33,8 +73,15 @@ import numpy as np
 
 from ..constants import EV_TO_CM1
 
-__all__ = ["run", "build_spectrum", "write_model", "write_atom_file", "write_line_list", "read_output",
-           "SPECTRUM_MOLECULES", "find_binary"]
+__all__ = ["run", "build_spectrum", "write_model", "write_kurucz_model", "write_atom_file",
+           "write_isotope_file", "write_line_list", "read_output", "spectrum_isotopes", "isotope_table",
+           "SPECTRUM_MOLECULES", "SWITCHES", "DEFAULT_SWITCHES", "find_binary"]
+
+#: The paper's switches (§2.1) and the other accepted sets (see the module docstring).
+DEFAULT_SWITCHES = "nita"
+SWITCHES = ("nita", "nta", "nia", "na")
+#: NTAU of SPECTRUM's ``spectrum.h``: the most depth points a model may have.
+SPECTRUM_NTAU = 100
 
 #: The NMOL = 15 molecules of SPECTRUM's ``pop13.c`` with their constituent atoms (Z).
 SPECTRUM_MOLECULES = {101: (1, 1), 106: (1, 6), 107: (1, 7), 108: (1, 8), 112: (1, 12), 113: (1, 13),
@@ -46,6 +93,47 @@ MOLECULE_D0_EV = {101: 4.478, 106: 3.465, 107: 3.47, 108: 4.392, 112: 1.34, 113:
                   120: 1.70, 606: 6.21, 607: 7.72, 608: 11.09, 813: 5.27, 814: 8.26, 822: 6.87, 840: 7.85}
 N_ELEMENTS_SPECTRUM = 92
 ABSENT_LOG = -20.0
+
+#: The (Z, A) whose relative abundances ``isorelabun.c`` looks up at start-up: with ``i`` the
+#: isotope file must hold every one of them, or SPECTRUM stops ("isotope not recognized").
+SPECTRUM_REQUIRED_ISOTOPES = (
+    (1, 1), (1, 2), (6, 12), (6, 13), (7, 14), (7, 15), (8, 16), (8, 17), (8, 18),
+    (12, 24), (12, 25), (12, 26), (14, 28), (14, 29), (14, 30),
+    (20, 40), (20, 42), (20, 43), (20, 44), (20, 46), (20, 48),
+    (22, 46), (22, 47), (22, 48), (22, 49), (22, 50))
+#: Solar Ca isotopic fractions (Asplund et al. 2009, ARA&A 47, 481, Table 3), needed by
+#: ``isorelabun.c`` but absent from ``glocal.linelists.SOLAR_ISOTOPE_FRACTIONS`` (no list resolves Ca).
+CA_ISOTOPE_FRACTIONS = {(20, 40): 0.96941, (20, 42): 0.00647, (20, 43): 0.00135, (20, 44): 0.02086,
+                        (20, 46): 0.00004, (20, 48): 0.00187}
+#: Atomic masses (u) of the isotopes in the isotope file (AME2016, Wang et al. 2017, CPC 41, 030003);
+#: an isotope not listed gets its mass number.  SPECTRUM uses them for atomic Doppler widths.
+ISOTOPE_MASSES = {
+    (1, 1): 1.00782503, (1, 2): 2.01410178, (3, 6): 6.01512289, (3, 7): 7.01600344,
+    (6, 12): 12.0, (6, 13): 13.00335484, (7, 14): 14.00307400, (7, 15): 15.00010890,
+    (8, 16): 15.99491462, (8, 17): 16.99913176, (8, 18): 17.99915961, (9, 19): 18.99840316,
+    (12, 24): 23.98504170, (12, 25): 24.98583698, (12, 26): 25.98259297,
+    (14, 28): 27.97692653, (14, 29): 28.97649466, (14, 30): 29.97377014,
+    (17, 35): 34.96885268, (17, 37): 36.96590260,
+    (20, 40): 39.96259086, (20, 42): 41.95861783, (20, 43): 42.95876644, (20, 44): 43.95548156,
+    (20, 46): 45.95368900, (20, 48): 47.95252276,
+    (22, 46): 45.95262772, (22, 47): 46.95175879, (22, 48): 47.94794198, (22, 49): 48.94786568,
+    (22, 50): 49.94478689, (26, 54): 53.93960899, (26, 56): 55.93493633, (26, 57): 56.93539284,
+    (26, 58): 57.93327443}
+#: Isotopologues whose populations ``pop13.c`` scales with the isotope file (``i`` switch): for each
+#: molecule code, (A1, A2) of its two atoms in MOOG order (lower Z first, as in the line lists'
+#: isotope digits: 106.00113 → (1, 13)) → SPECTRUM's isotope number.  Other molecules ignore it.
+SPECTRUM_ISOTOPOLOGUES = {
+    106: {(1, 12): 12, (1, 13): 13, (2, 12): 2},
+    107: {(1, 14): 14, (1, 15): 15, (2, 14): 2},
+    108: {(1, 16): 16, (1, 17): 17, (1, 18): 18, (2, 16): 2},
+    112: {(1, 24): 24, (1, 25): 25, (1, 26): 26, (2, 24): 2},
+    114: {(1, 28): 28, (1, 29): 29, (1, 30): 30, (2, 28): 2},
+    120: {(1, 40): 40, (1, 42): 42, (1, 43): 43, (1, 44): 44, (1, 46): 46, (1, 48): 48, (2, 40): 2},
+    606: {(12, 12): 12, (12, 13): 13, (13, 12): 13, (13, 13): 33},
+    607: {(12, 14): 12, (13, 14): 13, (12, 15): 15},
+    608: {(12, 16): 12, (13, 16): 13, (12, 17): 17, (12, 18): 18},
+    814: {(16, 28): 16, (17, 28): 17, (18, 28): 18, (16, 29): 29, (16, 30): 30},
+}
 
 
 def _top_stage(z: int) -> int:
@@ -104,18 +192,62 @@ def _tables():
     return chi[:N_ELEMENTS_SPECTRUM], mass[:N_ELEMENTS_SPECTRUM]
 
 
-def write_model(atmosphere, path, feh=None) -> None:
-    """SPECTRUM simple-header model: ``Teff logg [M/H] N`` + rows ``rhox T P Ne abross accrad``."""
+def _depth_arrays(atmosphere):
     rhox, T, P, xne = (np.asarray(getattr(atmosphere, k), float) for k in ("rhox", "T", "P", "xne"))
     kap = np.asarray(getattr(atmosphere, "abross", np.zeros_like(rhox)), float)
-    mh = float(atmosphere.feh if feh is None else feh)
     n = rhox.size
-    if any(a.shape != (n,) for a in (T, P, xne, kap)) or n < 5:
-        raise ValueError("atmosphere depth arrays must be 1-D with the same >= 5 points")
+    if any(a.shape != (n,) for a in (T, P, xne, kap)) or not 5 <= n <= SPECTRUM_NTAU:
+        raise ValueError(f"atmosphere depth arrays must be 1-D with the same 5..{SPECTRUM_NTAU} points")
     if not all(np.all(np.isfinite(a)) for a in (rhox, T, P, xne, kap)):
         raise ValueError("atmosphere contains NaN/inf")
-    lines = [f"{float(atmosphere.teff):.1f} {float(atmosphere.logg):.4f} {mh:.4f} {n}"]
-    lines += [f"{r:.8E} {t:9.2f} {p:.6E} {e:.6E} {k:.6E} 0.000E+00" for r, t, p, e, k in zip(rhox, T, P, xne, kap)]
+    return rhox, T, P, xne, kap
+
+
+def _depth_rows(rhox, T, P, xne, kap, vturb_cms=None) -> list[str]:
+    """``rhox T P Ne abross accrad [vturb]`` rows, the same digits for both model formats."""
+    tail = "" if vturb_cms is None else f" {vturb_cms:.3E}"
+    return [f"{r:.8E} {t:9.2f} {p:.6E} {e:.6E} {k:.6E} 0.000E+00{tail}" for r, t, p, e, k in zip(rhox, T, P, xne, kap)]
+
+
+def write_model(atmosphere, path, feh=None) -> None:
+    """SPECTRUM simple-header model (read without ``t``): ``Teff logg [M/H] N`` + rows
+    ``rhox T P Ne abross accrad``."""
+    rows = _depth_arrays(atmosphere)
+    mh = float(atmosphere.feh if feh is None else feh)
+    lines = [f"{float(atmosphere.teff):.1f} {float(atmosphere.logg):.4f} {mh:.4f} {rows[0].size}"]
+    Path(path).write_text("\n".join(lines + _depth_rows(*rows)) + "\n")
+
+
+def write_kurucz_model(atmosphere, path, feh=None) -> None:
+    """ATLAS9 ``READ DECK6`` model for SPECTRUM's ``t`` switch (``inmodel6.c``, see module doc).
+
+    ``TEFF … GRAVITY …``, ``ABUNDANCE SCALE 10^[M/H]`` with the ``ABUNDANCE CHANGE`` lines of the
+    atmosphere's mixture (H, He: N/N_tot; Z ≥ 3: log10(N/N_tot) before the scale, ≥ −20), ``READ
+    DECK6 N RHOX,T,P,XNE,ABROSS,ACCRAD,VTURB``, N rows (ACCRAD 0, VTURB the model's, cm/s) and a
+    closing ``PRADK`` line (value unknown, written 0), so that ``glocal.atmospheres`` reads it back.
+    """
+    rows = _depth_arrays(atmosphere)
+    mh = float(atmosphere.feh if feh is None else feh)
+    scale = 10.0 ** mh
+    if not np.isfinite(scale) or scale <= 0 or f"{scale:.10f}" == f"{0.0:.10f}":
+        raise ValueError(f"[M/H] = {mh} cannot be written as an ABUNDANCE SCALE")
+    ab = np.asarray(atmosphere.abundances, float)
+    if ab.ndim != 1 or ab.size < 2 or not np.all(np.isfinite(ab)):
+        raise ValueError("atmosphere abundances must be finite log eps values")
+    n_rel = 10.0 ** (ab - 12.0)                      # N_X / N_H (ab[0] = 12)
+    f_h = 1.0 / n_rel.sum()
+    vt = float(getattr(atmosphere, "vturb", 0.0))
+    lines = [f"TEFF {float(atmosphere.teff):8.1f}  GRAVITY {float(atmosphere.logg):.5f} LTE",
+             f"TITLE glocal.synthesis.spectrum deck: [M/H] = {mh:+.4f}, vturb = {vt:.2f} km/s",
+             f"ABUNDANCE SCALE {scale:.10f} ABUNDANCE CHANGE 1 {f_h:.7f} 2 {n_rel[1] * f_h:.7f}"]
+    with np.errstate(divide="ignore"):
+        log_frac = np.log10(n_rel * f_h) - mh
+    change = [(z, max(ABSENT_LOG, float(log_frac[z - 1]))) for z in range(3, ab.size + 1)]
+    for i in range(0, len(change), 6):
+        lines.append(" ABUNDANCE CHANGE" + "".join(f" {z:2d} {v:8.4f}" for z, v in change[i:i + 6]))
+    lines.append(f"READ DECK6 {rows[0].size} RHOX,T,P,XNE,ABROSS,ACCRAD,VTURB")
+    lines += [" " + r for r in _depth_rows(*rows, vturb_cms=vt * 1e5)]
+    lines.append("PRADK 0.0000E+00")
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -161,8 +293,80 @@ def molecule_d0(line_list) -> dict[int, float]:
     return out
 
 
-def write_line_list(line_list, path, wave_range=None) -> int:
-    """Line list in SPECTRUM's ``luke.lst`` format; returns the number of lines written."""
+def isotope_table() -> dict[tuple[int, int], float]:
+    """(Z, A) → solar isotopic fraction written to the isotope file: the fractions the line lists
+    use (``glocal.linelists.SOLAR_ISOTOPE_FRACTIONS``) plus :data:`CA_ISOTOPE_FRACTIONS`."""
+    from ..linelists import SOLAR_ISOTOPE_FRACTIONS
+    table = dict(CA_ISOTOPE_FRACTIONS)
+    table.update(SOLAR_ISOTOPE_FRACTIONS)
+    return table
+
+
+def write_isotope_file(path, table=None) -> int:
+    """SPECTRUM isotope file (``inisotope.c``, ``i`` switch): rows ``Z.0 A mass relabund`` for every
+    (Z, A) of ``table`` (default :func:`isotope_table`); returns the number of rows."""
+    table = isotope_table() if table is None else dict(table)
+    missing = [k for k in SPECTRUM_REQUIRED_ISOTOPES if k not in table]
+    if missing:
+        raise ValueError(f"isotope table lacks {missing}, which SPECTRUM's isorelabun.c requires")
+    if len(table) > 490:                                  # spectrum.c allocates 500 isodata
+        raise ValueError("too many isotopes for SPECTRUM (at most 490)")
+    rows = []
+    for (z, a), f in sorted(table.items()):
+        if not (np.isfinite(f) and 0 < f <= 1):
+            raise ValueError(f"isotopic fraction of Z={z}, A={a} must be in (0, 1], got {f}")
+        rows.append(f"{z:.1f} {a:d} {ISOTOPE_MASSES.get((z, a), float(a)):.8f} {f:.10g}")
+    Path(path).write_text("\n".join(rows) + "\n")
+    return len(rows)
+
+
+def spectrum_isotopes(data, table=None, rtol: float = 1e-4) -> tuple[np.ndarray, np.ndarray]:
+    """SPECTRUM isotope numbers of line-list rows (structured array with ``code``,
+    ``isotope_code``, ``isotope_fraction``) and whether SPECTRUM, run with ``i`` and the isotope
+    file of ``table``, applies the row's ``isotope_fraction`` itself.
+
+    Atoms: number A when (Z, A) is in the file with the row's fraction (``inline8.c``: gf ×
+    relabund).  Molecules: the number ``pop13.c`` uses for that isotopologue
+    (:data:`SPECTRUM_ISOTOPOLOGUES`) when the product of the two atoms' file fractions — times 2
+    for ¹²C¹³C, as ``pop13.c`` counts it — equals the row's fraction.  Otherwise 0 and False:
+    the caller folds the fraction into log gf.
+    """
+    table = isotope_table() if table is None else dict(table)
+    code = np.asarray(data["code"], float)
+    kiso = np.asarray(data["isotope_code"], int)
+    frac = np.asarray(data["isotope_fraction"], float)
+    iso = np.zeros(code.size, int)
+    applied = np.zeros(code.size, bool)
+    keys, inv = np.unique(np.stack([np.floor(code + 1e-9), kiso, frac], 1), axis=0, return_inverse=True)
+    for j, (zc, k, f) in enumerate(keys):
+        zc, k = int(zc), int(k)
+        if k <= 0:
+            continue
+        if zc < 100:
+            n, factor = k, table.get((zc, k))
+        else:
+            a1, a2 = divmod(k, 100)
+            n = SPECTRUM_ISOTOPOLOGUES.get(zc, {}).get((a1, a2))
+            factor = None
+            if n is not None:
+                z1, z2 = SPECTRUM_MOLECULES[zc]
+                if (z1, a1) in table and (z2, a2) in table:
+                    factor = table[(z1, a1)] * table[(z2, a2)] * (2.0 if (zc, n) == (606, 13) else 1.0)
+        if factor is not None and np.isclose(factor, f, rtol=rtol, atol=0.0):
+            sel = inv.ravel() == j
+            iso[sel], applied[sel] = n, True
+    return iso, applied
+
+
+def write_line_list(line_list, path, wave_range=None, isotopes: bool = False, table=None,
+                    info: dict | None = None) -> int:
+    """Line list in SPECTRUM's ``luke.lst`` format; returns the number of lines written.
+
+    ``isotopes=False`` (no ``i`` switch): every isotopic fraction folded into log gf.
+    ``isotopes=True``: an isotope-number column after the code (:func:`spectrum_isotopes`); rows
+    whose fraction SPECTRUM applies carry the unscaled log gf, the others isotope number 0 and
+    the fraction folded in — never both.  ``info`` (a dict) receives the counts.
+    """
     from ..linelists import air_to_vacuum
     d = line_list.data
     if getattr(line_list, "medium", "air") != "air":
@@ -176,21 +380,33 @@ def write_line_list(line_list, path, wave_range=None) -> int:
     atom_ok = (~mol) & (np.floor(code) <= N_ELEMENTS_SPECTRUM) & (ion <= 3) & (np.floor(code) >= 1)
     mol_ok = mol & np.isin(np.rint(code).astype(int), list(SPECTRUM_MOLECULES))
     d, code, mol = d[atom_ok | mol_ok], code[atom_ok | mol_ok], mol[atom_ok | mol_ok]
+    frac = np.asarray(d["isotope_fraction"], float)
+    if not np.all(np.isfinite(frac) & (frac > 0)):
+        raise ValueError("isotope_fraction must be finite and > 0")
     loggf = np.asarray(d["loggf"], float)
-    if not getattr(line_list, "isotopes_applied", True):
-        loggf = loggf + np.log10(np.asarray(d["isotope_fraction"], float))
+    if getattr(line_list, "isotopes_applied", True):
+        loggf = loggf - np.log10(frac)                 # back to the unscaled log gf
+    if isotopes:
+        iso, applied = spectrum_isotopes(d, table)
+    else:
+        iso, applied = np.zeros(d.size, int), np.zeros(d.size, bool)
+    loggf = loggf + np.where(applied, 0.0, np.log10(frac))
     el = np.asarray(d["elow"], float) * EV_TO_CM1
     eu = el + 1e8 / air_to_vacuum(np.asarray(d["wave"], float))
     spc_code = np.where(mol, np.rint(code), np.floor(code) + 0.1 * (np.asarray(d["ion"], int) - 1))
     g = np.stack([np.asarray(d[k], float) for k in ("gamma_rad", "gamma_stark", "gamma_vdw")], axis=1)
     have_ga = np.all(np.isfinite(g), axis=1) & (g[:, 2] < 0)   # ABO-packed van der Waals not supported
     out = []
-    for w, c, e1, e2, gf, ga, gg in zip(d["wave"], spc_code, el, eu, loggf, have_ga, g):
+    for w, c, n, e1, e2, gf, ga, gg in zip(d["wave"], spc_code, iso, el, eu, loggf, have_ga, g):
+        head = f"{w:10.4f} {c:7.1f} {n:2d}" if isotopes else f"{w:10.4f} {c:7.1f}"
         if ga:
-            out.append(f"{w:10.4f} {c:7.1f} {e1:11.3f} {e2:11.3f} {gf:7.3f} 1.0 GA {gg[0]:.3f} {gg[1]:.3f} {gg[2]:.3f} 0")
+            out.append(f"{head} {e1:11.3f} {e2:11.3f} {gf:8.4f} 1.0 GA {gg[0]:.3f} {gg[1]:.3f} {gg[2]:.3f} 0")
         else:
-            out.append(f"{w:10.4f} {c:7.1f} {e1:11.3f} {e2:11.3f} {gf:7.3f} 1.0 99 0")
+            out.append(f"{head} {e1:11.3f} {e2:11.3f} {gf:8.4f} 1.0 99 0")
     Path(path).write_text("\n".join(out) + "\n")
+    if info is not None:
+        info.update(n_lines_written=len(out), n_isotope_lines=int(applied.sum()),
+                    n_fraction_folded=int(np.sum(~applied & (np.abs(np.log10(frac)) > 0))))
     return len(out)
 
 
@@ -210,13 +426,17 @@ def read_output(path) -> tuple[np.ndarray, np.ndarray]:
 
 def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, binary=None, dwave: float = 0.02,
         wave=None, timeout: float = 3600.0, workdir=None, keep_files: bool = False,
-        return_details: bool = False):
+        return_details: bool = False, switches: str = DEFAULT_SWITCHES):
     """Engine interface (see ``glocal.synthesis``): F/F_c from SPECTRUM for each abundance set.
 
     ``abundances_list`` (n_var, 99) log ε include [Fe/H] (Eq. 3); the atom file receives
-    A − [Fe/H] (Eq. 2) and the model header [M/H] = [Fe/H].  Returns (wave, F/F_c, ones).
-    With ``wave`` the output is linearly interpolated onto it.
+    A − [Fe/H] (Eq. 2) and the model [M/H] = [Fe/H].  Returns (wave, F/F_c, ones).
+    With ``wave`` the output is linearly interpolated onto it.  ``switches``: one of
+    :data:`SWITCHES`, default the paper's ``"nita"`` (module docstring).
     """
+    if switches not in SWITCHES:
+        raise ValueError(f"switches must be one of {SWITCHES}, got {switches!r}")
+    use_t, use_i = "t" in switches, "i" in switches
     exe = find_binary(binary)
     A = np.atleast_2d(np.asarray(abundances_list, float))
     if A.ndim != 2 or A.shape[1] != 99 or not np.all(np.isfinite(A)):
@@ -239,10 +459,16 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, binary=Non
     tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="glocal-spectrum-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        write_model(atmosphere, tmp / "model.dat", feh=feh)
-        n_lines = write_line_list(line_list, tmp / "lines.lst", (lo - 30.0, hi + 30.0))
+        (write_kurucz_model if use_t else write_model)(atmosphere, tmp / "model.dat", feh=feh)
+        info: dict = {}
+        n_lines = write_line_list(line_list, tmp / "lines.lst", (lo - 30.0, hi + 30.0), isotopes=use_i,
+                                  info=info)
         if n_lines == 0:
             raise ValueError("no SPECTRUM-supported lines in range")
+        iso_answer = ""
+        if use_i:
+            write_isotope_file(tmp / "isotopes.iso")
+            iso_answer = "isotopes.iso\n"
         d0 = molecule_d0(line_list)
         fluxes, grid = [], None
         for v, ab in enumerate(A):
@@ -250,8 +476,11 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, binary=Non
             file_ab[2:] -= feh                      # Eq. 2: the file holds A_sun + [X/Fe]
             write_atom_file(tmp / f"atom{v}.dat", file_ab, d0=d0)
             out = tmp / f"out{v}.spc"
-            stdin = f"model.dat\nlines.lst\natom{v}.dat\n{out.name}\n{vt:.4f}\n{lo:.3f},{hi:.3f}\n{dwave:.4f}\n"
-            r = subprocess.run([str(exe), "na"], input=stdin, cwd=tmp, capture_output=True, text=True,
+            # prompts of spectrum.c in order: model, line list, atom file (a), isotope file (i),
+            # output, microturbulence, range, step
+            stdin = (f"model.dat\nlines.lst\natom{v}.dat\n{iso_answer}{out.name}\n{vt:.4f}\n"
+                     f"{lo:.3f},{hi:.3f}\n{dwave:.4f}\n")
+            r = subprocess.run([str(exe), switches], input=stdin, cwd=tmp, capture_output=True, text=True,
                                timeout=timeout)
             if r.returncode != 0:
                 raise RuntimeError(f"SPECTRUM failed (rc={r.returncode}): {r.stdout[-1000:]} {r.stderr[-1000:]}")
@@ -266,8 +495,9 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, binary=Non
             flux = np.array([np.interp(wave, grid, f) for f in flux])
             grid = wave
         if return_details:
-            return grid, flux, np.ones_like(flux), {"n_lines_written": n_lines, "dwave": dwave,
-                                                    "switches": "na", "molecule_d0": d0}
+            return grid, flux, np.ones_like(flux), {**info, "dwave": dwave, "switches": switches,
+                                                    "model_format": "atlas9" if use_t else "simple",
+                                                    "molecule_d0": d0, "workdir": str(tmp)}
         return grid, flux, np.ones_like(flux)
     finally:
         if not keep_files and workdir is None:
