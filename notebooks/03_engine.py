@@ -21,14 +21,20 @@
 # **What the built-in engine contains.** Saha ionisation (I–III) with NIST partition functions; molecular
 # equilibrium for H₂, H₂⁺, H⁻, OH, CH, NH, CN, CO, C₂, MgH, SiH, H₂O, TiO, FeH and more (Barklem & Collet
 # 2016 constants) solved with the electron density; continuous opacity from H⁻ (McLaughlin 2017 bound-free,
-# Bell & Berrington free-free), H I, He⁻, H₂⁺, Rayleigh and Thomson scattering and the bound-free edges of
-# Mg I, Si I, Al I, C I, Ca I, Fe I; Voigt line profiles (Humlíček) with thermal, microturbulent,
-# radiative, Stark and van der Waals broadening; hydrogen lines with Stehlé & Hutcheon Stark profiles; an LTE
-# formal solution by Gauss–Legendre angle quadrature; the continuum from continuous opacity only, for F/Fc.
+# Bell & Berrington free-free), H I, He⁻, H₂⁺, Rayleigh and Thomson scattering, the bound-free edges of
+# Mg I, Si I, Al I, C I, Ca I and Fe I (term-resolved Zatsarinny et al. 2019 cross-sections) and the CH, OH
+# and NH photodissociation continua; Voigt line profiles (Humlíček) with thermal, microturbulent,
+# radiative, Stark and van der Waals broadening; hydrogen lines of the Balmer and Paschen series up to their
+# limits — Stehlé & Hutcheon Stark profiles where their tables reach, a quasi-static (Holtsmark) profile in
+# denser layers and for the high members, self-broadening for Hα–Hγ, wings cut at the series limit as in
+# SME; an LTE formal solution by Gauss–Legendre angle quadrature; the continuum from continuous opacity
+# only, for F/Fc.
 #
-# **What it leaves out.** Non-LTE, sphericity, molecular photodissociation continua (OH, CH), scattering in
-# the source function, the merging of the Balmer series near its limit. Their effects show up in the
-# comparison below, mostly as a too-high UV continuum in cool models.
+# **What it leaves out.** Non-LTE, sphericity, scattering in the source function, and the dissolution of the
+# high hydrogen levels (occupation probabilities): like SME, the high Balmer members stay lines up to the
+# series limit and the bound-free edge stays sharp. SME in turn has no Ca I bound-free opacity, which the
+# built-in engine keeps; this is the one physical difference in the continuum, and it shows below 3000 Å
+# in the coolest dwarfs.
 
 # %% tags=["parameters"]
 scale = "laptop"

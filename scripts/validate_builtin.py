@@ -8,8 +8,8 @@ both to R = 200 and measures rms/max differences, the continuum and the O/Mg res
 
 SME needs ~0.5-1 CPU-min per full-range spectrum here, so this is not part of the book build: it writes
 ``results/validation/builtin_vs_sme.json`` (table + provenance) and one ``.npz`` of R = 200 spectra per
-model, which the engine chapter (03) reads. SME's side of each model (its R = 200 spectra and a line-free
-continuum on a 1 A grid) is cached in ``results/validation/builtin_vs_sme/sme/``, so ``--rerun-builtin``
+model, which the engine chapter (03) reads. SME's side of each model (its R = 200 spectra -- the +delta
+variants synthesised in the response windows only -- and a line-free continuum on a 1 A grid) is cached in ``results/validation/builtin_vs_sme/sme/``, so ``--rerun-builtin``
 re-validates a changed built-in engine in minutes. Resumable: finished models are skipped; every file is
 written under a temporary name and renamed.
 
@@ -39,6 +39,8 @@ MODELS = [(3500, 0.5, -1.0), (3500, 5.0, -1.0), (8000, 2.0, -4.0), (8000, 4.5, -
           (4800, 2.5, -3.4), (6500, 4.0, -1.8), (4000, 1.0, -2.0), (4200, 4.0, -3.0), (5200, 2.5, -1.4),
           (5800, 4.5, -2.2), (6200, 3.5, -3.6), (7500, 4.0, -2.4), (4600, 0.5, -3.8), (5000, 3.5, -1.0)]
 DELTA = 0.4
+#: key that marks an SME cache made with the current reference protocol (see the module docstring)
+REFERENCE_KEY = "variants_in_windows"
 
 
 def _name(m) -> str:
@@ -49,6 +51,13 @@ def _save(path: Path, **arrays) -> None:
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
+
+
+def _fresh_reference(path: Path) -> bool:
+    if not path.exists():
+        return False
+    with np.load(path, allow_pickle=False) as z:
+        return REFERENCE_KEY in z.files
 
 
 def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
@@ -67,10 +76,12 @@ def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
     lines = builtin_linelist(tuple(wave_range))
     ref_path = out / "sme" / f"{_name(m)}.npz"
     ref_path.parent.mkdir(exist_ok=True)
+    ref = None
     if ref_path.exists():
         with np.load(ref_path, allow_pickle=False) as z:
-            ref = {k: z[k] for k in z.files}
-    else:
+            if REFERENCE_KEY in z.files:  # older caches predate the SME density fix: redo them
+                ref = {k: z[k] for k in z.files}
+    if ref is None:
         ref = sme_reference(atm, A, vt, lines, tuple(wave_range), step=None, delta=DELTA)
         _save(ref_path, **ref)
     row = compare_builtin(atm, A, vt, lines, ref, tuple(wave_range), delta=DELTA, return_spectra=True)
@@ -87,11 +98,12 @@ def main(argv=None) -> int:
     ap.add_argument("--models", type=int, default=len(MODELS), help="first N models only (smoke tests)")
     ap.add_argument("--wave-range", type=float, nargs=2, default=(2550.0, 10000.0))
     ap.add_argument("--rerun-builtin", action="store_true",
-                    help="recompute the built-in side of every model against SME's cached side")
+                    help="recompute only the built-in side, for every model whose SME side is cached")
     ap.add_argument("--summary-only", action="store_true", help="only rewrite the summary from finished models")
     a = ap.parse_args(argv)
     from glocal.atmospheres import in_coverage
     from glocal.build import WORKER_ENVIRON
+    from glocal.synthesis.builtin.validation import MIN_RESPONSE
     from glocal.synthesis.sme import engine_version
     for k, v in WORKER_ENVIRON.items():
         os.environ.setdefault(k, str(v))
@@ -101,10 +113,13 @@ def main(argv=None) -> int:
     models = MODELS[:a.models]
     covered = [m for m in models if bool(in_coverage(*m))]
     skipped = [m for m in models if m not in covered]
-    if a.rerun_builtin:  # keep SME's cached side, recompute the built-in side of every model
-        for m in covered:
-            (parts / f"{_name(m)}.npz").unlink(missing_ok=True)
-    todo = [] if a.summary_only else [m for m in covered if not (parts / f"{_name(m)}.npz").exists()]
+    if a.rerun_builtin:  # recompute the built-in side of every model whose SME side is cached
+        todo = [m for m in covered if _fresh_reference(parts / "sme" / f"{_name(m)}.npz")]
+    elif a.summary_only:
+        todo = []
+    else:
+        todo = [m for m in covered if not (parts / f"{_name(m)}.npz").exists()
+                or not _fresh_reference(parts / "sme" / f"{_name(m)}.npz")]
     print(f"{len(covered)} models covered ({len(skipped)} outside the atmosphere grid: {skipped}); "
           f"{len(todo)} to run", flush=True)
     t0 = time.perf_counter()
@@ -118,7 +133,7 @@ def main(argv=None) -> int:
                   f"(built-in {r['time_builtin_s']:.0f} s, SME {r['time_sme_s']:.0f} s)", flush=True)
     rows, missing = [], []
     for m in covered:
-        if not (parts / f"{_name(m)}.npz").exists():
+        if not (parts / f"{_name(m)}.npz").exists() or not _fresh_reference(parts / "sme" / f"{_name(m)}.npz"):
             missing.append(m)
             continue
         with np.load(parts / f"{_name(m)}.npz", allow_pickle=False) as z:
@@ -126,8 +141,10 @@ def main(argv=None) -> int:
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip() or "unknown"
     summary = {"rows": rows, "skipped_outside_coverage": skipped, "not_run_yet": missing, "delta_dex": DELTA,
-               "settings": {"builtin": "engine defaults (resolution 1e5, threshold 1e-4)",
-                            "sme": "glocal.synthesis.sme defaults (step 2 km/s)", "R": 200,
+               "settings": {"builtin": "engine defaults",
+                            "sme": "glocal.synthesis.sme defaults (step 2 km/s; gas density from SMElib's EOS); "
+                                   "+delta variants synthesised in the response windows only",
+                            "min_response": MIN_RESPONSE, "R": 200,
                             "wave_range": list(a.wave_range)},
                "sme_version": engine_version(), "glocal_commit": commit,
                "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),

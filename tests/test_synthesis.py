@@ -180,6 +180,65 @@ def test_synthesize_single_and_dict_access(kurucz_atm, small_lines):
     assert np.all(np.diff(s.wave) > 0)
 
 
+def _r200(wave, norm, lo, hi):
+    from glocal.degrade import degrade
+    return degrade(wave, norm, R=200, wmin=lo, wmax=hi, weighting="trapezoid")[1]
+
+
+def test_chunk_slices_cover_the_grid_once():
+    g = sme_engine.wave_grid((3000.0, 3400.0))
+    sl = sme_engine.chunk_slices(g, 100.0)
+    assert len(sl) == 4 and sl[0].start == 0 and sl[-1].stop == g.size
+    assert all(a.stop == b.start for a, b in zip(sl[:-1], sl[1:]))
+    assert max(g[s][-1] - g[s][0] for s in sl) <= 101.0
+    assert sme_engine.chunk_slices(g, None) == [slice(0, g.size)]
+    with pytest.raises(ValueError):
+        sme_engine.chunk_slices(g, 0.5)
+
+
+def test_chunked_synthesis_equals_unchunked_across_h_beta():
+    """Two chunks meeting at the H-beta core of an A-type dwarf (strongest H wings of the grid):
+    chunked output == one-piece output to 1e-5 (same line ranges), and the default chunked + H-window
+    synthesis == the one-piece synthesis with SMElib's full H ranges to 0.1 % at R = 200."""
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.grid import microturbulence
+    atm = grid_atmosphere(8000.0, 4.5, -1.0)
+    lo, hi = 4831.3, 4891.3
+    lines = lines_for(lo - 25.0, hi + 25.0)
+    A = abundance_pattern(-1.0, {})[None, :]
+    vt = microturbulence(8000.0, 4.5, -1.0)
+    w1, f1, c1, d1 = sme_engine.run(atm, A, lines, (lo, hi), vt, chunk_width=30.0, return_details=True)
+    w0, f0, c0 = sme_engine.run(atm, A, lines, (lo, hi), vt, chunk_width=None)
+    wr, fr, cr = sme_engine.run(atm, A, lines, (lo, hi), vt, chunk_width=None, h_depth_min=None)
+    assert d1["n_chunks"] == 2
+    assert abs(d1["chunk_edges"][1][0] - 4861.33) < 0.5       # the boundary sits in the core
+    np.testing.assert_array_equal(w1, wr)
+    np.testing.assert_array_equal(w0, wr)
+    n1, n0, nr = f1 / c1, f0 / c0, fr / cr
+    core = np.argmin(np.abs(w1 - 4861.33))
+    assert nr[0, core] < 0.5                                  # H-beta really is there
+    np.testing.assert_allclose(n1, n0, atol=1e-5)             # chunking alone changes nothing
+    np.testing.assert_allclose(c1, cr, rtol=1e-6)
+    r1, rr = _r200(w1, n1, lo, hi), _r200(wr, nr, lo, hi)
+    assert np.max(np.abs(r1 / rr - 1)) < 1e-3
+
+
+def test_h_windows_cut_far_wings_within_tolerance(kurucz_atm):
+    """Cool giant, 160 Å around H-beta in four chunks: the H I line gets a finite window (its far wings
+    are cut) and the R = 200 spectrum moves by < 0.1 % against SMElib's own H range in one piece."""
+    lo, hi = 4781.0, 4941.0
+    lines = lines_for(lo - 25.0, hi + 25.0)
+    A = abundance_pattern(-2.0, {"O": 0.4})[None, :]
+    kw = dict(atmosphere=kurucz_atm, abundances_list=A, line_list=lines, wave_range=(lo, hi), vturb=1.8)
+    w1, f1, c1, d1 = sme_engine.run(chunk_width=50.0, return_details=True, **kw)
+    wr, fr, cr = sme_engine.run(chunk_width=None, h_depth_min=None, **kw)
+    assert d1["n_chunks"] == 4 and d1["h_lines_used"] >= 1
+    assert 0 < d1["h_window_max"] < 80.0                      # H-beta's wing is cut inside the range
+    r1, rr = _r200(w1, f1 / c1, lo, hi), _r200(wr, fr / cr, lo, hi)
+    assert np.max(np.abs(r1 / rr - 1)) < 1e-3
+    np.testing.assert_allclose(c1, cr, rtol=1e-6)
+
+
 @pytest.mark.parametrize("kwargs, err", [
     (dict(teff=float("nan")), ValueError),
     (dict(engine="nope"), ValueError),

@@ -201,7 +201,7 @@ def convergence_table(models=((4500.0, 2.0, -2.0), (6000.0, 4.0, -1.0)), wave_ra
                       *, engine: str = "sme", settings: Mapping | None = None,
                       reference: Mapping | None = None, R: float = 200.0, **common) -> list[dict]:
     """Max / rms change of the R = 200 normalised spectra between ``settings`` and a finer
-    ``reference`` run (default: 0.01 Å uniform, 7 μ points, no line pre-selection).
+    ``reference`` run (default: 0.01 Å uniform, 7 μ points, no line pre-selection, full H I ranges).
 
     Returns one dict per model with ``max_rel``, ``rms_rel`` (fractions) and the timings.
     Only R = 200 pixels whose ±5 FWHM kernel lies inside ``wave_range`` are compared.
@@ -214,6 +214,7 @@ def convergence_table(models=((4500.0, 2.0, -2.0), (6000.0, 4.0, -1.0)), wave_ra
     if engine == "sme" and "wave" not in reference:
         reference.setdefault("n_mu", 7)
         reference.setdefault("almax_min", None)
+        reference.setdefault("h_depth_min", None)  # full H I line ranges
     rows = []
     for teff, logg, feh in models:
         ref_wave = reference.get("wave")

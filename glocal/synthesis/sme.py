@@ -7,8 +7,14 @@ pipeline hides or re-interpolates:
 * **One atmosphere, many abundance sets.**  The paper keeps the model atmosphere fixed when
   [X/Fe] changes (§2.1: the SPECTRUM model header carries [M/H] only; Eq. 2 offsets enter through
   ``stdatom.dat``).  We pass the depth structure once per model and only call ``InputAbund`` +
-  ``Opacity`` per variant.  With ``Ionization(0)`` SMElib keeps the model's electron and particle
-  densities, so the variants differ only through line and (metal) continuous opacities.
+  ``Ionization(4)`` + ``Opacity`` per variant.  ``Ionization(4)`` keeps the model's T and particle
+  density, takes the gas density (g cm⁻³) from SMElib's own EOS -- the density that
+  ``sme_atmosphere`` derives from P/kT with the model's mean mass ignores H₂ and the variant's He,
+  which made SMElib's opacities per gram 26-63 % too high in a 3500 K dwarf and ~2.5 % too low in
+  8000 K models -- and solves the EOS, electrons included, with each variant's abundances: in a metal-poor
+  giant (4500/1.5/−2.0) [Mg/Fe] + 0.2 raises n_e, and with it H⁻ and the continuum opacity, by up
+  to 20 % and 8 % in the line-forming layers ([O/Fe] + 0.2: < 1e-3), so the variants differ through
+  line and continuous opacities and nothing per wavelength can be reused between them.
 * **F/Fc from the same atmosphere.**  ``Transf`` returns the specific intensities with lines
   (I_λ) and of the continuum only (I_c,λ), solved on the same depth grid; we integrate both over
   the disc with the same Gauss–Legendre μ quadrature and return F, F_c and F/F_c, the quantity
@@ -22,16 +28,46 @@ Medium: SMElib does not convert air/vacuum; the line list is in **air** and so i
 (the CSST R = 200 grid of ``glocal.degrade`` is defined on air wavelengths).
 
 Speed: SMElib holds a process-wide lock (one synthesis per process at a time); parallelise with
-processes (``glocal.build`` uses Dask worker processes).  Lines are pre-selected once per model with
-SMElib's own screening (``ALMAXRange``: peak line/continuum opacity ratio over depth) evaluated
-with the largest abundances of all variants, keeping lines with ratio ≥ ``almax_min``; continuous
-opacities are tabulated on SMElib's edge-aware fixed grid (``continuum_grid`` Å) instead of being
-evaluated at every wavelength; the EOS of each variant is warm-started from the previous one.
+processes (``glocal.build`` uses Dask worker processes).  Once per model, SMElib's own screening
+(``ALMAXRange``, evaluated with the largest abundances of all variants) gives every line its peak
+line/continuum opacity ratio over depth, ALMAX, and its contribution range (where that ratio
+exceeds ``accrt``); lines with ALMAX ≥ ``almax_min`` are kept.  ``Transf`` then runs on chunks of
+``chunk_width`` Å with these ranges passed in (``SetLineInfoMode(2)``) and a mask that switches on only
+the lines whose range overlaps the chunk: per-line set-up and per-point work are those of the lines
+that can matter there, the per-chunk overhead is a few ms, and the EOS, continuum opacities (tabulated
+on SMElib's edge-aware fixed grid, ``continuum_grid`` Å) and everything else are prepared once per
+variant; the output is one continuous grid.  H I lines cost ≈ 50 µs per line and wavelength
+point (Stark profiles at every depth, tens of times a metal line) and their ``accrt`` ranges reach
+200–1500 Å, so they get windows of their own (:func:`_h_windows`): each is synthesised alone, once
+per model, at
+~50 offsets from its centre; a window ends where that line's depression 1 − F/F_c stays below a
+threshold chosen so that all cut-off wings together stay below ``h_depth_min`` (1e-4) on a 20 km/s
+grid; lines that never reach it inside the range are left out.  The gain is these windows, which
+act through the per-line ranges: the chunking itself is CPU-neutral within the ±5 % noise of the
+measurements and gives bit-identical output (it bounds the work per ``Transf`` call and yields the
+per-chunk CPU profile in ``details``).  The EOS of each variant is warm-started from the previous
+one; identical abundance sets are synthesised once.
 
-Cost (4500/2.0/−2.0, 2550–10 000 Å, 204 833 points, shared 2-core machine): line screening of the
-1.1 M-line built-in list ≈ 12 CPU s once per model (110 k lines kept); per variant ≈ 0.5 CPU s for
-EOS + opacities and ≈ 29 CPU s for the transfer, of which ≈ 18 s are the far wings of the H I lines
-(≈ 12 s without them) — the lever for a future speed-up (chunked synthesis with truncated H wings).
+Measured and not used (R = 200 change against the defaults, 3000–3400 Å, 4500/1.5/−2.0): ``n_mu`` = 2
+(0.5 %), ``step_kms`` = 2.5 (0.13 %), 3 (0.2 %), ``almax_min`` = 3e-3 (0.05 % for 7 % less time),
+1e-2 (0.18 %), ``accrt`` = 3e-4 (0.05 % for 4 %); ``h_depth_min`` = 1e-3 (0.05 % for 26 % less
+time in 3700–4100 Å of 8000/4.5/−1.0); continuum by interpolation (``long_continuum`` off saves
+≈ 10 µs of ≈ 30–120 µs per point, but continuum edges need exact points); reuse of EOS or continuum
+between variants (see above: [Mg/Fe] changes n_e).
+
+Cost (one core of a shared 2-core machine under load, CPU/wall ≈ 0.25, which inflates CPU seconds;
+before/after measured under the same load).  ``python benchmarks/synthesis.py`` (4500/2.0/−2.0,
+2550–10 000 Å, 204 833 points, 4 variants): line screening of the 1.1 M-line built-in list ≈ 25 CPU s
+once per model (107 k lines kept), H I windows ≈ 2.5 CPU s once per model, ≈ 36 CPU s per variant
+(≈ 0.5 s EOS + opacities) → 35 CPU s per spectrum, 566 per 16-variant model; one piece with SMElib's
+own H ranges (the previous implementation): 161 CPU s per spectrum.  Full range, one variant, screening
+included, before → after: 4500/1.5/−2.0 181 → 68 CPU s (transfer: 2550–3640 Å 9.5 s, 3640–4640 Å
+17 s of which 8.6 s in the 100 Å at the Balmer limit, 4640–10 000 Å 12 s); 8000/4.5/−1.0 476 → 235
+(76 of 133 H I windows reach the ends of the range; 3640–4640 Å 107 s, 8110–10 000 Å 65 s);
+3500/0.5/−1.0 290 → 186 (1.07 M lines kept, 140 s of transfer spread over the range).  R = 200 F/F_c
+moved by ≤ 3e-5 per pixel in all three.  What remains is per-point work that SMElib repeats for
+every variant: ≈ 30 µs per point for the transfer + continuum with 3 μ, the metal lines, and the
+H I profiles, which dominate for A-type stars.
 
 Damping: missing γ_rad/γ_4/γ_6 (NaN) are passed as 0, which selects SMElib's classical/
 approximate values (Unsöld for van der Waals, scaled by ``vdw_scale``).  For H I lines SMElib
@@ -53,12 +89,13 @@ import numpy as np
 from .._checks import check_wave_range, require_air_linelist
 from ..constants import AMU, C_KMS, H_IONIZATION_EV, K_BOLTZMANN, RYDBERG_H
 
-__all__ = ["run", "wave_grid", "prepare_lines", "mu_quadrature", "sme_abundances", "sme_atmosphere",
-           "DEFAULTS", "engine_version"]
+__all__ = ["run", "wave_grid", "chunk_slices", "prepare_lines", "mu_quadrature", "sme_abundances",
+           "sme_atmosphere", "DEFAULTS", "engine_version"]
 
 #: Default engine options (see module docstring).
 DEFAULTS = dict(step_kms=2.0, n_mu=3, accrt=1e-4, accwi=3e-3, continuum_grid=1.0,
-                almax_min=1e-3, vdw_scale=1.0, h2broad=True, eos_warm_start=True)
+                almax_min=1e-3, vdw_scale=1.0, h2broad=True, eos_warm_start=True,
+                chunk_width=100.0, h_depth_min=1e-4)
 
 # Kurucz ATLAS9 opacity switches (IFOP) as in the decks: H, H2+, H-, H Rayleigh, He, He+, He-,
 # He Rayleigh, cool metals, luke, hot, electrons, H2 Rayleigh, (H lines off), ...
@@ -284,12 +321,131 @@ def _check_abundances(abundances_list) -> np.ndarray:
     return A
 
 
+# Offsets (Å) from an H I line centre at which its single-line depression is sampled to size its window
+_H_OFFSETS = np.array([0.0, 0.1, 0.3, 0.6, 1.0, 1.6, 2.5, 4.0, 6.0, 9.0, 13.0, 19.0, 27.0, 38.0, 55.0, 80.0,
+                       115.0, 165.0, 240.0, 350.0, 500.0, 720.0, 1000.0, 1400.0, 2000.0])
+
+
+def chunk_slices(grid: np.ndarray, chunk_width) -> list[slice]:
+    """Contiguous pieces of ``grid`` about ``chunk_width`` Å wide (one piece if None/0 or inf)."""
+    n = grid.size
+    if chunk_width is None or not np.isfinite(float(chunk_width)) or float(chunk_width) <= 0:
+        return [slice(0, n)]
+    width = float(chunk_width)
+    if width < 1.0:
+        raise ValueError(f"chunk_width must be >= 1 Å (or None for one piece), got {chunk_width!r}")
+    span = grid[-1] - grid[0]
+    k = max(1, int(np.ceil(span / width - 0.01)))      # pieces may be up to 1 % wider than asked
+    edges = np.searchsorted(grid, grid[0] + span * np.arange(1, k) / k)
+    bounds = np.unique(np.r_[0, edges, n])
+    return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+
+
+def _interp_loglog(x, xp, fp):
+    """Interpolate fp(xp) (xp increasing, > 0) at x in log-log; zeros stay zeros (log-linear fallback)."""
+    x = np.asarray(x, float)
+    lx, lxp = np.log(np.maximum(x, 1e-6)), np.log(np.maximum(xp, 1e-6))
+    pos = fp > 0
+    if pos.sum() < 2:
+        return np.interp(lx, lxp, fp, left=fp[0], right=0.0)
+    lf = np.interp(lx, lxp, np.log(np.where(pos, fp, 1e-300)), left=np.log(max(fp[0], 1e-300)), right=-np.inf)
+    out = np.exp(lf)
+    out[out < 1e-250] = 0.0
+    return out
+
+
+def _side_window(off, dep, eps):
+    """Distance from the centre beyond which the sampled depression ``dep(off)`` stays below ``eps``.
+
+    ``off`` increasing ≥ 0 on one side (the last entry is the edge of what can matter: the end of
+    SMElib's own range or of the synthesis range).  Log-log interpolation between the last sample
+    ≥ eps and the next one, plus 20 % margin; inf (no cut) if the last sample is still ≥ eps."""
+    above = np.flatnonzero(dep >= eps)
+    if above.size == 0:
+        return 0.0
+    k = above[-1]
+    if k == off.size - 1:
+        return np.inf
+    x0, x1, d0, d1 = off[k], off[k + 1], dep[k], dep[k + 1]
+    if d1 <= 0 or x0 <= 0:
+        x = x1
+    else:
+        slope = (np.log(d1) - np.log(d0)) / (np.log(x1) - np.log(x0))
+        x = x1 if slope >= 0 else np.exp(np.log(x0) + (np.log(eps) - np.log(d0)) / slope)
+    x = max(x0, 1.2 * x)
+    return np.inf if x >= off[-1] else float(x)
+
+
+def _h_windows(dll, mu, wmu, centres, rs, re, idx_h, lo, hi, depth_min, accrt, accwi):
+    """Per-H-I-line windows [left, right] (Å) outside which its wings move F/F_c by < depth_min in sum.
+
+    Each H I line is synthesised alone (precomputed-line mask with that line only) at ``_H_OFFSETS``
+    from its centre, clipped to its SMElib range and to [lo, hi]; the window on each side ends where
+    the single-line depression 1 − F/F_c falls below a per-line threshold.  The threshold starts at
+    ``depth_min`` and is halved until the summed depression of all truncated wings, evaluated on a
+    coarse grid over [lo, hi], is below ``depth_min``.  Lines whose depression never reaches the
+    threshold inside [lo, hi] get an empty window (they are left out).  Returns (left, right, cpu_s).
+    """
+    t0 = time.process_time()
+    nl = rs.size
+    tabs = []
+    for j, i in enumerate(idx_h):
+        c = centres[i]
+        a, b = max(lo, rs[i]), min(hi, re[i])
+        pts = np.unique(np.r_[c - _H_OFFSETS, c + _H_OFFSETS, a, b])
+        pts = pts[(pts >= a) & (pts <= b)]
+        if pts.size == 0 or b <= a:
+            tabs.append((pts, np.zeros(0)))
+            continue
+        mask = np.zeros(nl, np.uint8)
+        mask[i] = 1
+        dll.InputLinePrecomputedInfo(rs, re, mask)
+        _, _, sint, cint = dll.Transf(mu, wave=pts, accrt=accrt, accwi=accwi)
+        dep = 1.0 - ((wmu * mu) @ sint) / ((wmu * mu) @ cint)
+        tabs.append((pts, np.maximum(dep, 0.0)))
+    coarse = wave_grid((lo, hi), 20.0) if hi > lo else np.array([lo])
+
+    def windows(eps):
+        left = np.zeros(len(idx_h))
+        right = np.zeros(len(idx_h))
+        tail = np.zeros(coarse.size)
+        for j, i in enumerate(idx_h):
+            pts, dep = tabs[j]
+            if dep.size == 0:
+                continue
+            c = centres[i]
+            r_side = pts >= c
+            l_side = pts <= c
+            ro, rd = pts[r_side] - c, dep[r_side]
+            lo_, ld = (c - pts[l_side])[::-1], dep[l_side][::-1]
+            right[j] = _side_window(ro, rd, eps) if ro.size else 0.0
+            left[j] = _side_window(lo_, ld, eps) if lo_.size else 0.0
+            # what is cut off (all of it for a line with two empty windows) counts as tail
+            d = coarse - c
+            m_r = (d > right[j]) & (d <= (ro[-1] if ro.size else 0.0))
+            m_l = (-d > left[j]) & (-d <= (lo_[-1] if lo_.size else 0.0))
+            if ro.size and m_r.any():
+                tail[m_r] += _interp_loglog(d[m_r], ro, rd)
+            if lo_.size and m_l.any():
+                tail[m_l] += _interp_loglog(-d[m_l], lo_, ld)
+        return left, right, (float(tail.max()) if tail.size else 0.0)
+
+    eps = float(depth_min)
+    for _ in range(8):
+        left, right, worst = windows(eps)
+        if worst <= depth_min:
+            break
+        eps *= 0.5
+    return left, right, time.process_time() - t0
+
+
 def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, wave=None,
         step_kms: float = DEFAULTS["step_kms"], n_mu: int = DEFAULTS["n_mu"],
         accrt: float = DEFAULTS["accrt"], accwi: float = DEFAULTS["accwi"],
         continuum_grid=DEFAULTS["continuum_grid"], almax_min: float | None = DEFAULTS["almax_min"],
         vdw_scale: float = DEFAULTS["vdw_scale"], h2broad: bool = DEFAULTS["h2broad"],
-        eos_warm_start: bool = DEFAULTS["eos_warm_start"], return_details: bool = False):
+        eos_warm_start: bool = DEFAULTS["eos_warm_start"], chunk_width=DEFAULTS["chunk_width"],
+        h_depth_min: float | None = DEFAULTS["h_depth_min"], return_details: bool = False):
     """Synthesise every abundance set of ``abundances_list`` on one atmosphere with SMElib.
 
     Engine interface (see ``glocal.synthesis``): returns ``wave`` (n_wave,) air Å,
@@ -298,11 +454,17 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, wave=None,
     ``almax_min=None`` disables the line pre-selection (all lines go to every variant).
     ``eos_warm_start`` starts SMElib's EOS iteration from the previous variant's solution
     (≈10× faster per variant; the converged result is unchanged, see tests).
+    ``chunk_width`` (Å) splits the grid into pieces synthesised one after the other, each with only
+    the lines whose contribution range overlaps it (None: one piece); the output is one grid.
+    ``h_depth_min``: H I line wings are cut where their summed depression of F/F_c is below this
+    (None: SMElib's own ``accrt`` ranges, hundreds of Å).
     """
     A = _check_abundances(abundances_list)
     vt = float(vturb)
     if not np.isfinite(vt) or vt < 0 or vt > 20:
         raise ValueError(f"vturb must be in [0, 20] km/s, got {vturb!r}")
+    if h_depth_min is not None and not (np.isfinite(h_depth_min) and 0 < h_depth_min < 0.1):
+        raise ValueError(f"h_depth_min must be in (0, 0.1) or None, got {h_depth_min!r}")
     if wave is None:
         grid = wave_grid(wave_range, step_kms)
     else:
@@ -311,6 +473,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, wave=None,
             raise ValueError("wave must be a 1-D, finite, strictly increasing array (Å)")
         _check_range((grid[0], grid[-1]))
     lo, hi = float(grid[0]), float(grid[-1])
+    chunks = chunk_slices(grid, chunk_width)
     mu, wmu = mu_quadrature(n_mu)
     atmo, teff, logg = sme_atmosphere(atmosphere)
     # lines contributing to [lo, hi]: keep a margin for wings (H lines are far-reaching)
@@ -318,27 +481,37 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, wave=None,
     lines = prepare_lines(line_list, (lo - margin, hi + margin))
     if lines.species.size == 0:
         raise ValueError(f"line list has no lines within {lo - margin:.1f}-{hi + margin:.1f} Å")
+    # identical abundance sets (the paper's 16 variants hold {O: 0, Mg: 0} twice) are synthesised once
+    _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
+    order = np.argsort(first)                       # unique rows in order of first appearance
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    U = A[np.sort(first)]
+    back = rank[np.asarray(inverse).ravel()]        # variant v -> row of U
     timing: dict[str, float] = {}
-    nv, nw = A.shape[0], grid.size
-    flux = np.empty((nv, nw))
-    cont = np.empty((nv, nw))
+    nv, nw, nu = A.shape[0], grid.size, U.shape[0]
+    flux_u = np.empty((nu, nw))
+    cont_u = np.empty((nu, nw))
+    n_chunk_lines = []
+    chunk_cpu = np.zeros(len(chunks))
+    h_info = {}
     with _LOCK:
         dll = _dll()
         lib = _lib()
         with dll.session():
             t0 = time.perf_counter()
+            c0 = time.process_time()
             dll.SetContinuumOpacityGrid(continuum_grid)
             # warm-start the EOS from the previous variant's solution (same T, P structure)
             dll.SetEosWarmStartMode(bool(eos_warm_start))
-            if hasattr(dll, "SetLineInfoMode"):
-                dll.SetLineInfoMode(0)
+            dll.SetLineInfoMode(0)
             species, atomic = lines.species, lines.atomic
             lib.InputLineList(species, atomic)
 
             def _prepare(abund):
                 dll.InputModel(teff, logg, vt, atmo)
                 lib.InputAbund(sme_abundances(abund))
-                dll.Ionization(0)
+                dll.Ionization(4)  # gas density from SMElib's own EOS (see module docstring)
                 dll.SetVWscale(float(vdw_scale))
                 if h2broad:
                     dll.SetH2broad(True)
@@ -347,34 +520,71 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, wave=None,
                 dll.InputWaveRange(lo - 2.0, hi + 2.0)
                 dll.Opacity()
 
-            n_kept = species.size
-            if almax_min is not None and species.size > 0:
-                # screening with the largest abundance of every element over the variants
-                _prepare(A.max(axis=0))
-                almax, _ = dll.ALMAXRange(accrt=float(accrt))
-                strong = np.asarray(almax, float) >= float(almax_min)
-                strong |= np.char.strip(species) == b"H 1"  # H I: broad wings, few lines
-                species, atomic = species[strong], np.ascontiguousarray(atomic[:, strong])
-                n_kept = int(strong.sum())
-                lib.InputLineList(species, atomic)
-            timing["line_selection"] = time.perf_counter() - t0
-            t_syn = time.perf_counter()
             try:
-                for v in range(nv):
-                    _prepare(A[v])
-                    _, w_out, sint, cint = dll.Transf(mu, wave=grid, accrt=float(accrt), accwi=float(accwi))
-                    if w_out.size != nw:
-                        raise RuntimeError(f"SMElib returned {w_out.size} points for a {nw}-point grid")
-                    flux[v] = 2.0 * np.pi * (wmu * mu) @ sint
-                    cont[v] = 2.0 * np.pi * (wmu * mu) @ cint
+                # SMElib's own screening and contribution ranges (what Transf would compute itself),
+                # with the largest abundance of every element over the variants
+                _prepare(A.max(axis=0))
+                almax, ranges = dll.ALMAXRange(accrt=float(accrt))
+                almax = np.asarray(almax, float)
+                ranges = np.asarray(ranges, float).reshape(-1, 2)
+                is_h = np.char.strip(species) == b"H 1"
+                keep = np.ones(species.size, bool) if almax_min is None else (almax >= float(almax_min))
+                keep |= is_h                         # H I: broad wings, few lines
+                species, atomic = species[keep], np.ascontiguousarray(atomic[:, keep])
+                rs, re_ = ranges[keep, 0].copy(), ranges[keep, 1].copy()
+                is_h = is_h[keep]
+                n_kept = int(keep.sum())
+                lib.InputLineList(species, atomic)
+                # from here on Transf uses these ranges and per-chunk masks of active lines
+                dll.SetLineInfoMode(2)
+                timing["line_selection"] = time.perf_counter() - t0
+                timing["line_selection_cpu"] = time.process_time() - c0
+                t_syn, c_syn = time.perf_counter(), time.process_time()
+                active = np.ones(species.size, bool)
+                for u in range(nu):
+                    _prepare(U[u])
+                    if u == 0 and h_depth_min is not None and is_h.any():
+                        idx_h = np.flatnonzero(is_h)
+                        left, right, h_cpu = _h_windows(dll, mu, wmu, atomic[2], rs, re_, idx_h, lo, hi,
+                                                        float(h_depth_min), float(accrt), float(accwi))
+                        cen = atomic[2, idx_h]
+                        rs[idx_h] = np.maximum(rs[idx_h], cen - left)
+                        re_[idx_h] = np.minimum(re_[idx_h], cen + right)
+                        empty = (left <= 0) & (right <= 0)
+                        active[idx_h[empty]] = False
+                        wmax = np.maximum(left, right)
+                        h_info = dict(h_lines=int(idx_h.size), h_lines_used=int((~empty).sum()),
+                                      h_lines_uncut=int(np.isinf(wmax).sum()),
+                                      h_window_max=float(np.max(wmax[np.isfinite(wmax)], initial=0.0)),
+                                      h_window_cpu=h_cpu)
+                    for k, sl in enumerate(chunks):
+                        c_chunk = time.process_time()
+                        g = grid[sl]
+                        # SMElib adds a line at λ only for range_s < λ < range_e
+                        m = active & (re_ > g[0]) & (rs < g[-1])
+                        if u == 0:
+                            n_chunk_lines.append(int(m.sum()))
+                        dll.InputLinePrecomputedInfo(rs, re_, m.astype(np.uint8))
+                        _, w_out, sint, cint = dll.Transf(mu, wave=g, accrt=float(accrt), accwi=float(accwi))
+                        if w_out.size != g.size:
+                            raise RuntimeError(f"SMElib returned {w_out.size} points for a {g.size}-point grid")
+                        flux_u[u, sl] = 2.0 * np.pi * (wmu * mu) @ sint
+                        cont_u[u, sl] = 2.0 * np.pi * (wmu * mu) @ cint
+                        chunk_cpu[k] += time.process_time() - c_chunk
             finally:
+                dll.SetLineInfoMode(0)
                 dll.SetEosWarmStartMode(False)  # never carry EOS history over to another model
             timing["synthesis"] = time.perf_counter() - t_syn
+            timing["synthesis_cpu"] = time.process_time() - c_syn
+    flux, cont = flux_u[back], cont_u[back]
     if not (np.all(np.isfinite(flux)) and np.all(cont > 0)):
         raise RuntimeError("SMElib produced non-finite flux or non-positive continuum")
     if return_details:
         details = dict(timing=timing, n_lines_in=int(lines.species.size), n_lines_used=int(n_kept),
                        n_dropped_h_lines=lines.n_dropped_h, n_mu=int(n_mu), step_kms=step_kms,
-                       n_wave=int(nw))
+                       n_wave=int(nw), n_chunks=len(chunks), n_chunk_lines=n_chunk_lines,
+                       chunk_edges=[(float(grid[sl][0]), float(grid[sl][-1])) for sl in chunks],
+                       chunk_cpu=(chunk_cpu / nu).tolist(),
+                       n_unique_variants=int(nu), **h_info)
         return grid, flux, cont, details
     return grid, flux, cont
