@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     ap.add_argument("--models", type=int, default=len(MODELS), help="first N models only (smoke tests)")
     ap.add_argument("--wave-range", type=float, nargs=2, default=(2550.0, 10000.0))
     ap.add_argument("--rerun-builtin", action="store_true",
-                    help="recompute only the built-in side, for every model whose SME side is cached")
+                    help="recompute only the built-in side, where SME's side is cached and newer (delete "
+                         "results/validation/builtin_vs_sme/*.npz to redo all)")
     ap.add_argument("--summary-only", action="store_true", help="only rewrite the summary from finished models")
     a = ap.parse_args(argv)
     from glocal.atmospheres import in_coverage
@@ -113,8 +114,10 @@ def main(argv=None) -> int:
     models = MODELS[:a.models]
     covered = [m for m in models if bool(in_coverage(*m))]
     skipped = [m for m in models if m not in covered]
-    if a.rerun_builtin:  # recompute the built-in side of every model whose SME side is cached
-        todo = [m for m in covered if _fresh_reference(parts / "sme" / f"{_name(m)}.npz")]
+    if a.rerun_builtin:  # the built-in side of every model whose SME side is cached and newer than it
+        todo = [m for m in covered if _fresh_reference(parts / "sme" / f"{_name(m)}.npz") and (
+            not (parts / f"{_name(m)}.npz").exists()
+            or (parts / f"{_name(m)}.npz").stat().st_mtime < (parts / "sme" / f"{_name(m)}.npz").stat().st_mtime)]
     elif a.summary_only:
         todo = []
     else:
