@@ -24,7 +24,8 @@
 # Bell & Berrington free-free), H I, He⁻, H₂⁺, Rayleigh and Thomson scattering, the bound-free edges of
 # Mg I, Si I, Al I, C I, Ca I and Fe I (term-resolved Zatsarinny et al. 2019 cross-sections) and the CH, OH
 # and NH photodissociation continua; Voigt line profiles (Humlíček) with thermal, microturbulent,
-# radiative, Stark and van der Waals broadening; hydrogen lines of the Balmer and Paschen series up to their
+# radiative, Stark and van der Waals broadening (perturbers H I, He I and H₂ with Kurucz's weights 1, 0.42 and
+# 0.85); hydrogen lines of the Balmer and Paschen series up to their
 # limits — Stehlé & Hutcheon Stark profiles where their tables reach, a quasi-static (Holtsmark) profile in
 # denser layers and for the high members, self-broadening for Hα–Hγ, wings cut at the series limit as in
 # SME; an LTE formal solution by Gauss–Legendre angle quadrature; the continuum from continuous opacity
@@ -185,9 +186,13 @@ else:
 #   dwarfs differ by 20–26 % for that reason alone (with Ca I switched off the continua agree within 0.5 %).
 #   SME's opacities per gram are only right since glocal's SME driver takes the gas density from SMElib's own
 #   equation of state (it used P/kT with the model's mean mass before, 26–63 % off in the 3500 K dwarf).
-# * **The 3500 K dwarf** (an extrapolated atmosphere) remains the outlier in the normalised spectrum: its
-#   lines are weaker in the built-in engine throughout. H₂ as a van der Waals perturber (SME's ``h2broad``)
-#   and the molecular equilibrium at 2500–3000 K are the suspects; this is an open item of the engine.
+# * **The 3500 K dwarf** (an extrapolated atmosphere) was the outlier until the built-in engine counted H₂
+#   and He as van der Waals perturbers: H₂ outnumbers H I by up to 3× in its deep layers, and with H I alone
+#   its strongly damped lines (Na D, Mg b, Ca I, the UV) were far too narrow — Na D's R = 200 pixel 0.76
+#   against SME's 0.615 (SME with ``h2broad`` off gives 0.753). With n(H I) + 0.42 n(He) + 0.85 n(H₂) (the
+#   weights Kurucz's SYNTHE uses) that pixel is 0.599 and the model's rms dropped from 7.1 % to 0.8 %.
+#   Its O response stays ~14 % above SME's: the OH window lies below the Ca I 3646 Å bound-free edge, where
+#   SME lacks that opacity (see the continuum item).
 #
 # None of these is tuned away.
 

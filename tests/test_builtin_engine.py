@@ -157,6 +157,29 @@ def test_compare_with_sme_rows():
     assert row["response_ratio_Mg"] == pytest.approx(1.0, abs=0.1)
 
 
+def test_cool_dwarf_damping_wings_agree_with_sme():
+    """Na D in a 3500 K dwarf, where H2 outnumbers H I in the deep layers: van der Waals broadening by
+    H I alone leaves the R = 200 Na D pixel ~0.1 above SME's (which counts H2 perturbers, ``h2broad``);
+    with H I + He + H2 perturbers (``Chemistry.vdw_perturbers``) the engines agree to 3 %."""
+    pytest.importorskip("pysme")
+    from glocal.abundances import abundance_pattern
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.degrade import degrade
+    from glocal.linelists import builtin_linelist
+    from glocal.synthesis.sme import run as sme_run, wave_grid
+    atm = grid_atmosphere(3500.0, 5.0, -1.0)
+    A = abundance_pattern(-1.0, {})[None, :]
+    lo, hi = 5800.0, 5990.0
+    ll = builtin_linelist((lo - 20, hi + 20))
+    wave = wave_grid((lo, hi))
+    _, fs, cs = sme_run(atm, A, ll, (lo, hi), 1.0, wave=wave)
+    _, fb, cb = run(atm, A, ll, (lo, hi), 1.0, wave=wave)
+    _, ds = degrade(wave, fs[0] / cs[0], wmin=lo + 60, wmax=hi - 60)
+    _, db = degrade(wave, fb[0] / cb[0], wmin=lo + 60, wmax=hi - 60)
+    assert ds.min() < 0.5  # the saturated, strongly damped doublet dominates the pixel
+    np.testing.assert_allclose(db, ds, rtol=0.03)
+
+
 def test_low_rank_class_ratios_reproduce_every_class():
     """The n_e classes of a metal-poor model (where [Mg/Fe] moves n_e) are combined on a truncated-SVD
     basis; the factorisation must hold every shared species' ratio to the tolerance with fewer terms

@@ -12,7 +12,7 @@ atomic and molecular lines onto a wavelength x depth grid.
   - radiative: 10**gamma_rad, else the classical value 2.223e15 / lambda[A]^2 s^-1 (Gray Eq. 11.14);
   - Stark: 10**gamma_stark n_e (T/10^4)^(1/6), else Cowley (1971) as in Korg
     (2.26e-7 n*_up^4 n_e for neutrals, 5.42e-7 n*_up^4/(Z+1)^2 n_e for ions);
-  - van der Waals: gamma_vdw < 0: 10**gamma_vdw n_H (T/10^4)^0.3; gamma_vdw > 20: Anstee, Barklem &
+  - van der Waals: gamma_vdw < 0: 10**gamma_vdw n_H (T/10^4)^0.3, n_H = n(H I) + 0.42 n(He) + 0.85 n(H2); gamma_vdw > 20: Anstee, Barklem &
     O'Mara (sigma.alpha packed); else Unsoeld (1955) with the hydrogenic <r^2> of Gray Eq. 11.30.
   Molecules get radiative damping, plus vdW/Stark when the list gives them; without list data the
   engine gives them log10(gamma_6/n_H) = ``molecular_vdw`` (default -8.2 in ``engine.run``; see there).
@@ -228,8 +228,9 @@ def species_mass(species: str) -> float:
 
 
 def damping(wave0, species, elow, gamma_rad, gamma_stark, gamma_vdw, T, ne, nH, mass, molecular_vdw=None):
-    """Total Lorentz width Gamma (s^-1) per line and depth, shape (nl, nd). ``molecular_vdw``: log10
-    gamma_6/n_H at 10^4 K given to molecular lines without a van der Waals constant (None: none)."""
+    """Total Lorentz width Gamma (s^-1) per line and depth, shape (nl, nd). ``nH``: van der Waals
+    perturbers in H-atom equivalents (``Chemistry.vdw_perturbers``: H I, He I and H2). ``molecular_vdw``:
+    log10 gamma_6/n_H at 10^4 K given to molecular lines without a van der Waals constant (None: none)."""
     tab = load_tables()
     nl = wave0.size
     T = T[None, :]
@@ -385,7 +386,7 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
     mass_sp = np.array([mass[s] if s in mass else 1.0 for s in names])
     kT = K_EV * T[None, :]
     vt = np.broadcast_to(np.asarray(vturb, float), (nd,))
-    nH = chem.n_atoms[0, 0, 0]  # damping uses the n_e and n_H of variant 0 (they barely move with O/Mg)
+    nH = chem.vdw_perturbers(0)  # damping uses the n_e and perturbers of variant 0 (they barely move with O/Mg)
     tr = np.full(nd, 1.0) if tau_ross is None else np.asarray(tau_ross, float)
     # a line is kept if it reaches the threshold anywhere below tau_ross = select_tau; its window covers
     # the detunings where it exceeds the threshold in the layers that form the wings (tau_ross >= wing_tau)
