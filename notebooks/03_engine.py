@@ -191,8 +191,11 @@ else:
 #   its strongly damped lines (Na D, Mg b, Ca I, the UV) were far too narrow — Na D's R = 200 pixel 0.76
 #   against SME's 0.615 (SME with ``h2broad`` off gives 0.753). With n(H I) + 0.42 n(He) + 0.85 n(H₂) (the
 #   weights Kurucz's SYNTHE uses) that pixel is 0.599 and the model's rms dropped from 7.1 % to 0.8 %.
-#   Its O response stays ~14 % above SME's: the OH window lies below the Ca I 3646 Å bound-free edge, where
-#   SME lacks that opacity (see the continuum item).
+#   Its O response stays 14 % above SME's. Part of that is SME's missing Ca I bound-free opacity (the OH
+#   window lies below the 3646 Å edge of Ca I 4s3d ¹D): with Ca I switched off in the built-in engine the
+#   continua agree to 0.4 % and the ratio is 1.11. The remaining 11 % is not traced yet (the OH
+#   equilibrium in the 2500–3000 K surface layers, which the two chemistries treat differently, is the
+#   first suspect).
 #
 # None of these is tuned away.
 
