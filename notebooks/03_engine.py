@@ -178,8 +178,12 @@ else:
 #   use Stehlé & Hutcheon profiles where those tables reach; beyond them SMElib falls back to HLINOP's
 #   quasi-static profile, in which the quasi-static electron part is added on top of a normalised ion profile,
 #   while the built-in engine keeps each profile's area at the line's gf (a Holtsmark profile with the field
-#   of ions and electrons) — the likely reason why SME's merged pseudo-continuum is stronger. Everywhere else these
-#   models agree to ≲ 1 %.
+#   of ions and electrons) — the likely reason why SME's merged pseudo-continuum is stronger. The physical
+#   treatment, level dissolution (Hummer–Mihalas occupation probabilities with the dissolved-level bound-free
+#   opacity, `run(..., hydrogen_dissolution=True)`), makes the absorption continuous across the limit and
+#   brings the first pixel redward of it to within 3 % of SME, but leaves the next one 5–7 % off and moves
+#   3720–3800 Å 1–2 % below SME (6500/4.0/−1.8, 8000/4.5/−1.0); it stays off by default, like SME.
+#   Everywhere else these models agree to ≲ 1 %.
 # * **O and Mg responses** agree within a few per cent wherever the response is measurable; OH in 7000–8000 K
 #   models changes F/Fc by less than 10⁻³ per pixel, and its ratio is not reported.
 # * **Continuum.** SME has no Ca I bound-free opacity, the built-in engine does: below 3000 Å the coolest

@@ -117,3 +117,30 @@ def test_line_list_hydrogen_lines_are_used():
     b = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, line_list=LineList(data, medium="air",
                                                                               isotopes_applied=True))
     assert np.allclose(b, 10 * a)
+
+
+def test_occupation_probability_limits():
+    """Hummer-Mihalas w_n: low levels intact, high levels dissolved in a hot dwarf's deep layers, fewer
+    dissolved at lower electron density, monotonic in n."""
+    from glocal.synthesis.builtin.hydrogen import occupation_probability
+    n = np.arange(2, 61)
+    w_dense = occupation_probability(n[:, None], np.array([1e15]), np.array([8000.0]))[:, 0]
+    w_thin = occupation_probability(n[:, None], np.array([1e11]), np.array([8000.0]))[:, 0]
+    assert w_dense[0] > 0.999 and w_dense[-1] < 0.01  # n = 2 intact, n = 60 dissolved at 1e15 cm^-3
+    assert np.all(np.diff(w_dense) <= 0) and np.all(w_thin >= w_dense)
+    assert w_thin[10] > 0.99  # n = 12 survives at 1e11 cm^-3
+
+
+def test_dissolved_bound_free_joins_the_balmer_edge():
+    """The dissolved-level opacity redward of the Balmer limit continues the n = 2 bound-free opacity of
+    ``continuum.hydrogen_bf`` at the edge (the pseudo-continuum that replaces the merged high members) and
+    fades where the upper levels are intact."""
+    from glocal.synthesis.builtin.continuum import hydrogen_bf
+    from glocal.synthesis.builtin.hydrogen import dissolved_bound_free
+    from glocal.synthesis.builtin.tables import HC_EV_AA, RYDBERG_H_EV
+    T, ne, nH, U = np.array([8000.0]), np.array([1e15]), np.array([1e16]), np.array([2.0])
+    edge = 4 * HC_EV_AA / RYDBERG_H_EV
+    blue = hydrogen_bf(np.array([edge * (1 - 1e-6)]), T, nH, U) - hydrogen_bf(np.array([edge * (1 + 1e-6)]), T, nH, U)
+    red = dissolved_bound_free(edge * np.array([1 + 1e-6, 1.03, 1.06, 1.12]), T, ne, nH, U, 2)[:, 0]
+    assert red[0] == pytest.approx(blue[0, 0], rel=0.02)
+    assert red[0] > red[1] > red[2] and red[3] < 1e-2 * red[0]  # n* = 11.6, 8.3, 5.9: levels intact
