@@ -176,9 +176,12 @@ else:
 #   R = 200 pixels just redward of the Balmer (3646 Å) and Paschen (8204 Å) limits, where the high series
 #   members merge. Both engines keep every member up to the series limit as a line (no level dissolution) and
 #   use Stehlé & Hutcheon profiles where those tables reach; beyond them SMElib falls back to HLINOP's
-#   quasi-static profile, in which the quasi-static electron part is added on top of a normalised ion profile,
-#   while the built-in engine keeps each profile's area at the line's gf (a Holtsmark profile with the field
-#   of ions and electrons) — the likely reason why SME's merged pseudo-continuum is stronger. The physical
+#   Stark profile, S·(1 + f_e) + L: the ion quasi-static profile S (HLINOP's `SOFBET`, whose area we
+#   integrated numerically: 0.4999 per side, i.e. 1), plus the quasi-static electron fraction f_e (0–1) times
+#   the same S, plus an electron-impact Lorentzian L of area 1 — a profile of area 1–3 per unit gf. The built-in
+#   engine keeps each profile's area at 1 (a Holtsmark profile in the field of ions and electrons). Where the
+#   high members overlap, the opacity is the sum of their areas, so SME's merged pseudo-continuum is stronger;
+#   we do not copy that approximation. The physical
 #   treatment, level dissolution (Hummer–Mihalas occupation probabilities with the dissolved-level bound-free
 #   opacity, `run(..., hydrogen_dissolution=True)`), makes the absorption continuous across the limit and
 #   brings the first pixel redward of it to within 3 % of SME, but leaves the next one 5–7 % off and moves
