@@ -294,3 +294,16 @@ def test_physics_checks_section_2_3():
     assert np.all(r["resp_O_OH_vs_teff"][T <= 5000] > 0)           # [O/Fe] deepens OH
     assert r["resp_Mg_MgI_2852_vs_teff"][T == 5000][0] > 0.01      # [Mg/Fe] deepens Mg I 2852
     assert abs(r["resp_O_MgI_2852_vs_teff"][T == 5000][0]) < 0.2 * r["resp_Mg_MgI_2852_vs_teff"][T == 5000][0]
+
+
+def test_sme_hydrogen_lines_carry_their_level_numbers():
+    """SMElib reads the principal quantum numbers of H I lines from the gamma_4 / gamma_6 fields: H-alpha,
+    H-beta and Paschen-9 of the built-in list must arrive as (2, 3), (2, 4) and (3, 9)."""
+    from glocal.linelists import builtin_linelist
+    from glocal.synthesis.sme import prepare_lines
+    prep = prepare_lines(builtin_linelist((4800.0, 9300.0)))
+    h = prep.species == b"H 1"
+    wave, n_lo, n_up = prep.atomic[2][h], prep.atomic[6][h], prep.atomic[7][h]
+    for lam, lo, up in ((6562.80, 2, 3), (4861.33, 2, 4), (9229.0, 3, 9)):
+        k = np.argmin(np.abs(wave - lam))
+        assert abs(wave[k] - lam) < 0.5 and (n_lo[k], n_up[k]) == (lo, up)

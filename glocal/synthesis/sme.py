@@ -87,7 +87,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_wave_range, require_air_linelist
-from ..constants import AMU, C_KMS, H_IONIZATION_EV, K_BOLTZMANN, RYDBERG_H
+from ..constants import AMU, C_KMS, K_BOLTZMANN
 
 __all__ = ["run", "wave_grid", "chunk_slices", "prepare_lines", "mu_quadrature", "sme_abundances",
            "sme_atmosphere", "DEFAULTS", "engine_version"]
@@ -281,14 +281,8 @@ def prepare_lines(line_list, wave_range=None) -> SMELines:
     keep = np.ones(n, bool)
     is_h = (~mol) & (np.floor(code) == 1) & (ion == 1)
     if np.any(is_h):
-        from ..linelists import air_to_vacuum
-        elow = np.asarray(d["elow"], float)[is_h]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            nlo = np.rint(np.sqrt(H_IONIZATION_EV / (H_IONIZATION_EV - elow)))
-            sigma = 1e8 / air_to_vacuum(np.asarray(d["wave"], float)[is_h])
-            nup_f = 1.0 / np.sqrt(1.0 / nlo**2 - sigma / RYDBERG_H)
-        nup = np.rint(nup_f)
-        ok = np.isfinite(nup) & (nup > nlo) & (nup <= 100) & (np.abs(nup_f - nup) < 0.3) & (nlo >= 1)
+        from ..linelists import hydrogen_levels
+        nlo, nup, ok = hydrogen_levels(np.asarray(d["wave"], float)[is_h], np.asarray(d["elow"], float)[is_h])
         g_4[is_h] = np.where(ok, nlo, 0.0)
         g_6[is_h] = np.where(ok, nup, 0.0)
         keep[np.flatnonzero(is_h)[~ok]] = False
