@@ -253,8 +253,15 @@ def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = "sme", wor
     grid = csst_grid(lo, hi, R)
     engine_name = engine if isinstance(engine, str) else f"custom:{getattr(engine, '__name__', 'engine')}"
     if isinstance(engine, str):
+        import inspect
+
         from .synthesis import get_engine
-        get_engine(engine)  # unknown names fail before any work
+        params = inspect.signature(get_engine(engine)).parameters  # unknown names fail before any work
+        taken = {"atmosphere", "abundances_list", "line_list", "wave_range", "vturb"}
+        unknown = sorted(k for k in engine_options if k not in params or k in taken)
+        if unknown:
+            allowed = sorted(k for k, p in params.items() if p.kind == p.KEYWORD_ONLY)
+            raise ValueError(f"unknown option(s) {unknown} for engine {engine!r}; it takes {allowed}")
 
     cov = np.asarray(in_coverage(nodes_arr["teff"], nodes_arr["logg"], nodes_arr["feh"]), bool)
     skipped = nodes_arr[~cov]

@@ -57,10 +57,29 @@ def cmd_grid_info(args):
             print(f"{k:22s} {v}")
 
 
+def engine_option(text: str):
+    """``KEY=VALUE`` of ``--engine-option``; VALUE is read as an int, a float, true/false/none, or kept as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    low = value.strip().lower()
+    if low in ("true", "false"):
+        return key, low == "true"
+    if low == "none":
+        return key, None
+    for cast in (int, float):
+        try:
+            return key, cast(value)
+        except ValueError:
+            pass
+    return key, value
+
+
 def cmd_grid_build(args):
     from glocal.build import build_grid
     out = build_grid(args.preset, args.out, engine=args.engine, workers=args.workers,
-                     scheduler=args.scheduler, seed=args.seed, progress=not args.quiet)
+                     scheduler=args.scheduler, seed=args.seed, progress=not args.quiet,
+                     engine_options=dict(args.engine_option))
     print(f"wrote {out}")
 
 
@@ -144,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     gb.add_argument("--workers", type=int, default=2)
     gb.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
     gb.add_argument("--seed", type=int, default=0)
+    gb.add_argument("--engine-option", type=engine_option, action="append", default=[], metavar="KEY=VALUE",
+                    help="engine keyword, repeatable: the book's grids use --engine-option resolution=40000 "
+                         "--engine-option threshold=1e-3 (default: the engine's converged setting)")
     gb.add_argument("--quiet", action="store_true")
     gb.set_defaults(func=cmd_grid_build)
 

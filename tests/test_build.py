@@ -161,3 +161,27 @@ def test_joint_variants_and_extra_elements(tmp_path):
     build_grid(nodes[:1], tmp_path / "c.h5", variants=[{"C": 0.5}, {"C": -0.5}], **opts)
     c = load_dataset(tmp_path / "c.h5")
     assert sorted(c.labels["cfe"].tolist()) == [-0.5, 0.5] and np.all(c.labels["ofe"] == 0)
+
+
+def test_engine_options_are_checked_before_any_work(tmp_path):
+    """A misspelt engine option fails at once with the engine's valid keywords, not once per model."""
+    out = tmp_path / "g.h5"
+    with pytest.raises(ValueError, match="unknown option.*resolutoin.*threshold"):
+        build_grid("ci", out, engine="builtin", engine_options={"resolutoin": 40000}, progress=False)
+    with pytest.raises(ValueError, match="unknown option"):
+        build_grid("ci", out, engine="builtin", engine_options={"vturb": 2.0}, progress=False)  # set per model
+    assert not out.exists()
+
+
+def test_cli_engine_option_values():
+    import argparse
+
+    from glocal.cli import engine_option
+    assert engine_option("resolution=40000") == ("resolution", 40000)
+    assert engine_option("threshold=1e-3") == ("threshold", 1e-3)
+    assert engine_option("hydrogen_dissolution=true") == ("hydrogen_dissolution", True)
+    assert engine_option("depth_points=none") == ("depth_points", None)
+    assert engine_option("n_mu=exp7") == ("n_mu", "exp7")
+    for bad in ("resolution", "=3", "1x=2"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            engine_option(bad)
