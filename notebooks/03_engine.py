@@ -201,6 +201,9 @@ else:
 #   models changes F/Fc by less than 10⁻³ per pixel, and its ratio is not reported.
 # * **Continuum.** SME has no Ca I bound-free opacity, the built-in engine does: below 3000 Å the coolest
 #   dwarfs differ by 20–26 % for that reason alone (with Ca I switched off the continua agree within 0.5 %).
+#   The three models above 2 % (3500 K giant and dwarf, 4000/4.5/−1.4) all peak at 2933 Å, the edge of
+#   Ca I 4s4p ³P°; between 3000 Å and the Ca I 4s3d ¹D edge at 3646 Å they differ by up to 2.4 % (3500 K
+#   giant), 5.6 % (3500 K dwarf) and 0.5 % (4000 K dwarf), redward of it by ≤ 1.2 %.
 #   SME's opacities per gram are only right since glocal's SME driver takes the gas density from SMElib's own
 #   equation of state (it used P/kT with the model's mean mass before, 26–63 % off in the 3500 K dwarf).
 # * **The 3500 K dwarf** (an extrapolated atmosphere) was the outlier until the built-in engine counted H₂
