@@ -255,13 +255,16 @@ def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = "sme", wor
     if isinstance(engine, str):
         import inspect
 
-        from .synthesis import get_engine
-        params = inspect.signature(get_engine(engine)).parameters  # unknown names fail before any work
-        taken = {"atmosphere", "abundances_list", "line_list", "wave_range", "vturb"}
-        unknown = sorted(k for k in engine_options if k not in params or k in taken)
+        from .synthesis import get_engine, synthesize_variants
+
+        # unknown engine names and option names fail before any work: the options go to the front door
+        # (``synthesize_variants``: line_list, atmosphere, vturb) and on to the engine's keywords
+        def keywords(f):
+            return {k for k, p in inspect.signature(f).parameters.items() if p.kind == p.KEYWORD_ONLY}
+        allowed = (keywords(synthesize_variants) | keywords(get_engine(engine))) - {"wave_range", "engine"}
+        unknown = sorted(set(engine_options) - allowed)
         if unknown:
-            allowed = sorted(k for k, p in params.items() if p.kind == p.KEYWORD_ONLY)
-            raise ValueError(f"unknown option(s) {unknown} for engine {engine!r}; it takes {allowed}")
+            raise ValueError(f"unknown option(s) {unknown} for engine {engine!r}; it takes {sorted(allowed)}")
 
     cov = np.asarray(in_coverage(nodes_arr["teff"], nodes_arr["logg"], nodes_arr["feh"]), bool)
     skipped = nodes_arr[~cov]

@@ -169,7 +169,7 @@ def test_engine_options_are_checked_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="unknown option.*resolutoin.*threshold"):
         build_grid("ci", out, engine="builtin", engine_options={"resolutoin": 40000}, progress=False)
     with pytest.raises(ValueError, match="unknown option"):
-        build_grid("ci", out, engine="builtin", engine_options={"vturb": 2.0}, progress=False)  # set per model
+        build_grid("ci", out, engine="sme", engine_options={"resolution": 40000}, progress=False)  # builtin's
     assert not out.exists()
 
 
