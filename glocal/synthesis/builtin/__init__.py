@@ -8,9 +8,9 @@ Inputs are the project's ``glocal.atmospheres.Atmosphere`` and ``glocal.linelist
 """
 from .engine import constant_r_grid, continuum_opacity, run
 from .chemistry import solve_chemistry, Chemistry
-from .lines import voigt_hjerting
+from .lines import voigt
 from .transfer import flux_from_tau, optical_depth, planck_lambda
 from .validation import compare_with_sme
 
 __all__ = ["run", "constant_r_grid", "continuum_opacity", "solve_chemistry", "Chemistry",
-           "voigt_hjerting", "flux_from_tau", "optical_depth", "planck_lambda", "compare_with_sme"]
+           "voigt", "flux_from_tau", "optical_depth", "planck_lambda", "compare_with_sme"]

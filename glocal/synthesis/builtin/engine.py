@@ -30,9 +30,11 @@ the continuum comes from the continuous opacity only (paper §2.1), so F/Fc is t
 """
 from __future__ import annotations
 
+import math
 import time
 import warnings
 
+import numba
 import numpy as np
 
 from .. import _check_wave_range
@@ -41,7 +43,7 @@ from .chemistry import Chemistry, solve_chemistry
 from .hydrogen import hydrogen_line_opacity
 from .lines import as_air_linelist, line_opacity, prepare_lines, variant_classes
 from .tables import AMU, C_CGS, K_CGS
-from .transfer import flux_from_tau, flux_weighted, optical_depth, planck_lambda, reference_weights, tau_matrix
+from .transfer import flux_from_tau, flux_weighted, optical_depth, planck_lambda, reference_weights
 
 
 # validity of the continuum tables: H- free-free (Bell & Berrington) from 1823 A, H- bound-free
@@ -146,28 +148,35 @@ def continuum_opacity(wave, chem: Chemistry, v: int, split=False):
     return sum(parts.values())
 
 
-class _ClassScaled:
-    """Per-class opacity ``base * scale[c]`` (one scale per depth), built only for the rows asked for."""
+@numba.njit(cache=True)
+def _add_continuum(lac, j, w, h0, h_scale, i0, alpha, cont):
+    """cont[i] = exp((1 - w_i) lac[j_i] + w_i lac[j_i + 1]) (the continuum, log-interpolated from the
+    coarse grid) and alpha[i] += cont[i] + h0[i0 + i] h_scale (hydrogen lines; none if h0 has no rows)."""
+    nd = alpha.shape[1]
+    hyd = h0.shape[0] > 0
+    for i in range(alpha.shape[0]):
+        k = j[i]
+        f = w[i]
+        for d in range(nd):
+            x = math.exp(lac[k, d] * (1.0 - f) + lac[k + 1, d] * f)
+            cont[i, d] = x
+            alpha[i, d] += x + (h0[i0 + i, d] * h_scale[d] if hyd else 0.0)
 
-    def __init__(self, base, scales):
-        self.base, self.scales = base, [np.asarray(x, float)[None, :] for x in scales]
 
-    def rows(self, c, i0, i1):
-        return self.base[i0:i1] * self.scales[c]
-
-
-def _transfer(grid, cgrid, alpha_c, lop, ratio, h_alpha, chem, rhox, classes, reps, n_mu, lin_tol, dtype,
+def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, reps, n_mu, lin_tol, dtype,
               tau_integration="reference", chunk=1024, tau_floor=0.01, tau_deep=20.0):
     """Line flux of every variant, in blocks of ``chunk`` wavelengths (all temporaries stay in cache).
 
     Per block and n_e class: alpha = continuum (log-interpolated from ``cgrid``) + class lines + hydrogen
-    + the variant-specific species at the representative's ratios, then the formal solution with
-    tau = kappa @ M (``tau_matrix`` of the representative's continuum at the block centre) and its exact
-    response dF/dkappa. Every other variant v of the class differs by dkappa (its variant-specific
+    + the variant-specific species at the representative's ratios, then the formal solution
+    (``transfer.flux_weighted``, tau from the reference weights of the representative's continuum at the
+    block centre) and its exact response dF/dkappa. Every other variant v of the class differs by dkappa (its variant-specific
     species, continuum and mass density): F_v = F_r + sum_d dF/dkappa_d dkappa_d where that moves tau
     by less than ``lin_tol`` (relative; absolute ``lin_tol * tau_floor`` above tau = ``tau_floor``;
     ignored below tau = ``tau_deep``), an exact formal solution elsewhere (e.g. OH lines when O varies).
+    ``hydrogen`` = (h0 (nw, nd) or no rows, h_scale (n_class, nd)): hydrogen lines of class c = h0 h_scale[c].
     Returns the flux and the number of exactly re-solved rows."""
+    h0, h_scale = hydrogen
     nv, nc, nd = alpha_c.shape
     nw = grid.size
     flux = np.empty((nv, nw))
@@ -189,47 +198,37 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, h_alpha, chem, rhox, classes, re
             rel_c[v] = np.abs(dlac[v]).max(axis=1)
             eps[v] = (chem.rho[r] / chem.rho[v] - 1).astype(dtype)
     wref = {} if exact else {r: reference_weights(alpha_c[r] / chem.rho[r][None, :], rhox) for _, r, _ in groups}
-    mcache = {}
     # rows where a variant's variant-specific line opacity differs from its class representative's
     vrows = {}
     for c, r, mem in groups:
         for v in mem:
             m = np.zeros(nw, bool)
-            for s, (rows, _) in lop.blocks.items():
+            for b, s in enumerate(lop.species):
                 if np.any(ratio[s, v] != ratio[s, r]):
-                    m[rows] = True
+                    m[lop.species_rows(b)] = True
             vrows[v] = m
     n_exact = 0
     for i0 in range(0, nw, chunk):
         i1 = min(nw, i0 + chunk)
         jj, ww = j[i0:i1], fw[i0:i1, None]
         jlo, jhi = int(jj.min()), int(jj.max()) + 2
-        S64 = planck_lambda(grid[i0:i1], chem.T)
-        S = S64.astype(dtype)
-        dS = np.diff(S, axis=1)
+        S = planck_lambda(grid[i0:i1], chem.T)
         jm = int(jj[jj.size // 2])
         for c, r, mem in groups:
-            cont_r = lac[r, jj]
-            cont_r *= 1 - ww
-            cont_r += lac[r, jj + 1] * ww
-            np.exp(cont_r, out=cont_r)
             alpha = lop.class_alpha(c, i0, i1)
-            alpha += cont_r
-            if h_alpha is not None:
-                alpha += h_alpha.rows(c, i0, i1)
+            cont_r = np.empty_like(alpha)
+            _add_continuum(lac[r], jj, ww[:, 0], h0, h_scale[c], i0, alpha, cont_r)
             lop.variant_specific(ratio[:, r, :], i0=i0, i1=i1, out=alpha)
             if exact:
                 tau = optical_depth((alpha / rho[r]).astype(np.float64), rhox, tau_integration)
-                flux[r, i0:i1] = flux_from_tau(tau, S64, n_mu)
+                flux[r, i0:i1] = flux_from_tau(tau, S, n_mu)
                 continue
-            if (r, jm) not in mcache:
-                mcache[(r, jm)] = tau_matrix(tuple(x[jm] for x in wref[r]), dtype)
-            M = mcache[(r, jm)]
+            wts = tuple(x[jm] for x in wref[r])
             kap = alpha / rho[r]
             if not mem:
-                flux[r, i0:i1] = flux_weighted(kap, M, S, dS, n_mu)
+                flux[r, i0:i1] = flux_weighted(kap, wts, S, n_mu)
                 continue
-            F, tau, R = flux_weighted(kap, M, S, dS, n_mu, return_tau=True, return_response=True)
+            F, tau, R = flux_weighted(kap, wts, S, n_mu, return_tau=True, return_response=True)
             flux[r, i0:i1] = F
             RK = R * kap
             thr = np.maximum(tau, dtype.type(tau_floor)) * dtype.type(lin_tol)
@@ -251,7 +250,7 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, h_alpha, chem, rhox, classes, re
                     dk = D / rho[v] + kap[cand] * eps[v]
                     if cdiff:
                         dk += dkc[cand]
-                    big = (np.abs(dk @ M) > thr[cand]).any(axis=1)
+                    big = (np.abs(optical_depth(dk, rhox, wts)) > thr[cand]).any(axis=1)
                     lin = ~big
                     Fv[cand[lin]] = F[cand[lin]] + np.einsum("ij,ij->i", R[cand[lin]], dk[lin])
                     if big.any():
@@ -260,7 +259,7 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, h_alpha, chem, rhox, classes, re
                         av = alpha[rows] + D[big]
                         if cdiff:
                             av += dkc[rows] * rho[v]
-                        Fv[rows] = flux_weighted(av / rho[v], M, S[rows], dS[rows], n_mu)
+                        Fv[rows] = flux_weighted(av / rho[v], wts, S[rows], n_mu)
                 flux[v, i0:i1] = Fv
     return flux, n_exact
 
@@ -441,7 +440,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
     lop = line_opacity(grid, lines, core_doppler=core_doppler)
     timing["lines"] = time.perf_counter() - t
     t = time.perf_counter()
-    h_alpha = None
+    h0, h_scale = np.zeros((0, nd), np.float32), np.ones((reps.size, nd), np.float32)
     if hydrogen_lines:
         # computed once, for the first class; the classes differ in n_e by ~1e-3-1e-2 (O, Mg donors), which
         # moves the Stark widths negligibly, so the other classes only rescale n(H I)
@@ -449,11 +448,12 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         h0 = hydrogen_line_opacity(grid, chem.T, chem.ne[r0], chem.n_atoms[r0, 0, 0], chem.U[0, 0], vt,
                                    lambda w: _interp_log(w, cgrid, ly=log_alpha_c0), threshold=threshold,
                                    line_list=line_list, dissolution=hydrogen_dissolution)
-        h_alpha = _ClassScaled(h0, [chem.n_atoms[r, 0, 0] / chem.n_atoms[r0, 0, 0] for r in reps])
+        h0 = h0.astype(np.float32)
+        h_scale = np.array([chem.n_atoms[r, 0, 0] / chem.n_atoms[r0, 0, 0] for r in reps], np.float32)
     timing["hydrogen"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    flux, n_masked = _transfer(grid, cgrid, alpha_c, lop, lines.ratio, h_alpha,
+    flux, n_masked = _transfer(grid, cgrid, alpha_c, lop, lines.ratio, (h0, h_scale),
                                chem, d["rhox"], classes, reps, n_mu, mask_tol, tdtype, tau_integration)
     Sc = planck_lambda(cgrid, chem.T)
     cmethod = "log" if tau_integration == "reference" else tau_integration

@@ -54,7 +54,7 @@ import numpy as np
 from glocal.constants import RYDBERG_H
 from glocal.linelists import air_to_vacuum, hydrogen_levels, vacuum_to_air
 
-from .lines import abo_gamma, as_wave_grid, doppler_width, voigt_hjerting
+from .lines import abo_gamma, as_wave_grid, doppler_width, voigt
 from .tables import C_AA, C_CGS, HC_EV_AA, K_EV, RYDBERG_H_EV, SIGMA_LINE, load_tables
 
 SELF_BROADENING = {3: (1180.0, 0.677), 4: (2320.0, 0.455), 5: (4208.0, 0.380)}
@@ -162,11 +162,15 @@ def holtsmark(beta):
     asymptotic series 1.496 beta^-5/2 (1 + 5.107 beta^-3/2 + 14.43 beta^-3)."""
     b = np.abs(np.asarray(beta, float))
     lb, lh = _holtsmark_table()
-    out = np.exp(np.interp(np.log(np.maximum(b, 1e-300)), lb, lh))
+    out = np.atleast_1d(np.exp(np.interp(np.log(np.maximum(b, 1e-300)), lb, lh)))
+    b = np.atleast_1d(b)
     small = b < np.exp(lb[0])  # H ~ (4/(3 pi)) beta^2 near 0
-    out = np.where(small, 4.0 / (3.0 * np.pi) * b**2, out)
+    out[small] = 4.0 / (3.0 * np.pi) * b[small] ** 2
     big = b > np.exp(lb[-1])
-    return np.where(big, 1.496 * b ** -2.5 * (1 + 5.107 * b ** -1.5 + 14.43 * b ** -3.0), out)
+    bb = b[big]
+    x = bb ** -1.5
+    out[big] = 1.496 * x / bb * (1 + 5.107 * x + 14.43 * x * x)  # beta^-5/2 (1 + 5.107 beta^-3/2 + ...)
+    return out.reshape(np.shape(beta))
 
 
 @functools.lru_cache(maxsize=1)
@@ -245,8 +249,8 @@ def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_
         gam = abo_gamma(sig, alp, T, M_H) * n_HI
         a = gam * (lam_air * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD_th * 1e-8)
         v = dl[:, None] / dlD_th[None, :]
-        voigt = voigt_hjerting(np.broadcast_to(a, v.shape), v) / (np.sqrt(np.pi) * dlD_th)[None, :]
-        prof = np.maximum(prof + voigt - _gauss(dl[:, None], dlD_th[None, :]), 0.0)
+        impact = voigt(np.broadcast_to(a, v.shape), v) / (np.sqrt(np.pi) * dlD_th)[None, :]
+        prof = np.maximum(prof + impact - _gauss(dl[:, None], dlD_th[None, :]), 0.0)
     return prof
 
 

@@ -1,8 +1,8 @@
 """Line opacity: Voigt profiles, Doppler widths, damping, and the vectorised accumulation of
 atomic and molecular lines onto a wavelength x depth grid.
 
-* Voigt function H(a, v) = Re w(v + i a) with the rational approximation of Humlicek (1982, JQSRT 27,
-  437, "W4"); relative accuracy ~1e-4 (tested against scipy.special.wofz).
+* Voigt function H(a, v) = Re w(v + i a): Harris (1948) series for small a, Humlicek's (1982, JQSRT 27,
+  437, "W4") rational approximation otherwise; relative accuracy 3.1e-4 (tested against scipy.special.wofz).
 * Doppler width: Delta lambda_D = lambda / c sqrt(2 k T / m + xi^2)                         (Eq. L1)
 * line absorption coefficient (cm^-1), Gray (2005) Eq. 11.12 in wavelength form:
   alpha = (pi e^2 / m_e c) (lambda^2 / c) gf (n_s / U_s) e^{-E_low/kT} (1 - e^{-h nu/kT})
@@ -31,11 +31,13 @@ atomic and molecular lines onto a wavelength x depth grid.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
+import numba
 import numpy as np
-from scipy.special import dawsn, wofz
+from scipy.special import dawsn
 from scipy.special import gamma as gamma_fn
 
 from glocal._checks import require_air_linelist
@@ -47,84 +49,19 @@ from .tables import (A0_CM, AMU, ATOMIC_NUMBER, C_CGS, HC_EV_AA, K_CGS, K_EV, RY
 SQRT_PI = np.sqrt(np.pi)
 
 
-def voigt_hjerting(a, v):
-    """Voigt-Hjerting function H(a, v) = Re w(v + i a), Humlicek (1982) W4 approximation.
-
-    ``a`` >= 0 and ``v`` broadcast together; returns float64 array."""
+def voigt(a, v):
+    """Voigt-Hjerting function H(a, v) = Re w(v + i a) (``_voigt1`` element by element, compiled): for a <= 0.03 the
+    second-order Harris (1948) series in a with the exact first-order term H1 = (2/sqrt(pi)) (2 v D(v) - 1)
+    (D = Dawson's integral, tabulated) for |v| < 6 and the Lorentz asymptote
+    a/(sqrt(pi) v^2) (1 + 3/(2v^2) + 15/(4v^4)) beyond; for a > 0.03 Humlicek's (1982) W4 regions.
+    Max relative error 3.1e-4 (tests, against the Faddeeva function)."""
     a = np.asarray(a, float)
     v = np.asarray(v, float)
     if np.any(a < 0):
         raise ValueError("Voigt damping parameter a must be >= 0")
     a, v = np.broadcast_arrays(a, v)
-    x = np.abs(v)
-    t = a - 1j * x
-    s = x + a
-    out = np.empty(x.shape, float)
-    r1 = s >= 15.0
-    r2 = (s < 15.0) & (s >= 5.5)
-    r3 = (s < 5.5) & (a >= 0.195 * x - 0.176)
-    r4 = ~(r1 | r2 | r3)
-    if r1.any():
-        out[r1] = _humlicek_region1(a[r1], x[r1])
-    if r2.any():
-        out[r2] = _humlicek_region2(t[r2])
-    if r3.any():
-        tt = t[r3]
-        num = 16.4955 + tt * (20.20933 + tt * (11.96482 + tt * (3.778987 + tt * 0.5642236)))
-        den = 16.4955 + tt * (38.82363 + tt * (39.27121 + tt * (21.69274 + tt * (6.699398 + tt))))
-        out[r3] = (num / den).real
-    if r4.any():
-        tt = t[r4]
-        u = tt * tt
-        num = tt * (36183.31 - u * (3321.9905 - u * (1540.787 - u * (219.0313 - u * (
-            35.76683 - u * (1.320522 - u * 0.56419))))))
-        den = 32066.6 - u * (24322.84 - u * (9022.228 - u * (2186.181 - u * (364.2191 - u * (
-            61.57037 - u * (1.841439 - u))))))
-        out[r4] = (np.exp(u) - num / den).real
-    return out
-
-
-def _humlicek_region1(a, v):
-    """Humlicek (1982) region 1 (a + |v| >= 15): Re[t c/(1/2 + t^2)], t = a - i v, in real arithmetic."""
-    D = 0.5 + a * a - v * v
-    return 0.5641896 * a * (0.5 + a * a + v * v) / (D * D + 4 * a * a * v * v)
-
-
-def _humlicek_region2(t):
-    """Humlicek (1982) region 2 (5.5 <= a + |v| < 15) at complex t = a - i v."""
-    u = t * t
-    return (t * (1.410474 + u * 0.5641896) / (0.75 + u * (3.0 + u))).real
-
-
-def voigt_fast(a, v):
-    """H(a, v) for the engine: second-order Harris (1948) series in a with the exact first-order term
-    H1 = (2/sqrt(pi)) (2 v D(v) - 1) (D = Dawson's integral, tabulated) for a <= 0.03, |v| < 6; the
-    Lorentz asymptote a/(sqrt(pi) v^2) (1 + 3/(2v^2) + 15/(4v^4)) for a <= 0.03, |v| >= 6; for a > 0.03
-    Humlicek's (1982) region-1 rational form (a + |v| >= 15, in real arithmetic), his region 2
-    (5.5 <= a + |v| < 15) and the Faddeeva function (scipy.special.wofz) otherwise.
-    Max relative error 3.1e-4 (tests)."""
-    a = np.asarray(a, float)
-    v = np.abs(np.asarray(v, float))
-    a, v = np.broadcast_arrays(a, v)
-    vc = np.minimum(v, 6.0)
-    iv2 = 1.0 / np.maximum(v * v, 36.0)
-    out = np.where(v < 6.0, _harris_core(np.minimum(a, 0.03), vc),
-                   a / SQRT_PI * iv2 * (1 + iv2 * (1.5 + 3.75 * iv2)))
-    big = a > 0.03
-    if big.any():
-        ab, vb = a[big], v[big]
-        sb = ab + vb
-        res = np.empty(ab.shape)
-        r1 = sb >= 15.0
-        if r1.any():
-            res[r1] = _humlicek_region1(ab[r1], vb[r1])
-        r2 = (sb >= 5.5) & ~r1
-        if r2.any():
-            res[r2] = _humlicek_region2(ab[r2] - 1j * vb[r2])
-        r3 = sb < 5.5
-        if r3.any():
-            res[r3] = wofz(vb[r3] + 1j * ab[r3]).real
-        out[big] = res
+    out = np.empty(a.shape)
+    _voigt_array(np.ascontiguousarray(a).ravel(), np.ascontiguousarray(v).ravel(), out.reshape(-1))
     return out
 
 
@@ -133,16 +70,45 @@ _H1_V = np.arange(0.0, 6.0 + 3 * _H1_STEP, _H1_STEP)
 _H1_TAB = (2 / SQRT_PI) * (2 * _H1_V * dawsn(_H1_V) - 1)  # first-order Harris term (exact, tabulated)
 
 
-def _harris_core(a, v):
-    """H(a, v) ~ e^{-v^2} (1 + a^2 (1 - 2 v^2)) + a H1(v) for small a, |v| < 6 (H1 linearly interpolated
-    from a 1e-3 step table of the exact Dawson-function expression; interpolation error < 1e-7)."""
-    v2 = v * v
-    e = np.exp(-v2)
-    f = v * (1.0 / _H1_STEP)
-    i = f.astype(np.int64)
-    w = f - i
-    h1 = _H1_TAB[i] * (1 - w) + _H1_TAB[i + 1] * w
-    return e * (1 + a * a * (1 - 2 * v2)) + a * h1
+@numba.njit(cache=True)
+def _voigt1(a, v):
+    """H(a, v) of ``voigt`` for one a >= 0 and v. The Harris core interpolates H1 linearly in a
+    1e-3 step table (interpolation error < 1e-7)."""
+    v = abs(v)
+    if a <= 0.03:
+        if v < 6.0:
+            v2 = v * v
+            f = v * (1.0 / _H1_STEP)
+            i = int(f)
+            w = f - i
+            return math.exp(-v2) * (1.0 + a * a * (1.0 - 2.0 * v2)) + a * (_H1_TAB[i] * (1.0 - w)
+                                                                         + _H1_TAB[i + 1] * w)
+        iv2 = 1.0 / (v * v)
+        return a / SQRT_PI * iv2 * (1.0 + iv2 * (1.5 + 3.75 * iv2))
+    s = a + v
+    if s >= 15.0:  # region 1 in real arithmetic: Re[t c / (1/2 + t^2)], t = a - i v
+        D = 0.5 + a * a - v * v
+        return 0.5641896 * a * (0.5 + a * a + v * v) / (D * D + 4.0 * a * a * v * v)
+    t = complex(a, -v)
+    if s >= 5.5:
+        u = t * t
+        return (t * (1.410474 + u * 0.5641896) / (0.75 + u * (3.0 + u))).real
+    if a >= 0.195 * v - 0.176:
+        num = 16.4955 + t * (20.20933 + t * (11.96482 + t * (3.778987 + t * 0.5642236)))
+        den = 16.4955 + t * (38.82363 + t * (39.27121 + t * (21.69274 + t * (6.699398 + t))))
+        return (num / den).real
+    u = t * t
+    num = t * (36183.31 - u * (3321.9905 - u * (1540.787 - u * (219.0313 - u * (
+        35.76683 - u * (1.320522 - u * 0.56419))))))
+    den = 32066.6 - u * (24322.84 - u * (9022.228 - u * (2186.181 - u * (364.2191 - u * (
+        61.57037 - u * (1.841439 - u))))))
+    return (np.exp(u) - num / den).real
+
+
+@numba.njit(cache=True)
+def _voigt_array(a, v, out):
+    for i in range(a.size):
+        out[i] = _voigt1(a[i], v[i])
 
 
 def doppler_width(wave0, T, mass_amu, vturb_kms):
@@ -340,7 +306,13 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
     nv = chem.ne.shape[0]
     if classes is None:
         classes = variant_classes(chem.ne)
-    uniq = np.unique(species[keep])
+    # species through the numeric code (sorting 10^6 strings is slow); a code names one species
+    ucode, first, code_inv = np.unique(_col(line_list, "code").astype(float), return_index=True,
+                                       return_inverse=True)
+    code_species = species[first]
+    if not np.array_equal(species, code_species[code_inv]):
+        raise ValueError("line list: one species code is used for different species names")
+    uniq = np.unique(code_species[np.unique(code_inv[keep])])
     skipped = []
     dens, part, mass = {}, {}, {}
     for s in uniq:
@@ -360,8 +332,12 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
             skipped.append(s)
             warnings.warn(f"built-in engine skips species {s!r}: {exc}", stacklevel=3)
     names = list(dens)
-    keep &= np.isin(species, names)
+    lookup = {n_: k for k, n_ in enumerate(names)}
+    sp_of_code = np.array([lookup.get(x, -1) for x in code_species], int)
+    sp_all = sp_of_code[code_inv]
+    keep &= sp_all >= 0
     idx = np.where(keep)[0]
+    sp_all = sp_all[idx]
     if not names:
         names, dens, part = ["none"], {"none": np.zeros((nv, nd))}, {"none": np.ones(nd)}
     n_all = np.stack([dens[s] for s in names])  # (ns, nv, nd)
@@ -379,9 +355,6 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
 
     if idx.size == 0:
         return no_lines()
-    lookup = {n_: k for k, n_ in enumerate(names)}
-    uq, inv = np.unique(species[idx], return_inverse=True)
-    sp_all = np.array([lookup[u] for u in uq])[inv]
     U = np.stack([part[s] for s in names])
     mass_sp = np.array([mass[s] if s in mass else 1.0 for s in names])
     kT = K_EV * T[None, :]
@@ -432,7 +405,7 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
         gam = damping(w_, species[lsl], elow[lsl], g_rad[lsl], g_st[lsl], g_vdw[lsl], T, chem.ne[0], nH,
                       m_, molecular_vdw)
         a = gam * (w_[:, None] * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD * 1e-8)
-        r = r * voigt_fast(a, 0.0)
+        r = r * voigt(a, 0.0)
         rmax = r[:, deep_sel].max(axis=1)
         sel = np.where(rmax >= threshold)[0]
         if sel.size == 0:
@@ -469,24 +442,29 @@ class LineOpacity:
 
     * ``acc`` (nw, rank, nd) float32: the class-shared species summed on the low-rank basis of their
       n_e-class ratios; class k has alpha = sum_q acc[:, q, :] basis[q, k, :] (``class_alpha``);
-    * ``blocks``: for every variant-specific species s (e.g. OH when [O/Fe] varies), the rows where it
-      has opacity and alpha_s at n_max there, (rows (m,), values (m, nd) float32); variant v adds
-      sum_s ratio[s, v] alpha_s (``variant_specific``)."""
+    * the variant-specific species (e.g. OH when [O/Fe] varies), one block b per species
+      ``species[b]``: the sorted rows where it has opacity, ``rows[ptr[b]:ptr[b + 1]]``, and alpha_s at
+      n_max there, ``vals[ptr[b]:ptr[b + 1]]`` (float32); variant v adds sum_s ratio[s, v] alpha_s
+      (``variant_specific``)."""
 
     acc: np.ndarray
     basis: np.ndarray
-    blocks: dict  # species index -> (rows, values)
+    species: np.ndarray  # (nb,) species index of each block
+    ptr: np.ndarray  # (nb + 1,)
+    rows: np.ndarray  # (m,)
+    vals: np.ndarray  # (m, nd)
     nw: int
     nd: int
+
+    def species_rows(self, b: int) -> np.ndarray:
+        """Grid rows of block ``b`` (species ``species[b]``)."""
+        return self.rows[self.ptr[b]:self.ptr[b + 1]]
 
     def class_alpha(self, k: int, i0: int = 0, i1: int | None = None) -> np.ndarray:
         """alpha of the class-shared species for n_e class ``k`` on rows [i0, i1), (rows, nd) float32."""
         i1 = self.nw if i1 is None else i1
-        b = self.basis[:, k, :].astype(np.float32)
-        a = self.acc[i0:i1]
-        out = a[:, 0, :] * b[0]
-        for q in range(1, a.shape[1]):
-            out += a[:, q, :] * b[q]
+        out = np.empty((i1 - i0, self.nd), np.float32)
+        _class_rows(self.acc, self.basis[:, k, :].astype(np.float32), i0, out)
         return out
 
     @property
@@ -501,14 +479,36 @@ class LineOpacity:
         i1 = self.nw if i1 is None else i1
         if out is None:
             out = np.zeros((i1 - i0, self.nd), np.float32)
-        for s, (rows, vals) in self.blocks.items():
-            w = ratio_v[s] if ratio_ref is None else ratio_v[s] - ratio_ref[s]
-            if not np.any(w != 0):
-                continue
-            j0, j1 = np.searchsorted(rows, [i0, i1])
-            if j1 > j0:
-                out[rows[j0:j1] - i0] += vals[j0:j1] * w[None, :].astype(np.float32)
+        w = ratio_v[self.species] if ratio_ref is None else ratio_v[self.species] - ratio_ref[self.species]
+        _add_block_rows(self.ptr, self.rows, self.vals, w.astype(np.float32), i0, i1, out)
         return out
+
+
+@numba.njit(cache=True)
+def _class_rows(acc, basis_k, i0, out):
+    """out[i] = sum_q acc[i0 + i, q] basis_k[q] (``LineOpacity.class_alpha``)."""
+    nq, nd = basis_k.shape
+    for i in range(out.shape[0]):
+        for d in range(nd):
+            out[i, d] = acc[i0 + i, 0, d] * basis_k[0, d]
+        for q in range(1, nq):
+            for d in range(nd):
+                out[i, d] += acc[i0 + i, q, d] * basis_k[q, d]
+
+
+@numba.njit(cache=True)
+def _add_block_rows(ptr, rows, vals, w, i0, i1, out):
+    """out[rows - i0] += vals w[b] over the rows in [i0, i1) of every block b with a nonzero w[b]."""
+    nd = vals.shape[1]
+    for b in range(ptr.size - 1):
+        if not np.any(w[b] != 0):
+            continue
+        seg = rows[ptr[b]:ptr[b + 1]]
+        j0 = ptr[b] + np.searchsorted(seg, i0)
+        j1 = ptr[b] + np.searchsorted(seg, i1)
+        for j in range(j0, j1):
+            for d in range(nd):
+                out[rows[j] - i0, d] += vals[j, d] * w[b, d]
 
 
 def _low_rank_ratios(cls_ratio: np.ndarray, shared: np.ndarray, tol: float):
@@ -539,219 +539,123 @@ def _trapezoid_widths(grid):
     return wt
 
 
-def _batches(i0, W, per):
-    """Split wavelength-sorted windows of equal length W (start indices i0) into batches of <= per
-    lines whose covered span stays below ~4 times their own size (bounded bincount temporaries)."""
-    out, start = [], 0
-    n = i0.size
-    while start < n:
-        stop = min(n, start + per)
-        # cut where the span would exceed 4 * lines * W + W
-        span = i0[start:stop] - i0[start] + W
-        ok = span <= 4 * W * np.arange(1, stop - start + 1) + W
-        bad = np.where(~ok)[0]
-        if bad.size:
-            stop = start + max(1, int(bad[0]))
-        out.append((start, stop))
-        start = stop
-    return out
-
-
-def line_opacity(grid: np.ndarray, lines: PreparedLines, chunk_elements: int = 262_144,
-                 dtype=np.float32, tol: float = 1e-3, core_doppler: float | None = 6.0) -> LineOpacity:
-    """Accumulate the selected lines onto ``grid`` (Angstrom, sorted).
+def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
+                 core_doppler: float | None = 6.0) -> LineOpacity:
+    """Accumulate the selected lines onto ``grid`` (Angstrom, sorted), one compiled pass over the lines
+    (``_deposit_lines``).
 
     Lines flagged ``weak`` (linear in the flux) are deposited with their integrated opacity on the two
     grid points bracketing the line centre (linear "cloud-in-cell" weights divided by the trapezoid
     weight of the point), which keeps every weak line's contribution to the trapezoid integral of the
-    opacity exact at any sampling; the others get their Voigt profile evaluated once per window point
+    opacity exact at any sampling; the others get their Voigt profile (``_voigt1``) at each window point
     and depth within max(``core_doppler``, 4 a) Doppler widths (the largest over depth) of the centre,
     and beyond that the first two terms of the asymptotic expansion
     H(a, v) = a / (sqrt(pi) v^2) [1 + (3/2 - a^2) / v^2 + O((1 + a^4) / v^4)] (relative error < 2e-3 at
-    v >= 6 for a << 1, < 4e-3 at v = 4 a), which is separable in wavelength and depth and summed as a
-    sparse matrix product. Class-shared species are summed on a low-rank basis of their n_e-class
-    ratios (``tol``,
-    see ``_low_rank_ratios``); the variant-specific ones (e.g. OH when [O/Fe] varies) are kept per
-    species for per-variant summation."""
+    v >= 6 for a << 1, < 4e-3 at v = 4 a); ``core_doppler=None`` evaluates the Voigt function over the
+    whole window. Class-shared species are summed on a low-rank basis of their n_e-class ratios
+    (``tol``, see ``_low_rank_ratios``); the variant-specific ones (e.g. OH when [O/Fe] varies) are kept
+    per species, on the rows their windows touch, for per-variant summation."""
     grid = as_wave_grid(grid)
     ncls = int(lines.classes.max()) + 1
     reps = np.array([np.where(lines.classes == c)[0][0] for c in range(ncls)])
     nd = lines.ratio.shape[2]
     nw = grid.size
-    cls_ratio = lines.ratio[:, reps, :]  # (ns, ncls, nd)
-    weight, basis = _low_rank_ratios(cls_ratio, lines.shared, tol)
-    rank = weight.shape[1]
-    acc = np.zeros((nw, rank, nd), dtype=dtype)
-    pieces = {}
-    if lines.wave.size:
-        weak = lines.weak if lines.weak is not None else np.zeros(lines.wave.size, bool)
+    weight, basis = _low_rank_ratios(lines.ratio[:, reps, :], lines.shared, tol)
+    acc = np.zeros((nw, weight.shape[1], nd), np.float32)
+    blocks = []
+    nl = lines.wave.size
+    if nl:
         inside = (lines.wave > grid[0]) & (lines.wave < grid[-1])
-        wi = np.where(weak & inside)[0]
-        if wi.size:
-            _deposit_weak(grid, lines, wi, weight, acc, pieces)
-        si = np.where(~(weak & inside))[0]
-        _deposit_profiles(grid, lines, si, weight, acc, pieces, chunk_elements, core_doppler)
-    blocks = {}
-    for sidx, plist in pieces.items():
-        rows = np.concatenate([p[0] for p in plist])
-        vals = np.concatenate([p[1] for p in plist])
-        if rows.size == 0:
-            continue
-        o = np.argsort(rows, kind="stable")
-        rows, vals = rows[o], vals[o]
-        start = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
-        blocks[sidx] = (rows[start], np.add.reduceat(vals, start, axis=0).astype(np.float32))
-    return LineOpacity(acc=acc, basis=basis, blocks=blocks, nw=nw, nd=nd)
+        weak = inside & (lines.weak if lines.weak is not None else False)
+        gauss = lines.doppler_only if lines.doppler_only is not None else np.zeros(nl, bool)
+        half = np.asarray(lines.halfwidth, float)
+        core = half
+        if core_doppler is not None:
+            amax = lines.a.max(axis=1).astype(np.float64)
+            core = np.minimum(half, np.maximum(core_doppler, 4.0 * amax) * lines.dlam_D.max(axis=1))
+        trap = _trapezoid_widths(grid)
+        sp = np.asarray(lines.sp_index, np.int64)
+        shared = lines.shared[sp]
+
+        def deposit(k, wgt, rowmap, out):
+            _deposit_lines(grid, trap, lines.wave[k], sp[k], lines.strength[k], lines.dlam_D[k], lines.a[k],
+                           half[k], core[k], weak[k], gauss[k], wgt, rowmap, out)
+
+        if shared.any():
+            deposit(np.flatnonzero(shared), weight, np.arange(nw), acc)
+        ones = np.ones((lines.shared.size, 1, nd))
+        for s in np.unique(sp[~shared]):
+            k = np.flatnonzero(sp == s)
+            # rows touched: the two points of weak lines, the whole window of the others
+            j = np.clip(np.searchsorted(grid, lines.wave[k]) - 1, 0, nw - 2)
+            lo = np.where(weak[k], j, np.searchsorted(grid, lines.wave[k] - half[k]))
+            hi = np.where(weak[k], j + 2, np.searchsorted(grid, lines.wave[k] + half[k], side="right"))
+            cover = np.zeros(nw + 1, np.int64)
+            np.add.at(cover, lo, 1)
+            np.add.at(cover, hi, -1)
+            rows = np.flatnonzero(np.cumsum(cover[:-1]) > 0)
+            rowmap = np.full(nw, -1, np.int64)
+            rowmap[rows] = np.arange(rows.size)
+            out = np.zeros((rows.size, 1, nd), np.float32)
+            deposit(k, ones, rowmap, out)
+            blocks.append((int(s), rows, out[:, 0, :]))
+    ptr = np.cumsum([0] + [b[1].size for b in blocks])
+    rows = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros(0, np.int64)
+    vals = np.concatenate([b[2] for b in blocks]) if blocks else np.zeros((0, nd), np.float32)
+    return LineOpacity(acc=acc, basis=basis, species=np.array([b[0] for b in blocks], np.int64), ptr=ptr,
+                       rows=rows, vals=vals, nw=nw, nd=nd)
 
 
-def _csr(rows, cols, vals, shape):
-    """CSR matrix from entries without duplicates (no sorting of column indices, no summation)."""
-    import scipy.sparse as sps
-    order = np.argsort(rows, kind="stable")
-    indptr = np.zeros(shape[0] + 1, np.int64)
-    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
-    return sps.csr_matrix((vals[order], cols[order], indptr), shape=shape)
-
-
-def _deposit_separable(acc, pieces, rows, cols, vals, B, sp, shared, weight, block=16384):
-    """acc[rows] += vals * B[cols] for entries (rows, cols, vals) of a sparse (nw x ncol) matrix and
-    per-column depth profiles B (ncol, nd) of species sp (ncol,): class-shared species are expanded on
-    the low-rank basis (weight[sp, q, d]) into acc (nw, rank, nd); every variant-specific species goes to
-    ``pieces`` as (rows, values)."""
-    import scipy.sparse as sps
-    nw, rank, nd = acc.shape
-    if rows.size == 0:
-        return
-    sh = shared[sp]
-    if sh.any():
-        k = np.where(sh)[0]
-        remap = -np.ones(B.shape[0], int)
-        remap[k] = np.arange(k.size)
-        e = sh[cols]
-        P = _csr(rows[e], remap[cols[e]], vals[e], (nw, k.size))
-        rhs = (B[k, None, :] * weight[sp[k]]).reshape(k.size, rank * nd)
-        r_used = np.unique(rows[e])
-        for r0 in range(int(r_used[0]), int(r_used[-1]) + 1, block):
-            r1 = min(nw, r0 + block)
-            acc[r0:r1] += (P[r0:r1] @ rhs).reshape(r1 - r0, rank, nd).astype(acc.dtype)
-    for sidx in np.unique(sp[~sh]):
-        k = np.where(sp == sidx)[0]
-        remap = -np.ones(B.shape[0], int)
-        remap[k] = np.arange(k.size)
-        e = remap[cols] >= 0
-        ur, ri = np.unique(rows[e], return_inverse=True)
-        P = _csr(ri, remap[cols[e]], vals[e], (ur.size, k.size))
-        pieces.setdefault(int(sidx), []).append((ur, P @ B[k]))
-
-
-def _deposit_weak(grid, lines, wi, weight, acc, pieces):
-    """Weak lines: integrated opacity on the two bracketing grid points (see ``line_opacity``)."""
+@numba.njit(cache=True)
+def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak, gauss, weight, rowmap, out):
+    """out[rowmap[i], q, d] += alpha_l(grid_i, d) weight[sp_l, q, d] for every line l (see
+    ``line_opacity``): weak lines on their two bracketing points, the others with H(a, v) (or e^{-v^2}
+    where ``gauss``) for |lambda - lambda_0| <= core and the Lorentz-wing expansion out to ``half``."""
     nw = grid.size
-    wt = _trapezoid_widths(grid)
-    w0 = lines.wave[wi]
-    j = np.clip(np.searchsorted(grid, w0) - 1, 0, nw - 2)
-    f = (w0 - grid[j]) / (grid[j + 1] - grid[j])
-    n = wi.size
-    rows = np.concatenate([j, j + 1])
-    cols = np.tile(np.arange(n), 2)
-    vals = np.concatenate([(1 - f) / wt[j], f / wt[j + 1]])
-    _deposit_separable(acc, pieces, rows, cols, vals, lines.strength[wi].astype(np.float64),
-                       lines.sp_index[wi], lines.shared, weight)
-
-
-def _deposit_wings(grid, lines, li, X, weight, acc, pieces):
-    """Lorentz wings |lambda - lambda_0| > X of lines ``li`` out to their half-window: alpha =
-    P1(d) / dl^2 + P2(d) / dl^4 with P1 = S a dlD / pi, P2 = P1 (3/2 - a^2) dlD^2 (see ``line_opacity``)."""
-    nw = grid.size
-    w0, half = lines.wave[li], lines.halfwidth[li]
-    parts_r, parts_c, parts_v = [], [], []
-    for side in (-1, 1):
-        if side < 0:
-            a0, a1 = np.searchsorted(grid, w0 - half), np.searchsorted(grid, w0 - X)
-        else:
-            a0, a1 = np.searchsorted(grid, w0 + X, side="right"), np.searchsorted(grid, w0 + half)
-        cnt = np.maximum(a1 - a0, 0)
-        tot = int(cnt.sum())
-        if tot == 0:
+    nd = strength.shape[1]
+    nq = weight.shape[1]
+    val = np.empty(nd)
+    inv = np.empty(nd)
+    norm = np.empty(nd)
+    p1 = np.empty(nd)
+    p2 = np.empty(nd)
+    for l in range(wave0.size):
+        w0 = wave0[l]
+        s = sp[l]
+        if weak[l]:
+            j = min(max(np.searchsorted(grid, w0) - 1, 0), nw - 2)
+            f = (w0 - grid[j]) / (grid[j + 1] - grid[j])
+            for i, fac in ((j, (1.0 - f) / trap[j]), (j + 1, f / trap[j + 1])):
+                r = rowmap[i]
+                for q in range(nq):
+                    for d in range(nd):
+                        out[r, q, d] += strength[l, d] * fac * weight[s, q, d]
             continue
-        lid = np.repeat(np.arange(li.size), cnt)
-        r = np.arange(tot) - np.repeat(np.cumsum(cnt) - cnt, cnt) + np.repeat(a0, cnt)
-        inv2 = 1.0 / (grid[r] - w0[lid]) ** 2
-        parts_r += [r, r]
-        parts_c += [2 * lid, 2 * lid + 1]
-        parts_v += [inv2, inv2 * inv2]
-    if not parts_r:
-        return
-    st = lines.strength[li].astype(np.float64)
-    a = lines.a[li].astype(np.float64)
-    dl = lines.dlam_D[li].astype(np.float64)
-    P1 = st * a * dl / np.pi
-    B = np.empty((2 * li.size, P1.shape[1]))
-    B[0::2] = P1
-    B[1::2] = P1 * (1.5 - a * a) * dl * dl
-    sp = np.repeat(lines.sp_index[li], 2)
-    _deposit_separable(acc, pieces, np.concatenate(parts_r), np.concatenate(parts_c),
-                       np.concatenate(parts_v), B, sp, lines.shared, weight)
-
-
-def _deposit_profiles(grid, lines, si, weight, acc, pieces, chunk_elements, core_doppler=6.0):
-    """Voigt (or pure Doppler) profile of every line in ``si`` at each window point and depth (out to
-    ``core_doppler`` Doppler widths when the wings are added separately, see ``line_opacity``)."""
-    nw, rank, nd = acc.shape
-    if si.size == 0:
-        return
-    half = lines.halfwidth[si]
-    if core_doppler is not None:
-        # core: |v| < core_doppler (and > 4 a, where the expansion in 1/v^2 holds for strong damping)
-        amax = lines.a[si].max(axis=1).astype(np.float64)
-        X = np.maximum(core_doppler, 4.0 * amax) * lines.dlam_D[si].max(axis=1).astype(np.float64)
-        split = half > X
-        if split.any():
-            _deposit_wings(grid, lines, si[split], X[split], weight, acc, pieces)
-            half = np.where(split, X, half)
-    i0 = np.searchsorted(grid, lines.wave[si] - half)
-    i1 = np.searchsorted(grid, lines.wave[si] + half, side="right")
-    npts = i1 - i0
-    # bucket window lengths on a 1.25x geometric ladder (<= 25 % padding)
-    ladder = np.unique(np.ceil(1.25 ** np.arange(0, 60)).astype(int))
-    width = np.where(npts > 0, ladder[np.searchsorted(ladder, np.maximum(npts, 1))], 0)
-    dop = (lines.doppler_only[si] if lines.doppler_only is not None else np.zeros(si.size, bool))
-    order = np.argsort(lines.wave[si], kind="stable")
-    for W, gauss in sorted({(int(x), bool(g)) for x, g in zip(width, dop) if x > 0}):
-        ids = order[(width[order] == W) & (dop[order] == gauss)]  # wavelength-sorted batch
-        per = max(1, chunk_elements // (W * nd * rank))
-        pattern = ((np.arange(W)[None, None, :] * rank + np.arange(rank)[:, None, None]) * nd
-                   + np.arange(nd)[None, :, None])  # (rank, nd, W): local index (col * rank + q) * nd + d
-        for b0, b1 in _batches(i0[ids], W, per):
-            b = ids[b0:b1]
-            L = si[b]
-            cols = i0[b, None] + np.arange(W)[None, :]
-            valid = cols < i1[b, None]
-            cols = np.minimum(cols, nw - 1)
-            inv = 1.0 / lines.dlam_D[L].astype(np.float64)
-            v = (grid[cols] - lines.wave[L, None])[:, None, :] * inv[:, :, None]  # (L, nd, W)
-            if gauss:  # Doppler core only (damping below threshold everywhere)
-                H = np.exp(-v * v)
-            else:
-                H = voigt_fast(np.broadcast_to(lines.a[L, :, None].astype(np.float64), v.shape), v)
-            H *= (lines.strength[L] * inv / SQRT_PI)[:, :, None]
-            H *= valid[:, None, :]
-            sp = lines.sp_index[L]
-            sh = lines.shared[sp]
-            cmin = int(i0[b].min())
-            span = int(i0[b].max()) - cmin + W  # local rows (beyond nw only where H = 0)
-            top = min(nw, cmin + span)
-            if sh.any():
-                everyone = bool(sh.all())  # the usual case: no boolean-index copies
-                vs = H if everyone else H[sh]
-                base = ((i0[b] if everyone else i0[b][sh]) - cmin) * (rank * nd)
-                idx = base[:, None, None, None] + pattern[None]
-                wq = vs[:, None, :, :] * weight[sp if everyone else sp[sh]][:, :, :, None]
-                acc[cmin:top] += np.bincount(idx.ravel(), weights=wq.ravel(),
-                                             minlength=span * rank * nd).reshape(span, rank, nd)[:top - cmin]
-            for sidx in (np.unique(sp[~sh]) if not sh.all() else ()):
-                m = sp == sidx
-                local = ((cols[m] - cmin)[:, None, :] * nd + np.arange(nd)[None, :, None])
-                part = np.bincount(local.ravel(), weights=H[m].ravel(), minlength=span * nd).reshape(span, nd)
-                nz = np.where(part[:top - cmin].any(axis=1))[0]
-                pieces.setdefault(int(sidx), []).append((nz + cmin, part[nz]))
+        for d in range(nd):
+            inv[d] = 1.0 / dlam_D[l, d]
+            norm[d] = strength[l, d] * inv[d] / SQRT_PI
+        i0 = np.searchsorted(grid, w0 - core[l])
+        i1 = np.searchsorted(grid, w0 + core[l], side="right")
+        for i in range(i0, i1):
+            x = grid[i] - w0
+            for d in range(nd):
+                v = x * inv[d]
+                h = math.exp(-v * v) if gauss[l] else _voigt1(a[l, d], v)
+                val[d] = h * norm[d]
+            r = rowmap[i]
+            for q in range(nq):
+                for d in range(nd):
+                    out[r, q, d] += val[d] * weight[s, q, d]
+        if half[l] <= core[l]:
+            continue
+        for d in range(nd):  # alpha = p1 / x^2 + p2 / x^4 (x = lambda - lambda_0)
+            p1[d] = strength[l, d] * a[l, d] * dlam_D[l, d] / np.pi
+            p2[d] = p1[d] * (1.5 - a[l, d] * a[l, d]) * dlam_D[l, d] * dlam_D[l, d]
+        for i0, i1 in ((np.searchsorted(grid, w0 - half[l]), np.searchsorted(grid, w0 - core[l])),
+                       (i1, np.searchsorted(grid, w0 + half[l]))):
+            for i in range(i0, i1):
+                x2 = 1.0 / (grid[i] - w0) ** 2
+                r = rowmap[i]
+                for q in range(nq):
+                    for d in range(nd):
+                        out[r, q, d] += (p1[d] + p2[d] * x2) * x2 * weight[s, q, d]
