@@ -263,7 +263,7 @@ def test_exp7_kernel_terms_match_numpy():
     amp, rate = ws * mus * mus, 1 / mus
     tau = np.concatenate([[1e-12, 1e-9], np.geomspace(1e-6, 30, 60)])
     Kt, Kd = np.empty_like(tau), np.empty_like(tau)
-    _exp7_terms(tau, np.ones_like(tau), amp, rate, 40 / rate.min(), Kt, Kd)
+    _exp7_terms(tau, np.ones_like(tau), tau.size, amp, rate, 40 / rate.min(), Kt, Kd)
     ref = sum(a * np.expm1(-r * tau) for a, r in zip(amp, rate))
     refd = sum(a * r * np.exp(-r * tau) for a, r in zip(amp, rate))
     assert np.max(np.abs(Kt / ref - 1)) < 1e-13

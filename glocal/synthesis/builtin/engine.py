@@ -148,17 +148,18 @@ def continuum_opacity(wave, chem: Chemistry, v: int, split=False):
     return sum(parts.values())
 
 
-@numba.njit(cache=True)
-def _add_continuum(lac, j, w, h0, h_scale, i0, alpha, cont):
-    """cont[i] = exp((1 - w_i) lac[j_i] + w_i lac[j_i + 1]) (the continuum, log-interpolated from the
-    coarse grid) and alpha[i] += cont[i] + h0[i0 + i] h_scale (hydrogen lines; none if h0 has no rows)."""
+@numba.njit(cache=True, fastmath=True)
+def _add_continuum(ac, j, w, h0, h_scale, i0, alpha, cont):
+    """cont[i] = (1 - w_i) ac[j_i] + w_i ac[j_i + 1] (the continuum, interpolated from the coarse grid:
+    R = 1500 with every edge bracketed, so linear and log-linear interpolation agree to ~1e-6) and
+    alpha[i] += cont[i] + h0[i0 + i] h_scale (hydrogen lines; none if h0 has no rows)."""
     nd = alpha.shape[1]
     hyd = h0.shape[0] > 0
     for i in range(alpha.shape[0]):
         k = j[i]
         f = w[i]
         for d in range(nd):
-            x = math.exp(lac[k, d] * (1.0 - f) + lac[k + 1, d] * f)
+            x = ac[k, d] * (1.0 - f) + ac[k + 1, d] * f
             cont[i, d] = x
             alpha[i, d] += x + (h0[i0 + i, d] * h_scale[d] if hyd else 0.0)
 
@@ -167,7 +168,7 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, r
               tau_integration="reference", chunk=1024, tau_floor=0.01, tau_deep=20.0):
     """Line flux of every variant, in blocks of ``chunk`` wavelengths (all temporaries stay in cache).
 
-    Per block and n_e class: alpha = continuum (log-interpolated from ``cgrid``) + class lines + hydrogen
+    Per block and n_e class: alpha = continuum (interpolated from ``cgrid``) + class lines + hydrogen
     + the variant-specific species at the representative's ratios, then the formal solution
     (``transfer.flux_weighted``, tau from the reference weights of the representative's continuum at the
     block centre) and its exact response dF/dkappa. Every other variant v of the class differs by dkappa (its variant-specific
@@ -181,6 +182,7 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, r
     nw = grid.size
     flux = np.empty((nv, nw))
     lac = np.log(np.maximum(alpha_c, 1e-300)).astype(dtype)
+    ac = alpha_c.astype(dtype)
     j = np.clip(np.searchsorted(cgrid, grid) - 1, 0, nc - 2)
     fw = ((grid - cgrid[j]) / (cgrid[j + 1] - cgrid[j])).astype(dtype)
     rho = chem.rho.astype(dtype)
@@ -217,7 +219,7 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, r
         for c, r, mem in groups:
             alpha = lop.class_alpha(c, i0, i1)
             cont_r = np.empty_like(alpha)
-            _add_continuum(lac[r], jj, ww[:, 0], h0, h_scale[c], i0, alpha, cont_r)
+            _add_continuum(ac[r], jj, ww[:, 0], h0, h_scale[c], i0, alpha, cont_r)
             lop.variant_specific(ratio[:, r, :], i0=i0, i1=i1, out=alpha)
             if exact:
                 tau = optical_depth((alpha / rho[r]).astype(np.float64), rhox, tau_integration)
@@ -264,13 +266,12 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, r
     return flux, n_exact
 
 
-def _interp_log(x_new, x, y=None, ly=None):
-    """Interpolate y (nx, nd) at x_new in log y, per depth column (pass ``ly`` = log y to reuse it)."""
-    if ly is None:
-        ly = np.log(np.maximum(y, 1e-300))
+def _interp_lin(x_new, x, y):
+    """Interpolate y (nx, nd) at x_new, per depth column (the continuum on its edge-bracketed coarse grid,
+    where linear and log-linear interpolation agree to ~1e-6)."""
     j = np.clip(np.searchsorted(x, x_new) - 1, 0, x.size - 2)
     w = ((x_new - x[j]) / (x[j + 1] - x[j]))[:, None]
-    return np.exp(ly[j] * (1 - w) + ly[j + 1] * w)
+    return y[j] * (1 - w) + y[j + 1] * w
 
 
 def _abundance_matrix(abundances_list):
@@ -433,7 +434,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
     classes = variant_classes(chem.ne, class_tol)
     reps = np.array([np.where(classes == c)[0][0] for c in range(classes.max() + 1)])
     log_alpha_c0 = np.log(np.maximum(alpha_c[0], 1e-300))
-    lines = prepare_lines(line_list, chem, vt, (lo, hi), lambda w: _interp_log(w, cgrid, ly=log_alpha_c0),
+    lines = prepare_lines(line_list, chem, vt, (lo, hi), lambda w: _interp_lin(w, cgrid, alpha_c[0]),
                           threshold=threshold, max_window=max_window, ratio_tol=ratio_tol, classes=classes,
                           tau_ross=tau_ross, molecular_vdw=molecular_vdw, wing_threshold=wing_threshold,
                           wing_tau=wing_tau, weak_ratio=weak_ratio, cont_grid=(cgrid, log_alpha_c0))
@@ -446,7 +447,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         # moves the Stark widths negligibly, so the other classes only rescale n(H I)
         r0 = reps[0]
         h0 = hydrogen_line_opacity(grid, chem.T, chem.ne[r0], chem.n_atoms[r0, 0, 0], chem.U[0, 0], vt,
-                                   lambda w: _interp_log(w, cgrid, ly=log_alpha_c0), threshold=threshold,
+                                   lambda w: _interp_lin(w, cgrid, alpha_c[0]), threshold=threshold,
                                    line_list=line_list, dissolution=hydrogen_dissolution)
         h0 = h0.astype(np.float32)
         h_scale = np.array([chem.n_atoms[r, 0, 0] / chem.n_atoms[r0, 0, 0] for r in reps], np.float32)

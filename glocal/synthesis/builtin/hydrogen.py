@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import functools
 
+import numba
 import numpy as np
 
 from glocal.constants import RYDBERG_H
@@ -347,7 +348,18 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
             acc += dissolved_bound_free(coarse, T, ne, n_HI, U_HI, n_lo)
     if coarse.size > 1:
         # interpolate the smooth wings once (index and weights shared by every depth)
-        k = np.clip(np.searchsorted(coarse, grid) - 1, 0, coarse.size - 2)
-        t = ((grid - coarse[k]) / (coarse[k + 1] - coarse[k]))[:, None]
-        out += acc[k] * (1 - t) + acc[k + 1] * t
+        _add_interpolated(grid, coarse, acc, out)
     return out
+
+
+@numba.njit(cache=True)
+def _add_interpolated(grid, coarse, acc, out):
+    """out[i] += acc linearly interpolated from ``coarse`` to grid[i] (both sorted; one index walk)."""
+    k = 0
+    nc = coarse.size
+    for i in range(grid.size):
+        while k < nc - 2 and coarse[k + 1] < grid[i]:
+            k += 1
+        t = (grid[i] - coarse[k]) / (coarse[k + 1] - coarse[k])
+        for d in range(acc.shape[1]):
+            out[i, d] += acc[k, d] * (1.0 - t) + acc[k + 1, d] * t

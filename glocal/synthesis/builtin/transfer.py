@@ -218,8 +218,8 @@ def flux_weighted(kappa, weights, S, n_mu="exp7", return_tau: bool = False, retu
 
 
 @numba.njit(cache=True, fastmath=True)
-def _exp7_terms(tau, c, amp, rate, tcut, Kt, Kd):
-    """Kt_i = sum_k a_k (e^{-tau_i/mu_k} - 1), Kd_i = sum_k a_k/mu_k e^{-tau_i/mu_k} for the "exp7" rates
+def _exp7_terms(tau, c, n, amp, rate, tcut, Kt, Kd):
+    """Kt_i = sum_k a_k (e^{-tau_i/mu_k} - 1), Kd_i = sum_k a_k/mu_k e^{-tau_i/mu_k} (i < n) for the "exp7" rates
     0.55 p, p = 2, 3, 4, 6, 8, 16, 32 (in that order in ``amp``/``rate``); returns sum_i c_i Kt_i.
     Branch-free so that the compiler vectorises it: e^{-0.55 tau} - 1 = expm1(y) with y = -0.55 tau / 32
     (|y| <= 0.63) from its Taylor series to y^15 (error < 1e-15, relative at any small y), then five exact
@@ -229,7 +229,7 @@ def _exp7_terms(tau, c, amp, rate, tcut, Kt, Kd):
     b8, b16, b32 = a8 * rate[4], a16 * rate[5], a32 * rate[6]
     bsum = b2 + b3 + b4 + b6 + b8 + b16 + b32
     total = 0.0
-    for i in range(tau.size):
+    for i in range(n):
         y = -0.55 / 32.0 * min(tau[i], tcut)
         p = 1.0
         for n in range(15, 1, -1):  # expm1(y) = y (1 + y/2 (1 + y/3 (1 + ... (1 + y/15))))
@@ -255,7 +255,8 @@ def _exp7_terms(tau, c, amp, rate, tcut, Kt, Kd):
 def _formal_rows(kappa, w0, w1, w2, S, amp, rate, exp7, F, tau_out, R):
     """Row-by-row kernel of ``flux_weighted`` (amp = w mu^2 and rate = 1/mu of the angle quadrature; with
     ``exp7`` the rates are 0.55 x (2, 3, 4, 6, 8, 16, 32)); fills F and, when they have rows, tau_out and
-    the response R. tau is capped at 40/min(rate), where every e^{-tau/mu} <= e^{-40}."""
+    the response R. Layers below the first with tau > 40/min(rate) (every e^{-tau/mu} <= e^{-40}) are
+    left out."""
     n, nd = kappa.shape
     nk = amp.size
     atot = amp.sum()
@@ -275,18 +276,23 @@ def _formal_rows(kappa, w0, w1, w2, S, amp, rate, exp7, F, tau_out, R):
         for i in range(nd - 1):
             t += w1[i] * kappa[r, i] + w2[i] * kappa[r, i + 1]
             tau[i + 1] = t
-        for i in range(nd - 1):
+        m = nd - 1  # the last layer used: the first below tau = tcut, where every e^{-tau/mu} <= e^{-40}
+        for i in range(1, nd):
+            if tau[i] > tcut:
+                m = i
+                break
+        for i in range(m):
             inc[i] = max(tau[i + 1] - tau[i], tiny)
             g[i] = (np.float64(S[r, i + 1]) - np.float64(S[r, i])) / inc[i]
         c[0] = g[0]
-        for i in range(1, nd - 1):
+        for i in range(1, m):
             c[i] = g[i] - g[i - 1]
-        c[nd - 1] = 0.0
-        acc = 0.5 * np.float64(S[r, 0]) + atot * g[nd - 2]
+        c[m] = 0.0  # K_m ~ 0: the sum telescopes to the slope g_{m-1}
+        acc = 0.5 * np.float64(S[r, 0]) + atot * g[m - 1]
         if exp7:
-            acc += _exp7_terms(tau, c, amp, rate, tcut, Kt, Kd)
+            acc += _exp7_terms(tau, c, m + 1, amp, rate, tcut, Kt, Kd)
         else:
-            for i in range(nd):
+            for i in range(m + 1):
                 t = min(tau[i], tcut)
                 kt = 0.0
                 kd = 0.0
@@ -303,25 +309,28 @@ def _formal_rows(kappa, w0, w1, w2, S, amp, rate, exp7, F, tau_out, R):
                 tau_out[r, i] = tau[i]
         if R.shape[0] == 0:
             continue
-        # reverse accumulation: dF/dg_i = K_i - K_{i+1} (the last: K_{nd-2}), G_i = dF/dg_i g_i / dtau_i,
-        # dF/dtau_j = -c_j Kd_j + G_j - G_{j-1}; dF/dkappa from the suffix sums U of dF/dtau (Eq. T0')
-        for i in range(nd - 2):
+        # reverse accumulation: dF/dg_i = K_i - K_{i+1} (the last: K_{m-1}), G_i = dF/dg_i g_i / dtau_i,
+        # dF/dtau_j = -c_j Kd_j + G_j - G_{j-1}; dF/dkappa from the suffix sums U of dF/dtau (Eq. T0');
+        # zero below layer m
+        for i in range(m - 1):
             G[i] = (Kt[i] - Kt[i + 1]) * g[i] / inc[i]
-        G[nd - 2] = (Kt[nd - 2] + atot) * g[nd - 2] / inc[nd - 2]
-        for j in range(nd):
+        G[m - 1] = (Kt[m - 1] + atot) * g[m - 1] / inc[m - 1]
+        for j in range(m + 1):
             v = -c[j] * Kd[j]
-            if j < nd - 1:
+            if j < m:
                 v += G[j]
             if j > 0:
                 v -= G[j - 1]
             dt[j] = 2.0 * np.pi * v
-        u_next = 0.0  # U_{m+1}
-        for m in range(nd - 1, -1, -1):
-            u = dt[m] + u_next
-            if m == 0:
+        for k in range(m + 1, nd):
+            R[r, k] = 0.0
+        u_next = 0.0  # U_{k+1}
+        for k in range(m, -1, -1):
+            u = dt[k] + u_next
+            if k == 0:
                 R[r, 0] = w0 * u + w1[0] * u_next
-            elif m == nd - 1:
-                R[r, m] = w2[m - 1] * u
+            elif k == nd - 1:
+                R[r, k] = w2[k - 1] * u
             else:
-                R[r, m] = w2[m - 1] * u + w1[m] * u_next
+                R[r, k] = w2[k - 1] * u + w1[k] * u_next
             u_next = u
