@@ -164,6 +164,25 @@ def _add_continuum(ac, j, w, h0, h_scale, i0, alpha, cont):
             alpha[i, d] += x + (h0[i0 + i, d] * h_scale[d] if hyd else 0.0)
 
 
+@numba.njit(cache=True)
+def _moves_tau(dkappa, w0, w1, w2, thr):
+    """Rows where the optical depth of ``dkappa`` (reference weights, Eq. T0') exceeds ``thr`` in size at
+    some depth (each row stops at its first such depth)."""
+    n, nd = dkappa.shape
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        t = w0 * dkappa[i, 0]
+        if abs(t) > thr[i, 0]:
+            out[i] = True
+            continue
+        for d in range(nd - 1):
+            t += w1[d] * dkappa[i, d] + w2[d] * dkappa[i, d + 1]
+            if abs(t) > thr[i, d + 1]:
+                out[i] = True
+                break
+    return out
+
+
 def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, reps, n_mu, lin_tol, dtype,
               tau_integration="reference", chunk=1024, tau_floor=0.01, tau_deep=20.0):
     """Line flux of every variant, in blocks of ``chunk`` wavelengths (all temporaries stay in cache).
@@ -252,7 +271,7 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, r
                     dk = D / rho[v] + kap[cand] * eps[v]
                     if cdiff:
                         dk += dkc[cand]
-                    big = (np.abs(optical_depth(dk, rhox, wts)) > thr[cand]).any(axis=1)
+                    big = _moves_tau(dk, *wts, thr[cand])
                     lin = ~big
                     Fv[cand[lin]] = F[cand[lin]] + np.einsum("ij,ij->i", R[cand[lin]], dk[lin])
                     if big.any():
