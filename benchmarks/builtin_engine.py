@@ -15,7 +15,7 @@ committed built-in line list), as in the grid build. ``--grid am20k2.dat --teff 
 Kurucz file model with [O/Fe] x [Mg/Fe] = {0, 0.4, 0.8, 1.2}^2 and the linemake MOOG lists instead.
 
 Usage: python benchmarks/builtin_engine.py [--paper-model 4500 2 -2 | --grid am20k2.dat --teff 5000
-       --logg 4.5] [--resolution 125000|auto] [--threshold 3e-5] [--sampling]
+       --logg 4.5] [--resolution 125000|auto] [--threshold 3e-5] [--json FILE] [--sampling]
 Run it single-threaded (OMP_NUM_THREADS=1 etc. are set below before numpy is imported).
 """
 import os
@@ -121,6 +121,11 @@ def speed(args):
           f"distinct variants {det['n_distinct_variants']}; variant-specific species "
           f"{[str(x) for x in det['variant_specific_species']]}; exactly re-solved rows {det['n_masked_rows']}")
     print(f"  peak RSS {peak_rss_mb():.0f} MB")
+    model = (list(args.paper_model) if args.grid is None else [args.grid, args.teff, args.logg])
+    record = {"model": model, "n_variants": len(A), "wave_range": [2550.0, 10000.0], "engine_kwargs": kw,
+              "n_wave": int(w.size), "wall_s": t_full, "cpu_s": c_full, "timing_s": det["timing"],
+              "n_classes": det["n_classes"], "n_lines_used": det["n_lines_used"],
+              "peak_rss_mb": peak_rss_mb()}
     if not args.no_sme:
         from glocal.synthesis.sme import run as sme_run
         lo, hi = args.sme_range
@@ -138,6 +143,33 @@ def speed(args):
         print(f"SME extrapolated to 16 variants x 2550-10000 A: ~{est:.0f} s -> ratio SME/built-in = "
               f"{est / t_full:.1f} (range fraction in log lambda {frac:.3f})")
         print(f"  peak RSS {peak_rss_mb():.0f} MB")
+        record.update(sme_range=[lo, hi], sme_one_variant_s=t_sme, builtin_16_variants_same_range_s=t_b16,
+                      ratio_like_for_like=16 * t_sme / t_b16, sme_extrapolated_16_variants_full_s=est,
+                      ratio_extrapolated=est / t_full)
+    if args.json:
+        _write_record(Path(args.json), record)
+
+
+def _write_record(path, record):
+    """Replace (or add) this model's record in the JSON list at ``path``, atomically."""
+    import json
+    import platform
+    import subprocess
+    from datetime import datetime, timezone
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    record.update(glocal_commit=commit, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}")
+    rows = json.loads(path.read_text()) if path.exists() else []
+    rows = [r for r in rows if r.get("model") != record["model"]] + [record]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(rows, indent=1))
+    tmp.replace(path)
+    print(f"record written to {path}")
 
 
 def sampling(args):
@@ -181,6 +213,8 @@ def main():
     ap.add_argument("--sme-range", nargs=2, type=float, default=(5000.0, 5100.0))
     ap.add_argument("--no-sme", action="store_true")
     ap.add_argument("--default-malloc", action="store_true", help="keep this shell's malloc settings")
+    ap.add_argument("--json", default=None, help="add this run's speed record to a JSON list (e.g. "
+                    "results/benchmarks/builtin_engine.json, shown in the engine chapter)")
     ap.add_argument("--sampling", action="store_true")
     ap.add_argument("--sampling-range", nargs=2, type=float, default=(3000.0, 3400.0))
     ap.add_argument("--resolutions", nargs="+", type=_resolution, default=[40000, 60000, 100000, 125000, "auto", 200000])
