@@ -579,8 +579,9 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
     grid points bracketing the line centre (linear "cloud-in-cell" weights divided by the trapezoid
     weight of the point), which keeps every weak line's contribution to the trapezoid integral of the
     opacity exact at any sampling; the others get their Voigt profile (``_voigt1``) at each window point
-    and depth within max(``core_doppler``, 4 a) Doppler widths (the largest over depth) of the centre,
-    and beyond that the first two terms of the asymptotic expansion
+    and depth within max(``core_doppler``, 4 a) Doppler widths of the centre (that layer's a and Doppler
+    width: in a cool dwarf a reaches 5-20 in the deepest layers only), and beyond that the first two terms
+    of the asymptotic expansion
     H(a, v) = a / (sqrt(pi) v^2) [1 + (3/2 - a^2) / v^2 + O((1 + a^4) / v^4)] (relative error < 2e-3 at
     v >= 6 for a << 1, < 4e-3 at v = 4 a); ``core_doppler=None`` evaluates the Voigt function over the
     whole window. Class-shared species are summed on a low-rank basis of their n_e-class ratios
@@ -600,8 +601,9 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
         weak = inside & (lines.weak if lines.weak is not None else False)
         gauss = lines.doppler_only if lines.doppler_only is not None else np.zeros(nl, bool)
         half = np.asarray(lines.halfwidth, float)
-        core = half
+        core, v_core = half, np.inf
         if core_doppler is not None:
+            v_core = float(core_doppler)
             amax = lines.a.max(axis=1).astype(np.float64)
             core = np.minimum(half, np.maximum(core_doppler, 4.0 * amax) * lines.dlam_D.max(axis=1))
         trap = _trapezoid_widths(grid)
@@ -610,11 +612,11 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
 
         def deposit(k, wgt, rowmap, out):
             _deposit_lines(grid, trap, lines.wave[k], sp[k], lines.strength[k], lines.dlam_D[k], lines.a[k],
-                           half[k], core[k], weak[k], gauss[k], wgt, rowmap, out)
+                           half[k], core[k], v_core, weak[k], gauss[k], wgt, rowmap, out)
 
         if shared.any():
-            deposit(np.flatnonzero(shared), weight, np.arange(nw), acc)
-        ones = np.ones((lines.shared.size, 1, nd))
+            deposit(np.flatnonzero(shared), weight.astype(np.float32), np.arange(nw), acc)
+        ones = np.ones((lines.shared.size, 1, nd), np.float32)
         for s in np.unique(sp[~shared]):
             k = np.flatnonzero(sp == s)
             # rows touched: the two points of weak lines, the whole window of the others
@@ -638,18 +640,22 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
 
 
 @numba.njit(cache=True)
-def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak, gauss, weight, rowmap, out):
+def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, v_core, weak, gauss, weight, rowmap,
+                   out):
     """out[rowmap[i], q, d] += alpha_l(grid_i, d) weight[sp_l, q, d] for every line l (see
     ``line_opacity``): weak lines on their two bracketing points, the others with H(a, v) (or e^{-v^2}
-    where ``gauss``) for |lambda - lambda_0| <= core and the Lorentz-wing expansion out to ``half``."""
+    where ``gauss``) for |lambda - lambda_0| <= core and the Lorentz-wing expansion out to ``half``; inside
+    ``core`` too, the layers where |v| >= max(v_core, 4 a) (their own Doppler and damping widths) get the
+    expansion."""
     nw = grid.size
     nd = strength.shape[1]
     nq = weight.shape[1]
-    val = np.empty(nd)
+    val = np.empty(nd, np.float32)
     inv = np.empty(nd)
     norm = np.empty(nd)
-    p1 = np.empty((nq, nd))
-    p2 = np.empty((nq, nd))
+    vcut = np.empty(nd)
+    p1 = np.empty((nq, nd), np.float32)
+    p2 = np.empty((nq, nd), np.float32)
     for l in range(wave0.size):
         w0 = wave0[l]
         s = sp[l]
@@ -665,13 +671,20 @@ def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak,
         for d in range(nd):
             inv[d] = 1.0 / dlam_D[l, d]
             norm[d] = strength[l, d] * inv[d] / SQRT_PI
+            vcut[d] = max(v_core, 4.0 * a[l, d])
         i0 = np.searchsorted(grid, w0 - core[l])
         i1 = np.searchsorted(grid, w0 + core[l], side="right")
         for i in range(i0, i1):
             x = grid[i] - w0
             for d in range(nd):
                 v = x * inv[d]
-                h = math.exp(-v * v) if gauss[l] else _voigt1(a[l, d], v)
+                if gauss[l]:
+                    h = math.exp(-v * v)
+                elif abs(v) < vcut[d]:
+                    h = _voigt1(a[l, d], v)
+                else:  # this layer's Lorentz wing (the expansion used beyond ``core``)
+                    iv2 = 1.0 / (v * v)
+                    h = a[l, d] / SQRT_PI * iv2 * (1.0 + (1.5 - a[l, d] * a[l, d]) * iv2)
                 val[d] = h * norm[d]
             r = rowmap[i]
             for q in range(nq):
@@ -681,13 +694,13 @@ def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak,
             continue
         for q in range(nq):  # alpha = p1 / x^2 + p2 / x^4 (x = lambda - lambda_0), times the weights
             for d in range(nd):
-                t1 = strength[l, d] * a[l, d] * dlam_D[l, d] / np.pi
-                p1[q, d] = t1 * weight[s, q, d]
-                p2[q, d] = p1[q, d] * (1.5 - a[l, d] * a[l, d]) * dlam_D[l, d] * dlam_D[l, d]
+                t1 = strength[l, d] * a[l, d] * dlam_D[l, d] / np.pi * weight[s, q, d]
+                p1[q, d] = t1
+                p2[q, d] = t1 * (1.5 - a[l, d] * a[l, d]) * dlam_D[l, d] * dlam_D[l, d]
         for i0, i1 in ((np.searchsorted(grid, w0 - half[l]), np.searchsorted(grid, w0 - core[l])),
                        (i1, np.searchsorted(grid, w0 + half[l]))):
             for i in range(i0, i1):
-                x2 = 1.0 / (grid[i] - w0) ** 2
+                x2 = np.float32(1.0 / (grid[i] - w0) ** 2)  # float32 throughout: twice the vector width
                 r = rowmap[i]
                 for q in range(nq):
                     for d in range(nd):
