@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy.special import dawsn, erfcx
+from scipy.special import dawsn
 from scipy.special import gamma as gamma_fn
 
 from glocal._checks import require_air_linelist
@@ -53,7 +53,9 @@ def voigt(a, v):
     """Voigt-Hjerting function H(a, v) = Re w(v + i a) (``_voigt1`` element by element, compiled): for a <= 0.03 the
     second-order Harris (1948) series in a with the exact first-order term H1 = (2/sqrt(pi)) (2 v D(v) - 1)
     (D = Dawson's integral, tabulated) for |v| < 6 and the Lorentz asymptote
-    a/(sqrt(pi) v^2) (1 + 3/(2v^2) + 15/(4v^4)) beyond; for a > 0.03 Humlicek's (1982) W4 regions.
+    a/(sqrt(pi) v^2) (1 + 3/(2v^2) + 15/(4v^4)) beyond; for a > 0.03 and |v + i a| >= 5.5 the first four
+    terms of the asymptotic series of w(z) in real arithmetic (8e-5), closer in Humlicek's (1982) W4
+    regions 2-4.
     Max relative error 3.1e-4 (tests, against the Faddeeva function)."""
     a = np.asarray(a, float)
     v = np.asarray(v, float)
@@ -85,10 +87,14 @@ def _voigt1(a, v):
                                                                          + _H1_TAB[i + 1] * w)
         iv2 = 1.0 / (v * v)
         return a / SQRT_PI * iv2 * (1.0 + iv2 * (1.5 + 3.75 * iv2))
+    v2 = v * v
+    a2 = a * a
+    q = 1.0 / (v2 + a2)
+    if q <= 1.0 / 30.25:  # |z| >= 5.5: four terms of w(z) ~ (i/sqrt(pi)) sum (2n-1)!! / (2^n z^(2n+1)), real
+        return a * q / SQRT_PI * (1.0 + q * q * (0.5 * (3.0 * v2 - a2) + q * q * (
+            0.75 * (5.0 * v2 * v2 - 10.0 * v2 * a2 + a2 * a2) + q * q * 1.875 * (
+                7.0 * v2 * v2 * v2 - 35.0 * v2 * v2 * a2 + 21.0 * v2 * a2 * a2 - a2 * a2 * a2))))
     s = a + v
-    if s >= 15.0:  # region 1 in real arithmetic: Re[t c / (1/2 + t^2)], t = a - i v
-        D = 0.5 + a * a - v * v
-        return 0.5641896 * a * (0.5 + a * a + v * v) / (D * D + 4.0 * a * a * v * v)
     t = complex(a, -v)
     if s >= 5.5:
         u = t * t
@@ -196,16 +202,37 @@ def species_mass(species: str) -> float:
 def damping(wave0, species, elow, gamma_rad, gamma_stark, gamma_vdw, T, ne, nH, mass, molecular_vdw=None):
     """Total Lorentz width Gamma (s^-1) per line and depth, shape (nl, nd). ``nH``: van der Waals
     perturbers in H-atom equivalents (``Chemistry.vdw_perturbers``: H I, He I and H2). ``molecular_vdw``:
-    log10 gamma_6/n_H at 10^4 K given to molecular lines without a van der Waals constant (None: none)."""
-    tab = load_tables()
-    nl = wave0.size
-    T = T[None, :]
-    g_rad = np.where(np.isfinite(gamma_rad), 10.0 ** np.nan_to_num(gamma_rad), 2.223e15 / wave0**2)
-    gam = np.repeat(g_rad[:, None], T.shape[1], axis=1)
+    log10 gamma_6/n_H at 10^4 K given to molecular lines without a van der Waals constant (None: none).
+    Gamma = g_rad + g_4 n_e (T/1e4)^(1/6) + g_6 n_H (T/1e4)^0.3 [+ ABO: C e^(B + E ln T) n_H], with the
+    per-line coefficients of ``damping_coefficients``."""
     uniq, inv = np.unique(np.asarray(species, str), return_inverse=True)
     parsed = [parse_species(s) for s in uniq]
     Z = np.array([ATOMIC_NUMBER[el] if st is not None else 0 for el, st in parsed], int)[inv]
     stage = np.array([st if st is not None else 0 for el, st in parsed], int)[inv]
+    coef = damping_coefficients(np.asarray(wave0, float), Z, stage, np.asarray(elow, float), gamma_rad,
+                                gamma_stark, gamma_vdw, np.asarray(mass, float), molecular_vdw)
+    T = np.asarray(T, float)
+    s4, s6 = _damping_depth_factors(T, ne, nH)
+    gam = coef[0][:, None] + coef[1][:, None] * s4[None, :] + coef[2][:, None] * s6[None, :]
+    abo = coef[3] > 0
+    gam[abo] += coef[3][abo, None] * np.exp(coef[4][abo, None] + coef[5][abo, None] * np.log(T)[None, :]) * nH[None, :]
+    return gam
+
+
+def _damping_depth_factors(T, ne, nH):
+    """Depth factors of the Stark and van der Waals terms of ``damping``: n_e (T/1e4)^(1/6), n_H (T/1e4)^0.3."""
+    return ne * (T / 1e4) ** (1 / 6), nH * (T / 1e4) ** 0.3
+
+
+def damping_coefficients(wave0, Z, stage, elow, gamma_rad, gamma_stark, gamma_vdw, mass, molecular_vdw=None):
+    """Per-line damping coefficients (g_rad, g_4, g_6, C, B, E) of ``damping`` (Z, stage: 0 for molecules):
+
+    * radiative: 10**gamma_rad, else the classical 2.223e15 / lambda^2 s^-1;
+    * Stark: 10**gamma_stark, else Cowley (1971) from the hydrogenic n*_up (n* <= 10);
+    * van der Waals: 10**gamma_vdw (< 0), Unsoeld (no value; ``molecular_vdw`` for molecules), or
+      Anstee-Barklem-O'Mara (sigma.alpha > 20) as C e^(B + E ln T) per H atom (``abo_gamma``)."""
+    tab = load_tables()
+    g_rad = np.where(np.isfinite(gamma_rad), 10.0 ** np.nan_to_num(gamma_rad), 2.223e15 / wave0**2)
     atom = stage > 0
     chi = np.where(atom, tab["chi_eV"][np.maximum(Z - 1, 0), np.clip(stage - 1, 0, 2)], np.nan)
     E_up = elow + HC_EV_AA / wave0
@@ -214,12 +241,8 @@ def damping(wave0, species, elow, gamma_rad, gamma_stark, gamma_vdw, T, ne, nH, 
     ok = atom & np.isfinite(nstar2) & (nstar2 > 0)
     # the hydrogenic estimates are meaningless for upper levels within ~0.14 eV of the limit: n* <= 10
     nstar2 = np.where(ok, np.minimum(nstar2, 100.0), nstar2)
-    # Stark
     g4_approx = np.where(stage == 1, 2.25910152e-7, 5.42184365e-7 / (stage + 1.0) ** 2) * nstar2**2
-    g4 = np.where(np.isfinite(gamma_stark), 10.0 ** np.nan_to_num(gamma_stark),
-                  np.where(ok, g4_approx, 0.0))
-    gam += g4[:, None] * ne[None, :] * (T / 1e4) ** (1 / 6)
-    # van der Waals
+    g4 = np.where(np.isfinite(gamma_stark), 10.0 ** np.nan_to_num(gamma_stark), np.where(ok, g4_approx, 0.0))
     gv = np.asarray(gamma_vdw, float)
     with np.errstate(invalid="ignore", divide="ignore"):
         e_up = np.maximum(chi - E_up, stage**2 * RYDBERG_EV / 100.0)  # same n* <= 10 cap
@@ -230,13 +253,18 @@ def damping(wave0, species, elow, gamma_rad, gamma_stark, gamma_vdw, T, ne, nH, 
     if molecular_vdw is not None:
         log_g6 = np.where(~atom, float(molecular_vdw), log_g6)
     simple = np.where(np.isfinite(gv) & (gv < 0), gv, np.where(~np.isfinite(gv), log_g6, -np.inf))
-    gam += (10.0 ** simple)[:, None] * nH[None, :] * (T / 1e4) ** 0.3
+    g6 = 10.0 ** simple
+    C, B, E = np.zeros(gv.size), np.zeros(gv.size), np.zeros(gv.size)
     abo = np.isfinite(gv) & (gv > 20)
-    if abo.any():
+    if abo.any():  # abo_gamma = C (vbar/v0)^(1 - alpha), vbar = sqrt(8 k T / (pi mu))
         sigma = np.floor(gv[abo])
         alpha = gv[abo] - sigma
-        gam[abo] += abo_gamma(sigma[:, None], alpha[:, None], T, mass[abo][:, None]) * nH[None, :]
-    return gam
+        v0 = 1e6
+        inv_mu = 1 / (1.008 * AMU) + 1 / (mass[abo] * AMU)
+        C[abo] = 2 * (4 / np.pi) ** (alpha / 2) * gamma_fn((4 - alpha) / 2) * v0 * sigma * A0_CM**2
+        B[abo] = (1 - alpha) * (0.5 * np.log(8 * K_CGS * inv_mu / np.pi) - np.log(v0))
+        E[abo] = 0.5 * (1 - alpha)
+    return g_rad, g4, g6, C, B, E
 
 
 def abo_gamma(sigma_a0, alpha, T, mass_amu):
@@ -282,22 +310,70 @@ def _screen_kernel(wave, loggf, elow, sp, log_nu_f, chi, cw, clog, log_thr, keep
 
 
 @numba.njit(cache=True)
-def _line_strengths(wave, loggf, elow, sp, n_over_u, beta, vdop, cont, strength, dlam_D, ratio):
-    """Per line and depth: integrated opacity (cm^-1 A, Eq. L2 without the profile, stimulated emission
-    included), Doppler width (Eq. L1: lambda vdop[s, d], vdop = sqrt(2kT/m + xi^2)/c) and the
-    pure-Doppler centre-to-continuum ratio; beta = 1/kT (eV^-1)."""
+def _select_lines(c0, wave, loggf, elow, sp, g_rad, g4, g6, abo_c, abo_b, abo_e, n_over_u, beta, vdop, s4, s6, lnT,
+                  nH, cont, deep_sel, deep_win, threshold, wing_thr, max_window, nk, strength, dlam_D, a_out, half,
+                  dop, r_max, index):
+    """Per line of a chunk (list index c0 + l): integrated opacity (cm^-1 A; Eq. L2 without the profile,
+    stimulated emission included), Doppler width (Eq. L1, lambda vdop[s, d]), damping a, and the
+    centre-to-continuum ratio r = strength H(a, 0) / (sqrt(pi) dlam_D alpha_cont). Lines whose largest r
+    over ``deep_sel`` reaches ``threshold`` are written at row nk, nk + 1, ... with their half-window
+    (where the Doppler core or the Lorentz wing falls to ``wing_thr`` in the ``deep_win`` layers), their
+    pure-Doppler flag and r_max; returns the new nk."""
     nd = beta.size
+    st = np.empty(nd)
+    dl = np.empty(nd)
+    r = np.empty(nd)
+    av = np.empty(nd)
     for l in range(wave.size):
         lam = wave[l]
         amp = SIGMA_LINE * (lam * 1e-8) ** 2 / C_CGS * 1e8 * 10.0 ** loggf[l]
         e_up = elow[l] + HC_EV_AA / lam
         s = sp[l]
+        pre = 0.0
         for d in range(nd):
-            st = amp * n_over_u[s, d] * (math.exp(-elow[l] * beta[d]) - math.exp(-e_up * beta[d]))
-            dl = lam * vdop[s, d]
-            strength[l, d] = st
-            dlam_D[l, d] = dl
-            ratio[l, d] = st / (SQRT_PI * dl * cont[l, d])
+            st[d] = amp * n_over_u[s, d] * (math.exp(-elow[l] * beta[d]) - math.exp(-e_up * beta[d]))
+            dl[d] = lam * vdop[s, d]
+            r[d] = st[d] / (SQRT_PI * dl[d] * cont[l, d])
+            if deep_sel[d]:
+                pre = max(pre, r[d])
+        if pre < threshold:  # H(a, 0) <= 1: the pure-Doppler ratio bounds r from above
+            continue
+        rmax = 0.0
+        wfac = lam * lam * 1e-8 / (4.0 * np.pi * C_CGS)
+        for d in range(nd):
+            gam = g_rad[l] + g4[l] * s4[d] + g6[l] * s6[d]
+            if abo_c[l] > 0:
+                gam += abo_c[l] * math.exp(abo_b[l] + abo_e[l] * lnT[d]) * nH[d]
+            av[d] = gam * wfac / dl[d]
+            r[d] *= _voigt1(av[d], 0.0)
+            if deep_sel[d]:
+                rmax = max(rmax, r[d])
+        if rmax < threshold:
+            continue
+        h = 0.0
+        dmax = 0.0
+        damp = 0.0
+        amax = 0.0
+        for d in range(nd):
+            dmax = max(dmax, dl[d])
+            amax = max(amax, av[d])
+            if deep_win[d]:
+                core = math.sqrt(math.log(max(r[d] / wing_thr, 1.0)))
+                wing = math.sqrt(max(av[d] * r[d] / (SQRT_PI * wing_thr), 0.0))
+                h = max(h, max(core, wing) * dl[d])
+                damp = max(damp, 2.0 * av[d] * r[d] / SQRT_PI)
+        half[nk] = min(max(h, 3.0 * dmax), max_window)
+        # pure-Doppler lines: the damping term (<= 2a/sqrt(pi) of the peak) stays below the threshold in
+        # the wing-forming layers and a is small everywhere
+        dop[nk] = damp < wing_thr and amax < 0.03
+        r_max[nk] = rmax
+        index[nk] = c0 + l
+        for d in range(nd):
+            strength[nk, d] = st[d]
+            dlam_D[nk, d] = dl[d]
+            a_out[nk, d] = av[d]
+        nk += 1
+    return nk
 
 
 def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, threshold=1e-4,
@@ -418,53 +494,33 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
     n_over_u = np.ascontiguousarray(n_max / U)
     beta = 1.0 / (K_EV * T)
     vdop = np.sqrt(2 * K_CGS * T[None, :] / (mass_sp[:, None] * AMU) + (vt[None, :] * 1e5) ** 2) / C_CGS
-    keep_parts = []
-    for c0 in range(0, wave.size, chunk):  # bounded memory for lists of 10^5-10^6 lines
+    # damping (van der Waals perturbers and n_e of variant 0: they barely move with O/Mg)
+    sp_Z = np.array([ATOMIC_NUMBER[parse_species(n_)[0]] if parse_species(n_)[1] is not None else 0
+                     for n_ in names], int)
+    sp_stage = np.array([parse_species(n_)[1] or 0 for n_ in names], int)
+    coef = damping_coefficients(wave, sp_Z[sp_index], sp_stage[sp_index], elow, g_rad, g_st, g_vdw,
+                                mass_sp[sp_index], molecular_vdw)
+    s4, s6 = _damping_depth_factors(T, chem.ne[0], nH)
+    n = wave.size
+    # float32 storage halves the memory of long lists (relative precision 6e-8 is ample)
+    strength, dlD, a = (np.empty((n, nd), np.float32) for _ in range(3))
+    half, r_max, kept = np.empty(n), np.empty(n), np.empty(n, np.int64)
+    dop = np.empty(n, np.bool_)
+    wt = threshold if wing_threshold is None else wing_threshold
+    nk = 0
+    for c0 in range(0, n, chunk):  # the continuum at the line centres in bounded pieces
         sl = slice(c0, c0 + chunk)
-        w_, sp_ = wave[sl], sp_index[sl]
-        # integrated line opacity, cm^-1 Angstrom (lambda^2/c in cm/Hz, x 1e8 A/cm)
-        strength, dlD, r = (np.empty((w_.size, nd)) for _ in range(3))
-        _line_strengths(w_, loggf[sl], elow[sl], sp_, n_over_u, beta, vdop, alpha_cont_fn(w_), strength, dlD, r)
-        m_ = mass_sp[sp_]
-        # H(a, 0) <= 1, so the pure-Doppler centre ratio bounds r from above: screen before damping
-        pre = np.where(r[:, deep_sel].max(axis=1) >= threshold)[0]
-        if pre.size == 0:
-            continue
-        w_, sp_, m_ = w_[pre], sp_[pre], m_[pre]
-        strength, dlD, r = strength[pre], dlD[pre], r[pre]
-        lsl = c0 + pre
-        gam = damping(w_, species[lsl], elow[lsl], g_rad[lsl], g_st[lsl], g_vdw[lsl], T, chem.ne[0], nH,
-                      m_, molecular_vdw)
-        a = gam * (w_[:, None] * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD * 1e-8)
-        r = r * erfcx(a)  # H(a, 0)
-        rmax = r[:, deep_sel].max(axis=1)
-        sel = np.where(rmax >= threshold)[0]
-        if sel.size == 0:
-            continue
-        rw, aw, dw = r[sel][:, deep_win], a[sel][:, deep_win], dlD[sel][:, deep_win]
-        wt = threshold if wing_threshold is None else wing_threshold
-        with np.errstate(divide="ignore", invalid="ignore"):
-            core = np.sqrt(np.log(np.maximum(rw / wt, 1.0)))
-            wing = np.sqrt(np.maximum(aw * rw / (SQRT_PI * wt), 0.0))
-        half = np.clip(np.max(np.maximum(core, wing) * dw, axis=1), 3 * dlD[sel].max(axis=1), max_window)
-        # pure-Doppler lines: the damping term (<= 2a/sqrt(pi) of the peak) stays below the threshold in
-        # the wing-forming layers and a is small everywhere
-        dop = (np.max(2 * aw * rw / SQRT_PI, axis=1) < wt) & (np.max(a[sel], axis=1) < 0.03)
-        # float32 storage halves the memory of long lists (relative precision 6e-8 is ample)
-        keep_parts.append((lsl[sel], strength[sel].astype(np.float32), dlD[sel].astype(np.float32),
-                           a[sel].astype(np.float32), half, dop, rmax[sel]))
-    if not keep_parts:
+        nk = _select_lines(c0, wave[sl], loggf[sl], elow[sl], sp_index[sl], *(c[sl] for c in coef), n_over_u, beta,
+                           vdop, s4, s6, np.log(T), nH, np.ascontiguousarray(alpha_cont_fn(wave[sl]), float),
+                           deep_sel, deep_win, float(threshold), float(wt), float(max_window), nk, strength,
+                           dlD, a, half, dop, r_max, kept)
+    if nk == 0:
         return no_lines()
-    s_ = np.concatenate([k[0] for k in keep_parts])
-    r_max = np.concatenate([k[6] for k in keep_parts])
-    return PreparedLines(wave=wave[s_], species=species[s_], sp_index=sp_index[s_],
-                         strength=np.concatenate([k[1] for k in keep_parts]),
-                         dlam_D=np.concatenate([k[2] for k in keep_parts]),
-                         a=np.concatenate([k[3] for k in keep_parts]),
-                         halfwidth=np.concatenate([k[4] for k in keep_parts]), ratio=ratio, shared=shared,
+    s_ = kept[:nk]
+    return PreparedLines(wave=wave[s_], species=species[s_], sp_index=sp_index[s_], strength=strength[:nk],
+                         dlam_D=dlD[:nk], a=a[:nk], halfwidth=half[:nk], ratio=ratio, shared=shared,
                          classes=classes, n_input=nl_in, skipped=tuple(skipped), species_names=tuple(names),
-                         doppler_only=np.concatenate([k[5] for k in keep_parts]), r_max=r_max,
-                         weak=r_max < weak_ratio)
+                         doppler_only=dop[:nk], r_max=r_max[:nk], weak=r_max[:nk] < weak_ratio)
 
 
 @dataclass
@@ -579,9 +635,8 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
     grid points bracketing the line centre (linear "cloud-in-cell" weights divided by the trapezoid
     weight of the point), which keeps every weak line's contribution to the trapezoid integral of the
     opacity exact at any sampling; the others get their Voigt profile (``_voigt1``) at each window point
-    and depth within max(``core_doppler``, 4 a) Doppler widths of the centre (that layer's a and Doppler
-    width: in a cool dwarf a reaches 5-20 in the deepest layers only), and beyond that the first two terms
-    of the asymptotic expansion
+    and depth within max(``core_doppler``, 4 a) Doppler widths (the largest over depth) of the centre,
+    and beyond that the first two terms of the asymptotic expansion
     H(a, v) = a / (sqrt(pi) v^2) [1 + (3/2 - a^2) / v^2 + O((1 + a^4) / v^4)] (relative error < 2e-3 at
     v >= 6 for a << 1, < 4e-3 at v = 4 a); ``core_doppler=None`` evaluates the Voigt function over the
     whole window. Class-shared species are summed on a low-rank basis of their n_e-class ratios
@@ -601,9 +656,8 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
         weak = inside & (lines.weak if lines.weak is not None else False)
         gauss = lines.doppler_only if lines.doppler_only is not None else np.zeros(nl, bool)
         half = np.asarray(lines.halfwidth, float)
-        core, v_core = half, np.inf
+        core = half
         if core_doppler is not None:
-            v_core = float(core_doppler)
             amax = lines.a.max(axis=1).astype(np.float64)
             core = np.minimum(half, np.maximum(core_doppler, 4.0 * amax) * lines.dlam_D.max(axis=1))
         trap = _trapezoid_widths(grid)
@@ -612,7 +666,7 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
 
         def deposit(k, wgt, rowmap, out):
             _deposit_lines(grid, trap, lines.wave[k], sp[k], lines.strength[k], lines.dlam_D[k], lines.a[k],
-                           half[k], core[k], v_core, weak[k], gauss[k], wgt, rowmap, out)
+                           half[k], core[k], weak[k], gauss[k], wgt, rowmap, out)
 
         if shared.any():
             deposit(np.flatnonzero(shared), weight.astype(np.float32), np.arange(nw), acc)
@@ -640,20 +694,16 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
 
 
 @numba.njit(cache=True)
-def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, v_core, weak, gauss, weight, rowmap,
-                   out):
+def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak, gauss, weight, rowmap, out):
     """out[rowmap[i], q, d] += alpha_l(grid_i, d) weight[sp_l, q, d] for every line l (see
     ``line_opacity``): weak lines on their two bracketing points, the others with H(a, v) (or e^{-v^2}
-    where ``gauss``) for |lambda - lambda_0| <= core and the Lorentz-wing expansion out to ``half``; inside
-    ``core`` too, the layers where |v| >= max(v_core, 4 a) (their own Doppler and damping widths) get the
-    expansion."""
+    where ``gauss``) for |lambda - lambda_0| <= core and the Lorentz-wing expansion out to ``half``."""
     nw = grid.size
     nd = strength.shape[1]
     nq = weight.shape[1]
     val = np.empty(nd, np.float32)
     inv = np.empty(nd)
     norm = np.empty(nd)
-    vcut = np.empty(nd)
     p1 = np.empty((nq, nd), np.float32)
     p2 = np.empty((nq, nd), np.float32)
     for l in range(wave0.size):
@@ -671,20 +721,13 @@ def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, v_cor
         for d in range(nd):
             inv[d] = 1.0 / dlam_D[l, d]
             norm[d] = strength[l, d] * inv[d] / SQRT_PI
-            vcut[d] = max(v_core, 4.0 * a[l, d])
         i0 = np.searchsorted(grid, w0 - core[l])
         i1 = np.searchsorted(grid, w0 + core[l], side="right")
         for i in range(i0, i1):
             x = grid[i] - w0
             for d in range(nd):
                 v = x * inv[d]
-                if gauss[l]:
-                    h = math.exp(-v * v)
-                elif abs(v) < vcut[d]:
-                    h = _voigt1(a[l, d], v)
-                else:  # this layer's Lorentz wing (the expansion used beyond ``core``)
-                    iv2 = 1.0 / (v * v)
-                    h = a[l, d] / SQRT_PI * iv2 * (1.0 + (1.5 - a[l, d] * a[l, d]) * iv2)
+                h = math.exp(-v * v) if gauss[l] else _voigt1(a[l, d], v)
                 val[d] = h * norm[d]
             r = rowmap[i]
             for q in range(nq):
