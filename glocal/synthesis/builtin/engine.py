@@ -116,36 +116,44 @@ def _resample_depth(d, tau_ross, n):
     return out, (np.exp(xn) if tau_ross is not None else None)
 
 
-def continuum_opacity(wave, chem: Chemistry, v: int, split=False):
-    """Total continuous alpha (cm^-1), shape (nw, nd), for variant ``v`` of a chemistry solution."""
+def _continuum_terms(wave, chem: Chemistry):
+    """The continuous opacities as (process, alpha per unit density (nw, nd), density (nv, nd)): every
+    process is linear in one number density or in a product of two, and its cross-section depends on
+    T only, so the variants of a model share them."""
     T = chem.T
-    nHI = chem.n_atoms[v, 0, 0]
-    nHII = chem.n_atoms[v, 0, 1]
-    nHeI = chem.n_atoms[v, 1, 0]
-    ne = chem.ne[v]
-    nH2 = chem.n_mol[v, chem.mol_index["H2"]] if "H2" in chem.mol_index else np.zeros_like(T)
-    parts = {
-        "Hminus_bf": cont.hminus_bf(wave, T, chem.n_Hminus[v]),
-        "Hminus_ff": cont.hminus_ff(wave, T, nHI, ne),
-        "H_bf": cont.hydrogen_bf(wave, T, nHI, chem.U[0, 0]),
-        "H_ff": cont.hydrogen_ff(wave, T, nHII, ne),
-        "Hemin_ff": cont.hemionus_ff(wave, T, nHeI, ne),
-        "H2plus": cont.h2plus(wave, T, nHI, nHII),
-        "rayleigh": cont.rayleigh(wave, nHI, nHeI, nH2),
-        "thomson": cont.thomson(wave, ne),
-    }
+    one, zero = np.ones_like(T), np.zeros_like(T)
+    na = chem.n_atoms
+    nHI, nHII, nHeI, ne = na[:, 0, 0], na[:, 0, 1], na[:, 1, 0], chem.ne
+    nH2 = chem.n_mol[:, chem.mol_index["H2"]] if "H2" in chem.mol_index else np.zeros_like(nHI)
+    terms = [("Hminus_bf", cont.hminus_bf(wave, T, one), chem.n_Hminus),
+             ("Hminus_ff", cont.hminus_ff(wave, T, one, one), nHI * ne),
+             ("H_bf", cont.hydrogen_bf(wave, T, one, chem.U[0, 0]), nHI),
+             ("H_ff", cont.hydrogen_ff(wave, T, one, one), nHII * ne),
+             ("Hemin_ff", cont.hemionus_ff(wave, T, one, one), nHeI * ne),
+             ("H2plus", cont.h2plus(wave, T, one, one), nHI * nHII),
+             ("rayleigh_H", cont.rayleigh(wave, one, zero, zero), nHI),
+             ("rayleigh_He", cont.rayleigh(wave, zero, one, zero), nHeI),
+             ("rayleigh_H2", cont.rayleigh(wave, zero, zero, one), nH2),
+             ("thomson", cont.thomson(wave, one), ne)]
     sym = {"C": 6, "Mg": 12, "Al": 13, "Si": 14, "Ca": 20, "Fe": 26}
-    metals = cont.metal_bf(wave, T, {k: chem.n_atoms[v, z - 1, 0] for k, z in sym.items()},
-                           {k: chem.U[z - 1, 0] for k, z in sym.items()})
-    for k, a in metals.items():
-        parts[f"{k}_bf"] = a
-    mol = {m: chem.n_mol[v, chem.mol_index[m]] for m in ("CH", "OH", "NH") if m in chem.mol_index}
-    q_mol = {m: chem.Q_mol[chem.mol_index[m]] for m in ("CH", "OH") if m in chem.mol_index}
-    for k, a in cont.molecular_bf(wave, T, mol, q_mol).items():
-        parts[f"{k}_bf"] = a
+    for k, a in cont.metal_bf(wave, T, {k: one for k in sym}, {k: chem.U[z - 1, 0] for k, z in sym.items()}).items():
+        terms.append((f"{k}_bf", a, na[:, sym[k] - 1, 0]))
+    mols = [m for m in ("CH", "OH", "NH") if m in chem.mol_index]
+    q_mol = {m: chem.Q_mol[chem.mol_index[m]] for m in mols if m != "NH"}
+    for k, a in cont.molecular_bf(wave, T, {m: one for m in mols}, q_mol).items():
+        terms.append((f"{k}_bf", a, chem.n_mol[:, chem.mol_index[k]]))
+    return terms
+
+
+def continuum_opacity(wave, chem: Chemistry, v: int | None = None, split=False):
+    """Total continuous alpha (cm^-1): (nw, nd) for variant ``v`` of a chemistry solution, (nv, nw, nd) for
+    all variants (``v=None``, the cross-sections computed once); ``split``: {process: alpha} of variant v."""
+    terms = _continuum_terms(np.asarray(wave, float), chem)
     if split:
-        return parts
-    return sum(parts.values())
+        return {name: a * n[v][None, :] for name, a, n in terms}
+    out = np.stack([sum(a * n[u][None, :] for _, a, n in terms)
+                    for u in (range(chem.ne.shape[0]) if v is None else [v])])
+    return out if v is None else out[0]
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -446,7 +454,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
     cgrid = constant_r_grid(lo * 0.999, hi * 1.001, continuum_resolution)
     edges = cont.continuum_edges(cgrid[0], cgrid[-1])
     cgrid = np.unique(np.concatenate([cgrid, edges - 2e-3, edges + 2e-3]))
-    alpha_c = np.stack([continuum_opacity(cgrid, chem, v) for v in range(nv)])  # (nv, nc, nd)
+    alpha_c = continuum_opacity(cgrid, chem)  # (nv, nc, nd)
     timing["continuum"] = time.perf_counter() - t
     # lines, shared across variants (one Voigt evaluation per line and depth)
     t = time.perf_counter()
