@@ -108,9 +108,12 @@ plt.show()
 # `benchmarks/builtin_engine.py --json results/benchmarks/builtin_engine.json` times all sixteen variants of
 # a model over 2550–10000 Å on one core at the converged default, with the time of each stage, the peak
 # memory, and SME on the same model: SME synthesises one variant over a 100 Å window (at its 0.02 Å
-# sampling), the built-in engine all sixteen over the same window, which gives a like-for-like ratio; SME's
-# window time is also scaled to sixteen full-range spectra. The table is read from that file (the machine,
-# date and commit of each run are in it); the cell above timed the 4500/2.0/−2.0 giant live.
+# sampling), the built-in engine all sixteen over the same window, which gives a like-for-like ratio. (Over
+# the whole range SME took 29.5 CPU-s per spectrum for this giant, `benchmarks/synthesis.py`: 472 s for the
+# sixteen.) The table is read from that file (the machine, date and commit of each run are in it); the cell
+# above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.09 million
+# of the 1.10 million lines pass the selection there, 0.9 million of them TiO, strongly pressure-broadened
+# in its deep layers.
 
 # %%
 bfile = Path(glocal.__file__).resolve().parents[1] / "results" / "benchmarks" / "builtin_engine.json"
@@ -121,7 +124,6 @@ if bfile.exists():
         **{f"{k} s": v for k, v in r["timing_s"].items() if k != "total"},
         "peak RSS MB": r["peak_rss_mb"], "n_e classes": r["n_classes"],
         "SME/built-in (like for like)": r.get("ratio_like_for_like"),
-        "SME s (16 full spectra, scaled)": r.get("sme_extrapolated_16_variants_full_s"),
         "commit": r["glocal_commit"], "date": r["date"][:10]} for r in brows])
     display(speed.round(2))
 else:
