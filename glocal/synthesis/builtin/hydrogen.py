@@ -18,7 +18,7 @@ Profiles (per Angstrom, area 1):
   max(S + V - G, 0), G the thermal Gaussian contained in both: exact in the far wings (where
   convolution adds wings) and in area, and S in the core.
 * n_up > 30: quasi-static Holtsmark profile (Holtsmark 1919; Griem 1960, ApJ 132, 883; centre filled
-  flat, ``quasistatic_profile``) in
+  flat, ``_flat_top``) in
   beta = |Delta lambda| / (K_nm F0'), K_nm = 5.5e-5 (n^2 m^2)^2 / (m^2 - n^2) / (1 + 0.13/(m - n)) A
   per cgs field unit (Griem's Eq. 33 with the correction used in HLINOP, Barklem & Piskunov 2003), with
   ions and electrons both quasi-static, F0' = 2^(2/3) F0. Combined with the Doppler core the way HLINOP
@@ -48,6 +48,7 @@ formula, ``glocal.linelists.vacuum_to_air``).
 from __future__ import annotations
 
 import functools
+import math
 
 import numba
 import numpy as np
@@ -55,11 +56,12 @@ import numpy as np
 from glocal.constants import RYDBERG_H
 from glocal.linelists import air_to_vacuum, hydrogen_levels, vacuum_to_air
 
-from .lines import abo_gamma, as_wave_grid, doppler_width, voigt
+from .lines import SQRT_PI, _voigt1, abo_gamma, as_wave_grid, doppler_width
 from .tables import C_AA, C_CGS, HC_EV_AA, K_EV, RYDBERG_H_EV, SIGMA_LINE, load_tables
 
 SELF_BROADENING = {3: (1180.0, 0.677), 4: (2320.0, 0.455), 5: (4208.0, 0.380)}
 M_H = 1.00794
+LN10 = math.log(10.0)
 #: ratio of the quasi-static field of ions + electrons to that of ions alone (density doubled)
 FIELD_IONS_ELECTRONS = 2.0 ** (2.0 / 3.0)
 
@@ -160,23 +162,41 @@ def _holtsmark_table():
 def holtsmark(beta):
     """Holtsmark's field-strength distribution H(beta) (Holtsmark 1919; Chandrasekhar 1943, Rev. Mod. Phys.
     15, 1, Eqs. 631-634), normalised to 1 over beta in [0, inf); quadrature up to beta = 40, beyond it the
-    asymptotic series 1.496 beta^-5/2 (1 + 5.107 beta^-3/2 + 14.43 beta^-3)."""
+    asymptotic series 1.496 beta^-5/2 (1 + 5.107 beta^-3/2 + 14.43 beta^-3) (``_holtsmark1``)."""
     b = np.abs(np.asarray(beta, float))
     lb, lh = _holtsmark_table()
-    out = np.atleast_1d(np.exp(np.interp(np.log(np.maximum(b, 1e-300)), lb, lh)))
-    b = np.atleast_1d(b)
-    small = b < np.exp(lb[0])  # H ~ (4/(3 pi)) beta^2 near 0
-    out[small] = 4.0 / (3.0 * np.pi) * b[small] ** 2
-    big = b > np.exp(lb[-1])
-    bb = b[big]
-    x = bb ** -1.5
-    out[big] = 1.496 * x / bb * (1 + 5.107 * x + 14.43 * x * x)  # beta^-5/2 (1 + 5.107 beta^-3/2 + ...)
-    return out.reshape(np.shape(beta))
+    out = np.empty(b.size)
+    _holtsmark_array(np.ascontiguousarray(b).reshape(-1), lb, lh, out)
+    return out.reshape(b.shape)
+
+
+@numba.njit(cache=True)
+def _holtsmark_ln(y, lb, lh):
+    """H(b) at y = ln b from the table (log-log linear), H ~ (4/(3 pi)) b^2 below it, the asymptotic series
+    above it."""
+    n = lb.size
+    if y < lb[0]:
+        return 4.0 / (3.0 * np.pi) * math.exp(2.0 * y)
+    if y > lb[n - 1]:
+        x = math.exp(-1.5 * y)
+        return 1.496 * x * math.exp(-y) * (1.0 + 5.107 * x + 14.43 * x * x)
+    k = min(max(np.searchsorted(lb, y) - 1, 0), n - 2)
+    f = (y - lb[k]) / (lb[k + 1] - lb[k])
+    return math.exp(lh[k] * (1.0 - f) + lh[k + 1] * f)
+
+
+@numba.njit(cache=True)
+def _holtsmark_array(b, lb, lh, out):
+    for i in range(b.size):
+        out[i] = _holtsmark_ln(math.log(b[i]), lb, lh) if b[i] > 0 else 0.0
 
 
 @functools.lru_cache(maxsize=1)
 def _flat_top():
-    """(beta of the maximum, its value, area of the flat-topped distribution) of ``holtsmark``."""
+    """(beta of the maximum, its value, area) of the quasi-static line profile: Holtsmark's distribution
+    with its centre (beta below the maximum at ~1.6, where the single-component distribution falls to 0)
+    filled flat, as the superposed Stark components, the unshifted components and electron impacts do;
+    divided by the area it has area 1 per unit |beta| over [0, inf)."""
     b = np.geomspace(1e-4, 40.0, 40001)
     h = holtsmark(b)
     k = int(np.argmax(h))
@@ -185,23 +205,10 @@ def _flat_top():
     return float(b[k]), float(h[k]), float(np.trapezoid(flat, b) + h[k] * b[0] + tail)
 
 
-def quasistatic_profile(beta):
-    """Line profile of a hydrogen line in the quasi-static limit, per unit |beta|, area 1 over [0, inf):
-    Holtsmark's distribution with its centre (beta below the maximum at ~1.6, where the single-component
-    distribution falls to 0) filled flat, as the superposed Stark components, the unshifted components and
-    electron impacts do, then renormalised."""
-    b_max, h_max, area = _flat_top()
-    b = np.abs(np.asarray(beta, float))
-    return np.where(b < b_max, h_max, holtsmark(b)) / area
-
-
 # --------------------------------------------------------------------------- profiles
-def _gauss(dl, dlD):
-    return np.exp(-(dl / dlD) ** 2) / (np.sqrt(np.pi) * dlD)
-
-
-def _stehle_profile(ln, dl, lam_vac, lam_air, lg_T, lg_ne, F0):
-    """Stehle & Hutcheon profile (per A) at air detunings ``dl`` (nw,) for every depth: (nw, nd)."""
+def _stehle_table(ln, lg_T, lg_ne):
+    """The Stehle & Hutcheon log10 profile (per Hz) interpolated to every layer's (log T, log n_e):
+    (log10 detuning grid in units of F0 (nx,), log10 profile (nx, nd)), the table's first point dropped."""
     ltab, ntab = ln["log10_T"], ln["log10_ne"]
     fT = np.clip(np.interp(lg_T, ltab, np.arange(ltab.size)), 0, ltab.size - 1.000001)
     fN = np.clip(np.interp(lg_ne, ntab, np.arange(ntab.size)), 0, ntab.size - 1.000001)  # (used inside only)
@@ -210,49 +217,82 @@ def _stehle_profile(ln, dl, lam_vac, lam_air, lg_T, lg_ne, F0):
     P = ln["log10_profile"]
     logp = ((P[:, iN, iT] * (1 - wT) + P[:, iN, iT + 1] * wT) * (1 - wN)
             + (P[:, iN + 1, iT] * (1 - wT) + P[:, iN + 1, iT + 1] * wT) * wN)  # (nx, nd)
-    lx = ln["log10_x"][1:]
-    logp = logp[1:]
-    nu0 = C_AA / lam_vac
-    # the grid is in air: detuning in frequency with the local refractive index (constant over a line)
-    dnu = np.abs(C_AA / ((lam_air + dl) * lam_vac / lam_air) - nu0)
-    lgx = np.log10(np.maximum(dnu[:, None] / F0[None, :], 1e-30))  # (nw, nd)
-    fx = np.interp(lgx, lx, np.arange(lx.size))
-    ix = np.minimum(fx.astype(int), lx.size - 2)
-    wx = fx - ix
-    cols = np.arange(F0.size)[None, :]
-    val = logp[ix, cols] * (1 - wx) + logp[ix + 1, cols] * wx
-    beyond = lgx > lx[-1]
-    val = np.where(beyond, logp[-1][None, :] - 2.5 * (lgx - lx[-1]), val)
-    # per Hz -> per Angstrom: |d nu / d lambda| = c / lambda^2
-    return 10.0**val * (C_AA / lam_vac**2)
+    return np.asarray(ln["log10_x"][1:], float), np.ascontiguousarray(logp[1:], float)
 
 
-def _holtsmark_profile(n_lo, n_up, dl, F0, dlD):
-    """Quasi-static Stark profile with Doppler core (per A), HLINOP's approximate convolution."""
-    width = griem_knm(n_lo, n_up) * FIELD_IONS_ELECTRONS * F0  # (nd,) A per unit beta
-    stark = 0.5 * quasistatic_profile(dl[:, None] / width[None, :]) / width[None, :]  # two-sided, area 1
-    gauss = _gauss(dl[:, None], dlD[None, :])
-    core = np.abs(dl)[:, None] <= np.maximum(width, dlD)[None, :]
-    doppler_wins = (dlD >= width)[None, :]
-    return np.where(core, np.where(doppler_wins, gauss, stark), stark + gauss)
-
-
-def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_th, n_HI):
-    """Profile (per A, area ~1) of one line at detunings ``dl`` (nw,) in every layer: (nw, nd)."""
+def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_th, n_HI, self_broadening=True):
+    """Profile (per A, area ~1) of one line at air detunings ``dl`` (nw,) in every layer: (nw, nd)
+    (``_profile_rows``): the Stehle & Hutcheon table ``ln`` where it reaches; beyond its density, and for
+    lines without a table, the quasi-static (Holtsmark) profile with a Doppler core (HLINOP's approximate
+    convolution); for H-alpha to H-gamma with a table, plus the self-broadening impact profile
+    (``self_broadening``)."""
+    F0, dlD, dlD_th = (np.ascontiguousarray(x, float) for x in (F0, dlD, dlD_th))
+    nd = F0.size
     if ln is None:
-        return _holtsmark_profile(n_lo, n_up, dl, F0, dlD)
-    prof = _stehle_profile(ln, dl, lam_vac, lam_air, lg_T, lg_ne, F0)
-    outside = lg_ne > ln["log10_ne"][-1] + 1e-3
-    if outside.any():  # beyond the table's density (merged, for high n): the quasi-static fallback
-        prof[:, outside] = _holtsmark_profile(n_lo, n_up, dl, F0[outside], dlD[outside])
-    if n_lo == 2 and n_up in SELF_BROADENING:
+        lx, logp, quasi = np.zeros(2), np.zeros((2, nd)), np.ones(nd, np.bool_)
+    else:
+        lx, logp = _stehle_table(ln, lg_T, lg_ne)
+        quasi = np.asarray(lg_ne > ln["log10_ne"][-1] + 1e-3)  # beyond the table's density (high n)
+    a_sb = np.zeros(0)
+    if ln is not None and self_broadening and n_lo == 2 and n_up in SELF_BROADENING:
         sig, alp = SELF_BROADENING[n_up]
         gam = abo_gamma(sig, alp, T, M_H) * n_HI
-        a = gam * (lam_air * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD_th * 1e-8)
-        v = dl[:, None] / dlD_th[None, :]
-        impact = voigt(np.broadcast_to(a, v.shape), v) / (np.sqrt(np.pi) * dlD_th)[None, :]
-        prof = np.maximum(prof + impact - _gauss(dl[:, None], dlD_th[None, :]), 0.0)
-    return prof
+        a_sb = np.ascontiguousarray(gam * (lam_air * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD_th * 1e-8), float)
+    width = griem_knm(n_lo, n_up) * FIELD_IONS_ELECTRONS * F0  # A per unit beta
+    lb, lh = _holtsmark_table()
+    b_max, h_max, area = _flat_top()
+    dl = np.ascontiguousarray(dl, float)
+    out = np.empty((dl.size, nd))
+    _profile_rows(dl, lx, logp, quasi, float(lam_vac), float(lam_air), F0, width, dlD, dlD_th, a_sb, lb, lh,
+                  b_max, h_max, area, out)
+    return out
+
+
+@numba.njit(cache=True)
+def _profile_rows(dl, lx, logp, quasi, lam_vac, lam_air, F0, width, dlD, dlD_th, a_sb, lb, lh, b_max, h_max,
+                  area, out):
+    """Kernel of ``_profile``. Stehle & Hutcheon: log-linear in the table's log detuning (in frequency, with
+    the line's local refractive index: the grid is in air), -5/2 power law beyond its last point; quasi-static:
+    the flat-topped Holtsmark distribution (``_flat_top``) of width ``width``, two-sided, with the
+    Gaussian core where the Doppler width wins and the sum of both outside max(width, Doppler width)."""
+    nd = F0.size
+    nx = lx.size
+    nu0 = C_AA / lam_vac
+    conv = C_AA / lam_vac ** 2  # per Hz -> per A
+    sb = a_sb.size > 0
+    ln_w = np.log(width)
+    lg_f0 = np.log10(F0)
+    ln_bmax = math.log(b_max)
+    for i in range(dl.size):
+        x = dl[i]
+        ln_x = math.log(abs(x)) if x != 0.0 else -np.inf
+        lg_dnu = math.log10(max(abs(C_AA / ((lam_air + x) * lam_vac / lam_air) - nu0), 1e-300))
+        for d in range(nd):
+            if quasi[d]:
+                w = width[d]
+                y = ln_x - ln_w[d]  # ln beta
+                q = h_max if y < ln_bmax else _holtsmark_ln(y, lb, lh)
+                stark = 0.5 * q / area / w
+                g = math.exp(-(x / dlD[d]) ** 2) / (SQRT_PI * dlD[d])
+                if abs(x) <= max(w, dlD[d]):
+                    p = g if dlD[d] >= w else stark
+                else:
+                    p = stark + g
+            else:
+                lgx = max(lg_dnu - lg_f0[d], -30.0)
+                if lgx > lx[nx - 1]:
+                    val = logp[nx - 1, d] - 2.5 * (lgx - lx[nx - 1])
+                elif lgx <= lx[0]:
+                    val = logp[0, d]
+                else:
+                    k = np.searchsorted(lx, lgx) - 1
+                    f = (lgx - lx[k]) / (lx[k + 1] - lx[k])
+                    val = logp[k, d] * (1.0 - f) + logp[k + 1, d] * f
+                p = math.exp(val * LN10) * conv
+            if sb:  # impact (Voigt) minus the Gaussian core it replaces
+                v = x / dlD_th[d]
+                p = max(p + (_voigt1(a_sb[d], v) - math.exp(-v * v)) / (SQRT_PI * dlD_th[d]), 0.0)
+            out[i, d] = p
 
 
 def _constant_r(lo, hi, R):
