@@ -173,22 +173,34 @@ def _add_continuum(ac, j, w, h0, h_scale, i0, alpha, cont):
 
 
 @numba.njit(cache=True)
-def _moves_tau(dkappa, w0, w1, w2, thr):
-    """Rows where the optical depth of ``dkappa`` (reference weights, Eq. T0') exceeds ``thr`` in size at
-    some depth (each row stops at its first such depth)."""
-    n, nd = dkappa.shape
-    out = np.zeros(n, np.bool_)
+def _linear_variant(F, R, kap, cont, dlac, j, w, cdiff, eps, inv_rho, D, cand, thr, w0, w1, w2, Fv, dk, big):
+    """Flux of a variant from its class representative's (``_transfer``): its opacity difference
+    dk = D / rho_v + kap eps + (continuum change, linear in the log-continuum difference ``dlac`` on the
+    coarse grid, if ``cdiff``), Fv = F + R . dk; ``big`` marks the candidate rows where dk moves tau
+    (reference weights, Eq. T0') by more than ``thr`` somewhere, to be solved exactly with kap + dk."""
+    n, nd = kap.shape
     for i in range(n):
-        t = w0 * dkappa[i, 0]
-        if abs(t) > thr[i, 0]:
-            out[i] = True
-            continue
-        for d in range(nd - 1):
-            t += w1[d] * dkappa[i, d] + w2[d] * dkappa[i, d + 1]
-            if abs(t) > thr[i, d + 1]:
-                out[i] = True
-                break
-    return out
+        k = j[i]
+        f = w[i]
+        acc = 0.0
+        for d in range(nd):
+            x = D[i, d] * inv_rho[d] + kap[i, d] * eps[d]
+            if cdiff:
+                dl = dlac[k, d] * (1.0 - f) + dlac[k + 1, d] * f
+                x += cont[i, d] * dl * (1.0 + 0.5 * dl) * inv_rho[d]
+            dk[i, d] = x
+            acc += R[i, d] * x
+        Fv[i] = F[i] + acc
+        if cand[i]:
+            t = w0 * dk[i, 0]
+            if abs(t) > thr[i, 0]:
+                big[i] = True
+                continue
+            for d in range(nd - 1):
+                t += w1[d] * dk[i, d] + w2[d] * dk[i, d + 1]
+                if abs(t) > thr[i, d + 1]:
+                    big[i] = True
+                    break
 
 
 def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, reps, n_mu, lin_tol, dtype,
@@ -259,36 +271,27 @@ def _transfer(grid, cgrid, alpha_c, lop, ratio, hydrogen, chem, rhox, classes, r
                 continue
             F, tau, R = flux_weighted(kap, wts, S, n_mu, return_tau=True, return_response=True)
             flux[r, i0:i1] = F
-            RK = R * kap
             thr = np.maximum(tau, dtype.type(tau_floor)) * dtype.type(lin_tol)
             thr[tau >= tau_deep] = np.inf
             for v in mem:
-                Fv = F + RK @ eps[v]  # mass density: kappa_v = kappa_r (1 + eps) where alpha agrees
+                # the continuum enters linearly (its relative change is far below lin_tol); every row
+                # is a candidate for an exact solution where it changes by more than 0.3 lin_tol
                 cdiff = rel_c[v][jlo:jhi].max() > 1e-6
-                if cdiff:  # continuum: linear (its relative change is far below lin_tol)
-                    dl = dlac[v][jj] * (1 - ww) + dlac[v][jj + 1] * ww
-                    dkc = cont_r * (dl * (1 + 0.5 * dl)) / rho[v]
-                    Fv += np.einsum("ij,ij->i", R, dkc)
-                cand = np.flatnonzero(vrows[v][i0:i1])
+                cand = vrows[v][i0:i1]
                 if cdiff and rel_c[v][jlo:jhi].max() > 0.3 * lin_tol:
-                    cand = np.arange(i1 - i0)
-                if cand.size:
-                    D = np.zeros((i1 - i0, nd), dtype)
+                    cand = np.ones(i1 - i0, bool)
+                D = np.zeros((i1 - i0, nd), dtype)
+                if cand.any():
                     lop.variant_specific(ratio[:, v, :], ratio[:, r, :], i0=i0, i1=i1, out=D)
-                    D = D[cand]
-                    dk = D / rho[v] + kap[cand] * eps[v]
-                    if cdiff:
-                        dk += dkc[cand]
-                    big = _moves_tau(dk, *wts, thr[cand])
-                    lin = ~big
-                    Fv[cand[lin]] = F[cand[lin]] + np.einsum("ij,ij->i", R[cand[lin]], dk[lin])
-                    if big.any():
-                        rows = cand[big]
-                        n_exact += rows.size
-                        av = alpha[rows] + D[big]
-                        if cdiff:
-                            av += dkc[rows] * rho[v]
-                        Fv[rows] = flux_weighted(av / rho[v], wts, S[rows], n_mu)
+                Fv = np.empty(i1 - i0)
+                dk = np.empty((i1 - i0, nd), dtype)
+                big = np.zeros(i1 - i0, bool)
+                _linear_variant(F, R, kap, cont_r, dlac[v], jj, ww[:, 0], cdiff, eps[v], 1.0 / rho[v], D, cand, thr,
+                                *wts, Fv, dk, big)
+                if big.any():
+                    rows = np.flatnonzero(big)
+                    n_exact += rows.size
+                    Fv[rows] = flux_weighted(kap[rows] + dk[rows], wts, S[rows], n_mu)
                 flux[v, i0:i1] = Fv
     return flux, n_exact
 
