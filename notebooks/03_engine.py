@@ -37,7 +37,8 @@
 # donor), and within a group the other variants get the representative's flux plus its exact derivative
 # times their opacity difference, re-solved exactly wherever that difference moves τ by more than 1 %. The
 # inner loops — line profiles and their wings, the line strengths and the screening of the 1.1 million
-# lines, the formal solution with its derivative — are compiled with Numba.
+# lines, the hydrogen Stark profiles, the formal solution with its derivative and the linear variants — are
+# compiled with Numba.
 #
 # **What it leaves out.** Non-LTE, sphericity and scattering in the source function. The dissolution of the
 # high hydrogen levels (occupation probabilities) is an option that is off by default: like SME, the high
