@@ -15,11 +15,11 @@ everything that does not depend on O or Mg is computed once (identical variants 
    low-rank basis of the class ratios, the others (OH, O I, and C-bearing species through CO when O
    changes) are kept per species and added per variant with their density ratio;
 4. hydrogen lines once per class;
-5. the formal solution in blocks of wavelengths (``transfer.flux_weighted``: tau as one small matrix
-   product, one exponential per point for the 7-angle quadrature, float32), once per class
+5. the formal solution in blocks of wavelengths (``transfer.flux_weighted``, compiled: tau from the
+   reference weights, one exponential per point for the 7-angle quadrature), once per class
    representative together with its exact response dF/dkappa; the other variants of a class get
    F_r + response . (their opacity difference), and an exact solution where that difference moves tau
-   by more than ``mask_tol`` (e.g. OH lines when O changes).
+   by more than ``mask_tol`` (e.g. OH lines when O changes) (``_linear_variant``).
 
 Tolerances (defaults): classes share n_e to 3e-3, species ratios to 3e-3, exact re-solution above 1e-2;
 together they change F/Fc by < 2e-3 per pixel at full resolution (test_variants_are_independent_of_batching)

@@ -12,12 +12,12 @@ is evaluated with an angle quadrature on [0, 1] (Mihalas 1978, ch. 2): ``n_mu`` 
 "exp7" (``EXP7_POWERS``), whose seven 1/mu are multiples 0.55 p of one rate so that e^{-tau/mu} = u^p
 needs one exponential per point. Summation by parts turns Eq. T1 into S_1 + mu sum_i c_i e^{-tau_i/mu}
 with c the jumps of dS/dtau; ``flux_weighted`` sums c_i (e^{-tau_i/mu} - 1) plus the telescoped sum c_i
-(one slope), which keeps float32 exact where the top layers have tiny dtau and large c_i.
+(one slope), which avoids cancellation where the top layers have tiny dtau and large c_i.
 
 Optical depths: trapezoid in column mass, "log" (Simpson in ln rhox with log-Hermite midpoints, exact for
 power laws; Eq. T0), or (engine default) the ratio to a smooth reference opacity linear in ln tau_ref
-(``reference_weights``, Eq. T0'), which is a fixed (nd, nd) matrix per wavelength block
-(``tau_matrix``). ``flux_weighted`` also returns the exact derivative dF/dkappa of the discrete
+(``reference_weights``, Eq. T0': two multiply-adds per point with weights fixed per wavelength block).
+``flux_weighted`` also returns the exact derivative dF/dkappa of the discrete
 solution (reverse accumulation) for the engine's linear treatment of small opacity differences.
 """
 from __future__ import annotations
