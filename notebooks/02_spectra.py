@@ -75,7 +75,9 @@ fig.tight_layout(); plt.show()
 #
 # The shipped list covers 2500–10050 Å (air) from the linemake lists, with exact duplicate rows removed,
 # molecular isotopologues weighted by their solar fractions, and lines too weak to move any R = 200 pixel
-# pruned (the criterion and its verification are in `glocal/data/PROVENANCE.md`).
+# pruned. TiO is the exception: its millions of weak lines matter together in the coolest O-rich stars, so
+# they are merged into optically thin groups (species code 822.0) instead of dropped (the criteria and their
+# verification with SME are in `glocal/data/PROVENANCE.md`).
 
 # %%
 ll = linelists.builtin_linelist()

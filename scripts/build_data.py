@@ -2,7 +2,7 @@
 
     python scripts/build_data.py                      # both files into glocal/data
     python scripts/build_data.py --out /tmp/x --only atmospheres
-    python scripts/build_data.py --verify             # pysme check of the line pruning
+    python scripts/build_data.py --verify             # pysme check of the pruning and merging
 
 Outputs (deterministic: sorted inputs, fixed HDF5 layout, no timestamps):
 
@@ -13,8 +13,9 @@ Outputs (deterministic: sorted inputs, fixed HDF5 layout, no timestamps):
   in their own log τ_Ross range (recorded in ``resampled_models``).
 * ``linelist_linemake.h5`` — linemake (Placco et al. 2021) atoms + molecules in
   2500–10050 Å (air), exact duplicate rows removed, molecular and Li isotopic components
-  weighted by solar isotopic fractions (Asplund et al. 2009), H I lines kept, and lines
-  pruned by a weak-line budget (see :func:`line_strengths` and :func:`prune_mask`).
+  weighted by solar isotopic fractions (Asplund et al. 2009), H I lines kept, lines pruned
+  by a weak-line budget (see :func:`line_strengths` and :func:`prune_mask`) except TiO, whose
+  weak lines are merged into optically thin groups instead (:func:`merge_weak_lines`).
 """
 from __future__ import annotations
 
@@ -48,10 +49,14 @@ WAVE_RANGE = (2500.0, 10050.0)
 # pruning: budget of summed equivalent width of the dropped lines per bin of width λ/BIN_R
 PRUNE_BIN_R = 400.0  # half an R = 200 resolution element
 PRUNE_BUDGET = 1e-3  # dropped Σ W_est ≤ 1e-3 of the bin width (atoms and all molecules but TiO)
-#: TiO's budget.  Its ~2 million lines form dense, saturated bands in which W_est (isolated weak
-#: lines) overestimates the effect of dropped lines ~50-fold (measured with SME, see PROVENANCE.md);
-#: a looser budget keeps the committed data within the size limit.
-PRUNE_BUDGET_TIO = 0.1
+#: TiO is not pruned but its weak lines are merged (:func:`merge_weak_lines`): its ~2 million lines
+#: form dense bands whose weak lines together still matter in the coolest O-rich models (dropping
+#: them moved R = 200 pixels by up to 2 %, measured with SME, PROVENANCE.md).  A line with
+#: W_est > TIO_MERGE_WMAX stays as it is; weaker ones are summed into optically thin groups.
+TIO_MERGE_WMAX = 0.01  # Å: summed W_est of one merged group (a fraction of a Doppler width: optically thin)
+TIO_MERGE_CELL_R = 1e5  # a group spans at most λ/1e5 (0.05 Å at 5000 Å, about one Doppler width of TiO)
+TIO_MERGE_CELL_E = 0.3  # eV: and at most 0.3 eV in E_low
+TIO_MERGE_TREF = 3500.0  # K: the merged line matches Σ gf e^{-E/kT} and its T-derivative here
 #: [X/Fe] enhancement assumed in the strength estimate (the grid goes up to +1.2, §2.1)
 ALPHA_BOOST = {8: 1.2, 12: 1.2}
 #: models for the strength estimate: the most metal-rich paper [Fe/H] (−1.0), across Teff, log g
@@ -322,38 +327,85 @@ def prune_mask(wave: np.ndarray, w_est: np.ndarray, keep_always: np.ndarray,
     return keep
 
 
-def prune_lines(lines: ll.LineList, w_est: np.ndarray, tio_budget: float = PRUNE_BUDGET_TIO) -> np.ndarray:
-    """Keep mask: TiO pruned with ``tio_budget``, everything else with PRUNE_BUDGET; H I kept."""
+def merge_weak_lines(lines: ll.LineList, w_est: np.ndarray, w_max: float = TIO_MERGE_WMAX,
+                     cell_r: float = TIO_MERGE_CELL_R, cell_e: float = TIO_MERGE_CELL_E,
+                     t_ref: float = TIO_MERGE_TREF) -> ll.LineList:
+    """Lines with W_est > ``w_max`` unchanged; the weaker ones summed into merged lines.
+
+    A group holds lines in one cell of width λ/``cell_r`` × ``cell_e`` eV (E_low), split in wavelength
+    order so that its summed W_est stays below ≈ ``w_max`` (at most 2 ``w_max``): it remains optically
+    thin, so its opacity adds up like that of its members.  With g_i = gf_i e^{-E_i/kT_ref} the merged
+    line has E = Σ g_i E_i / Σ g_i, gf = Σ g_i e^{E/kT_ref} (Σ gf e^{-E/kT} and its derivative in 1/T
+    exact at T_ref, second order in the E spread elsewhere) and λ = Σ g_i λ_i / Σ g_i.  Merged lines
+    carry the species code without isotope digits (822.0 for TiO, isotope fractions already in gf).
+    """
+    if not lines.isotopes_applied:
+        raise ValueError("apply the isotope fractions before merging lines")
+    weak = w_est <= w_max
+    d = lines.data[weak]
+    ws = w_est[weak]
+    lc = np.floor(np.log(d["wave"]) * cell_r).astype(np.int64)
+    ec = np.floor(d["elow"] / cell_e).astype(np.int64)
+    order = np.lexsort((d["wave"], lc, ec))
+    d, ws, lc, ec = d[order], ws[order], lc[order], ec[order]
+    cell = np.r_[True, (lc[1:] != lc[:-1]) | (ec[1:] != ec[:-1])]
+    cum = np.cumsum(ws)
+    start = np.maximum.accumulate(np.where(cell, np.arange(cum.size), 0))
+    within = cum - (cum[start] - ws[start])  # cumulative W_est inside the cell
+    sub = np.floor(within / w_max).astype(np.int64)
+    new_group = cell | np.r_[True, sub[1:] != sub[:-1]]
+    gid = np.cumsum(new_group) - 1
+    beta = 1.0 / (K_B * t_ref / 1.602176634e-12)  # 1/kT in eV⁻¹
+    g = 10.0 ** d["loggf"] * np.exp(-beta * d["elow"])
+    gsum = np.bincount(gid, g)
+    e_eff = np.bincount(gid, g * d["elow"]) / gsum
+    w_eff = np.bincount(gid, g * d["wave"]) / gsum
+    first = np.flatnonzero(new_group)
+    merged = d[first].copy()
+    merged["wave"] = np.round(w_eff, 3)
+    merged["elow"] = np.round(e_eff, 3)
+    merged["loggf"] = np.round(np.log10(gsum) + beta * merged["elow"] / np.log(10.0), 3)
+    merged["code"] = np.floor(merged["code"])
+    merged["isotope_code"] = 0
+    merged["isotope_fraction"] = 1.0
+    out = np.concatenate([lines.data[~weak], merged])
+    return lines._like(out[np.argsort(out["wave"], kind="stable")])
+
+
+def reduce_lines(lines: ll.LineList, w_est: np.ndarray) -> ll.LineList:
+    """The committed list: TiO's weak lines merged (:func:`merge_weak_lines`), every other species
+    pruned with PRUNE_BUDGET (:func:`prune_mask`); H I lines kept."""
     tio = lines["species"] == "TiO"
     keep = np.ones(len(lines), bool)
     keep[~tio] = prune_mask(lines["wave"][~tio], w_est[~tio], lines.is_hydrogen[~tio], budget=PRUNE_BUDGET)
-    keep[tio] = prune_mask(lines["wave"][tio], w_est[tio], np.zeros(int(tio.sum()), bool), budget=tio_budget)
-    return keep
+    other = lines[~tio & keep]
+    out = ll.LineList.concatenate([other, merge_weak_lines(lines[tio], w_est[tio])]).data
+    order = np.lexsort((out["loggf"], out["code"], out["wave"]))
+    return lines._like(out[order])
 
 
-def pruning_note(tio_budget: float) -> str:
+def pruning_note() -> str:
     return (f"weak-line budget: in bins of width lambda/{PRUNE_BIN_R:.0f} drop the weakest lines while their summed "
-            f"W_est <= {PRUNE_BUDGET:g} (TiO: {tio_budget:g}) x bin width; W_est = weak-line equivalent width "
-            f"(2 tau E2(tau) weighting) maximised over {len(STRENGTH_MODELS)} Kurucz [M/H]=-1 models with O and Mg "
-            f"+1.2 dex; H I lines always kept")
+            f"W_est <= {PRUNE_BUDGET:g} x bin width; W_est = weak-line equivalent width (2 tau E2(tau) weighting) "
+            f"maximised over {len(STRENGTH_MODELS)} Kurucz [M/H]=-1 models with O and Mg +1.2 dex; H I lines always "
+            f"kept; TiO not pruned: lines with W_est <= {TIO_MERGE_WMAX:g} A merged in cells of lambda/"
+            f"{TIO_MERGE_CELL_R:g} x {TIO_MERGE_CELL_E:g} eV into groups of summed W_est ~{TIO_MERGE_WMAX:g} A "
+            f"(species code 822.0, T_ref {TIO_MERGE_TREF:g} K)")
 
 
-def build_linelist(shared: Path, out: Path, atm_file: Path | None = None,
-                   tio_budget: float = PRUNE_BUDGET_TIO) -> dict:
-    """Read, de-duplicate, isotope-weight, prune (see :func:`line_strengths`) and write the lines."""
-    if not tio_budget >= 0:
-        raise ValueError(f"tio_budget must be >= 0, got {tio_budget}")
+def build_linelist(shared: Path, out: Path, atm_file: Path | None = None) -> dict:
+    """Read, de-duplicate, isotope-weight, prune and merge (see :func:`line_strengths`) and write."""
     full, stats, sums = full_linelist(shared)
     grid = atm.load_grid(atm_file or OUT_DIR / ATM_FILE)
     w_est = line_strengths(full, shared, [grid_model(grid, *p) for p in STRENGTH_MODELS])
-    keep = prune_lines(full, w_est, tio_budget)
-    pruned = full[keep]
+    reduced = reduce_lines(full, w_est)
     sp_full, n_full = np.unique(full["species"], return_counts=True)
-    sp_keep, n_keep = np.unique(pruned["species"], return_counts=True)
+    sp_keep, n_keep = np.unique(reduced["species"], return_counts=True)
     kept = dict(zip(sp_keep.tolist(), n_keep.tolist()))
     per_species = {s: [int(n), int(kept.get(s, 0))] for s, n in zip(sp_full.tolist(), n_full.tolist())}
-    _write_lines(pruned, out, sums, per_species, stats, pruning_note(tio_budget))
-    return {"n_full": len(full), "n_kept": len(pruned), "per_species": per_species, "files": stats}
+    stats["tio_merged_lines"] = int(np.sum((reduced["species"] == "TiO") & (reduced["isotope_code"] == 0)))
+    _write_lines(reduced, out, sums, per_species, stats, pruning_note())
+    return {"n_full": len(full), "n_kept": len(reduced), "per_species": per_species, "files": stats}
 
 
 def _exact_int(x: np.ndarray, scale: float, what: str, dtype) -> np.ndarray:
@@ -416,7 +468,7 @@ def _write_lines(lines: ll.LineList, out: Path, sums: dict, per_species: dict, s
 # ----------------------------------------------------------------------------------------
 # Verification with SME (pysme)
 # ----------------------------------------------------------------------------------------
-VERIFY_WINDOWS = ((3100.0, 3200.0), (4280.0, 4380.0), (5150.0, 5250.0), (7030.0, 7130.0))
+VERIFY_WINDOWS = ((2760.0, 2880.0), (3100.0, 3200.0), (4280.0, 4380.0), (5150.0, 5250.0), (7030.0, 7130.0))
 #: (Teff, log g, [Fe/H], [O/Fe] = [Mg/Fe] enhancement)
 VERIFY_MODELS = ((3500.0, 0.5, -1.0, 0.0), (3500.0, 0.5, -1.0, 1.2), (3500.0, 5.0, -1.0, 0.0),
                  (3500.0, 5.0, -1.0, 1.2), (5000.0, 2.5, -1.0, 1.2))
@@ -466,12 +518,14 @@ def full_linelist(shared: Path, wave_range=WAVE_RANGE) -> tuple[ll.LineList, dic
     return full[order], stats, sums
 
 
-def verify_pruning(shared: Path, windows=VERIFY_WINDOWS, models=VERIFY_MODELS, resolution: float = 200.0) -> list[dict]:
-    """SME (pysme) spectra with the full and the committed pruned list, compared after Gaussian
-    smoothing to R = ``resolution``; models (Teff, log g, [Fe/H], [O/Fe]=[Mg/Fe])."""
+def verify_pruning(shared: Path, windows=VERIFY_WINDOWS, models=VERIFY_MODELS, resolution: float = 200.0,
+                   path: Path | None = None) -> list[dict]:
+    """SME (pysme) spectra with the full and the committed reduced list (or the one at ``path``),
+    compared after Gaussian smoothing to R = ``resolution``; models (Teff, log g, [Fe/H],
+    [O/Fe]=[Mg/Fe])."""
     lo_all, hi_all = min(w[0] for w in windows) - 5, max(w[1] for w in windows) + 5
     full, _, _ = full_linelist(shared, (lo_all, hi_all))
-    pruned = ll.builtin_linelist()
+    pruned = ll.builtin_linelist(path=path)
     results = []
     for (t, g, f, boost) in models:
         m = atm.grid_atmosphere(t, g, f)
@@ -553,14 +607,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=OUT_DIR)
     p.add_argument("--only", choices=("atmospheres", "lines"))
     p.add_argument("--verify", action="store_true", help="run the pysme pruning check")
-    p.add_argument("--tio-budget", type=float, default=PRUNE_BUDGET_TIO,
-                   help="weak-line budget for TiO (0 keeps every TiO line: ~8.5 MB more data)")
     a = p.parse_args(argv)
     if not a.shared.is_dir():
         raise FileNotFoundError(f"published data not found at {a.shared}")
     t0 = time.time()
     if a.verify:
-        res = verify_pruning(a.shared)
+        res = verify_pruning(a.shared, path=a.out / LINE_FILE)
         print(json.dumps(res, indent=1))
         worst = max(r["max_rel_diff_R200"] for r in res)
         print(f"worst R=200 relative change: {worst:.2e}")
@@ -570,8 +622,7 @@ def main(argv=None) -> int:
         print(f"atmospheres: {info['n_models']} models, resampled {info['resampled']} ({time.time() - t0:.1f} s)")
     if a.only in (None, "lines"):
         info = build_linelist(a.shared, a.out / LINE_FILE,
-                              atm_file=a.out / ATM_FILE if (a.out / ATM_FILE).is_file() else None,
-                              tio_budget=a.tio_budget)
+                              atm_file=a.out / ATM_FILE if (a.out / ATM_FILE).is_file() else None)
         print(f"lines: {info['n_full']} -> {info['n_kept']} ({time.time() - t0:.1f} s)")
         print(json.dumps(info["files"]))
         for s, (n0, n1) in sorted(info["per_species"].items(), key=lambda kv: -kv[1][0]):

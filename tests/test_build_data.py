@@ -78,6 +78,41 @@ def test_prune_mask_budget_rule():
     assert keep_h[0] and keep_h.sum() == 2
 
 
+def test_merge_weak_lines_conserves_opacity():
+    from glocal import linelists as ll
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    data = np.zeros(n, ll.LINE_DTYPE)
+    data["wave"] = np.sort(rng.uniform(5000.0, 5010.0, n))
+    data["species"], data["code"], data["isotope_code"] = "TiO", 822.01648, 1648
+    data["elow"] = rng.uniform(0.0, 2.0, n)
+    data["loggf"] = rng.uniform(-4.0, -1.0, n)
+    data["isotope_fraction"], data["d0"] = 1.0, 6.87
+    for k in ("gamma_rad", "gamma_stark", "gamma_vdw"):
+        data[k] = np.nan
+    lines = ll.LineList(data, medium="air", isotopes_applied=True)
+    w_est = 1e-3 * 10.0 ** (data["loggf"] + 1.0)  # proportional to gf: 1e-6 … 1e-3 Å
+    w_est[:5] = 0.1  # five strong lines must survive untouched
+    out = bd.merge_weak_lines(lines, w_est, w_max=5e-3, cell_r=2e4, cell_e=0.3, t_ref=3500.0)
+    merged = out["isotope_code"] == 0
+    assert 0 < merged.sum() < n / 5 and (~merged).sum() == 5
+    np.testing.assert_array_equal(np.sort(out["wave"][~merged]), np.sort(data["wave"][:5]))
+    assert np.all(np.diff(out["wave"]) >= 0) and np.all(out["code"][merged] == 822.0)
+
+    def opacity(lst, T, sel=slice(None)):  # Σ gf e^{-E/kT} of the lines in sel
+        return np.sum(10.0 ** lst["loggf"][sel] * np.exp(-lst["elow"][sel] / (8.617333e-5 * T)))
+
+    weak = np.arange(n) >= 5
+    for T, tol in ((3500.0, 2e-3), (2500.0, 0.02), (5000.0, 0.02)):  # exact at T_ref up to 1e-3 rounding
+        assert opacity(out, T, merged) == pytest.approx(opacity(data, T, weak), rel=tol)
+    # with one huge cell only the W_est cap splits the groups: each holds between w_max and 2 w_max
+    # (the last one less), so they stay optically thin
+    one = bd.merge_weak_lines(lines, w_est, w_max=5e-3, cell_r=10.0, cell_e=10.0, t_ref=3500.0)
+    n_groups, total = int(np.sum(one["isotope_code"] == 0)), w_est[weak].sum()
+    assert total / (2 * 5e-3) <= n_groups <= total / 5e-3 + 1
+
+
 def test_linelist_provenance_attributes():
     with h5py.File(DATA / bd.LINE_FILE, "r") as f:
         assert f.attrs["medium"] == "air"

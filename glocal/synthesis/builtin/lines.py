@@ -665,8 +665,8 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
         shared = lines.shared[sp]
 
         def deposit(k, wgt, rowmap, out):
-            _deposit_lines(grid, trap, lines.wave[k], sp[k], lines.strength[k], lines.dlam_D[k], lines.a[k],
-                           half[k], core[k], weak[k], gauss[k], wgt, rowmap, out)
+            _deposit_lines(grid, trap, k, lines.wave, sp, lines.strength, lines.dlam_D, lines.a,
+                           half, core, weak, gauss, wgt, rowmap, out)
 
         if shared.any():
             deposit(np.flatnonzero(shared), weight.astype(np.float32), np.arange(nw), acc)
@@ -694,8 +694,8 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
 
 
 @numba.njit(cache=True)
-def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak, gauss, weight, rowmap, out):
-    """out[rowmap[i], q, d] += alpha_l(grid_i, d) weight[sp_l, q, d] for every line l (see
+def _deposit_lines(grid, trap, idx, wave0, sp, strength, dlam_D, a, half, core, weak, gauss, weight, rowmap, out):
+    """out[rowmap[i], q, d] += alpha_l(grid_i, d) weight[sp_l, q, d] for every line l in idx (see
     ``line_opacity``): weak lines on their two bracketing points, the others with H(a, v) (or e^{-v^2}
     where ``gauss``) for |lambda - lambda_0| <= core and the Lorentz-wing expansion out to ``half``."""
     nw = grid.size
@@ -706,7 +706,7 @@ def _deposit_lines(grid, trap, wave0, sp, strength, dlam_D, a, half, core, weak,
     norm = np.empty(nd)
     p1 = np.empty((nq, nd), np.float32)
     p2 = np.empty((nq, nd), np.float32)
-    for l in range(wave0.size):
+    for l in idx:
         w0 = wave0[l]
         s = sp[l]
         if weak[l]:
