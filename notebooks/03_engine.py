@@ -36,7 +36,7 @@
 # variants are grouped by electron density (the [Mg/Fe] values at low [Fe/H], where Mg is a main electron
 # donor), and within a group the other variants get the representative's flux plus its exact derivative
 # times their opacity difference, re-solved exactly wherever that difference moves τ by more than 1 %. The
-# inner loops — line profiles and their wings, the line strengths and the screening of the 1.1 million
+# inner loops — line profiles and their wings, the line strengths and the screening of the 1.2 million
 # lines, the hydrogen Stark profiles, the formal solution with its derivative and the linear variants — are
 # compiled with Numba.
 #
@@ -112,9 +112,9 @@ plt.show()
 # sampling), the built-in engine all sixteen over the same window, which gives a like-for-like ratio. (Over
 # the whole range SME took 29.5 CPU-s per spectrum for this giant, `benchmarks/synthesis.py`: 472 s for the
 # sixteen.) The table is read from that file (the machine, date and commit of each run are in it); the cell
-# above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.09 million
-# of the 1.10 million lines pass the selection there, 0.9 million of them TiO, strongly pressure-broadened
-# in its deep layers.
+# above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.15 million
+# of the 1.18 million lines pass the selection there, 0.98 million of them TiO (listed lines and merged
+# groups of weak ones), strongly pressure-broadened in its deep layers.
 
 # %%
 bfile = Path(glocal.__file__).resolve().parents[1] / "results" / "benchmarks" / "builtin_engine.json"
