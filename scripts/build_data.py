@@ -403,8 +403,8 @@ def build_linelist(shared: Path, out: Path, atm_file: Path | None = None) -> dic
     sp_keep, n_keep = np.unique(reduced["species"], return_counts=True)
     kept = dict(zip(sp_keep.tolist(), n_keep.tolist()))
     per_species = {s: [int(n), int(kept.get(s, 0))] for s, n in zip(sp_full.tolist(), n_full.tolist())}
-    stats["tio_merged_lines"] = int(np.sum((reduced["species"] == "TiO") & (reduced["isotope_code"] == 0)))
-    _write_lines(reduced, out, sums, per_species, stats, pruning_note())
+    n_merged = int(np.sum((reduced["species"] == "TiO") & (reduced["isotope_code"] == 0)))
+    _write_lines(reduced, out, sums, per_species, stats, pruning_note(), {"TiO": n_merged})
     return {"n_full": len(full), "n_kept": len(reduced), "per_species": per_species, "files": stats}
 
 
@@ -419,7 +419,8 @@ def _exact_int(x: np.ndarray, scale: float, what: str, dtype) -> np.ndarray:
     return v.astype(dtype)
 
 
-def _write_lines(lines: ll.LineList, out: Path, sums: dict, per_species: dict, stats: dict, note: str) -> None:
+def _write_lines(lines: ll.LineList, out: Path, sums: dict, per_species: dict, stats: dict, note: str,
+                 merged: dict) -> None:
     """Compact lossless encoding ("glocal-linelist-1"): wavelengths as mÅ increments, raw log gf
     (before isotope scaling) in mdex, E_low in meV, and a species table (name, code, isotope
     code, ion, D0, isotope fraction) indexed per line; the reader rebuilds the LineList."""
@@ -462,6 +463,7 @@ def _write_lines(lines: ll.LineList, out: Path, sums: dict, per_species: dict, s
         f.attrs["source_files"] = json.dumps(sums, sort_keys=True)
         f.attrs["per_species_before_after"] = json.dumps(per_species, sort_keys=True)
         f.attrs["deduplication"] = json.dumps(stats, sort_keys=True)
+        f.attrs["merged_lines_per_species"] = json.dumps(merged, sort_keys=True)
         f.attrs["pruning"] = note
 
 

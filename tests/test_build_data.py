@@ -119,6 +119,10 @@ def test_linelist_provenance_attributes():
         assert "Placco" in f.attrs["citation"] and "Asplund" in f.attrs["citation"]
         per = json.loads(f.attrs["per_species_before_after"])
         dedup = json.loads(f.attrs["deduplication"])
+        merged = json.loads(f.attrs["merged_lines_per_species"])
+        is_merged = (f["species_table/species"][:] == b"TiO") & (f["species_table/isotope_code"][:] == 0)
+        n_merged = int(np.isin(f["lines/species_index"][:], np.flatnonzero(is_merged)).sum())
     assert per["H 1"][0] == per["H 1"][1] > 0  # H lines never pruned
     assert all(after <= before for before, after in per.values())
     assert dedup["moogatom.gz"]["duplicates_removed"] > 1000
+    assert merged["TiO"] == n_merged > 0
