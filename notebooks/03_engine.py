@@ -249,9 +249,13 @@ else:
 #   weights Kurucz's SYNTHE uses) that pixel is 0.599 and the model's rms dropped from 7.1 % to 0.8 %.
 #   Its O response stays 14 % above SME's. Part of that is SME's missing Ca I bound-free opacity (the OH
 #   window lies below the 3646 Å edge of Ca I 4s3d ¹D): with Ca I switched off in the built-in engine the
-#   continua agree to 0.4 % and the ratio is 1.11. The remaining 11 % is not traced yet (the OH
-#   equilibrium in the 2500–3000 K surface layers, which the two chemistries treat differently, is the
-#   first suspect).
+#   continua agree to 0.4 % and the ratio is 1.11. The chemistry is not the cause: SMElib's own OH
+#   number densities (`GetFraction`) agree with ours to 1–7 % in every layer, and the change of
+#   log n(OH) for +0.4 dex of O to 0.001 dex. What sets this response is the van der Waals damping of the
+#   OH lines, which linemake does not list: with the engine's assumed log γ₆/n_H = −8.2 (`molecular_vdw`,
+#   matched to SME on a 5000 K dwarf) the ratio is 1.14, with −8.6 it is 0.92, with −7.8 1.33, and with
+#   radiative damping only 0.51. SME estimates these widths its own way, and at 3500 K and high pressure
+#   a 0.1 dex difference in γ₆ is enough to explain the 11 %.
 #
 # None of these is tuned away.
 
