@@ -68,3 +68,10 @@ H_IONIZATION_EV = 13.598434
 # --- combinations ---------------------------------------------------------------------------
 #: Classical line cross-section π e² / (m_e c), cm² Hz.
 SIGMA_LINE = np.pi * E_CHARGE**2 / (M_E * C_CGS)
+
+# --- synthesis ------------------------------------------------------------------------------
+#: Lines within this distance (Å) of a synthesis range are handed to the engines, whose own screening
+#: (SMElib's ALMAXRange, the built-in engine's per-line windows, capped at the same 300 Å) decides which
+#: reach into it: in cool dwarfs the van der Waals wings of Mg II h&k, Mg I 2852 and Ca II H&K depress
+#: F/F_c hundreds of Å away (3500/5.0/-1.0: up to 6 % at 3050-3250 Å from lines below 3000 Å).
+WING_MARGIN = 300.0

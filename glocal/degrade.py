@@ -104,15 +104,15 @@ def _positive_finite(value, name: str) -> float:
     return value
 
 
-def _as_wave(wave, name: str = "wave") -> np.ndarray:
+def _as_wave(wave, name: str = "wave", min_size: int = 2) -> np.ndarray:
     try:
         arr = np.asarray(wave, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a numeric array: {exc}") from None
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size < 2:
-        raise ValueError(f"{name} needs at least 2 samples, got {arr.size}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} needs at least {min_size} sample(s), got {arr.size}")
     if not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr))
         raise ValueError(f"{name} contains {bad.size} non-finite value(s) (first at index {bad[0]})")
@@ -181,7 +181,7 @@ class DegradeOperator:
 
     def __init__(self, wave_in, grid, R: float = 200, truncate: float = 5.0, weighting: str = "paper"):
         self.wave_in = _as_wave(wave_in, "wave_in")
-        self.grid = _as_wave(grid, "grid")
+        self.grid = _as_wave(grid, "grid", min_size=1)
         self.R = _positive_finite(R, "R")
         self.truncate = _positive_finite(truncate, "truncate")
         if weighting not in _WEIGHTINGS:
@@ -335,7 +335,7 @@ def _digest(arr: np.ndarray) -> str:
 def get_operator(wave_in, grid, R: float = 200, truncate: float = 5.0, weighting: str = "paper") -> DegradeOperator:
     """Return a cached :class:`DegradeOperator` (keyed by a hash of the input and output grids)."""
     w = _as_wave(wave_in, "wave_in")
-    g = _as_wave(grid, "grid")
+    g = _as_wave(grid, "grid", min_size=1)
     key = (_digest(w), w.size, _digest(g), g.size, float(R), float(truncate), weighting)
     with _CACHE_LOCK:
         op = _CACHE.get(key)

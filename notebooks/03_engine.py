@@ -233,8 +233,10 @@ else:
 #   brings the first pixel redward of it to within 3 % of SME, but leaves the next one 5–7 % off and moves
 #   3720–3800 Å 1–2 % below SME (6500/4.0/−1.8, 8000/4.5/−1.0); it stays off by default, like SME.
 #   Everywhere else these models agree to ≲ 1 %.
-# * **O and Mg responses** agree within a few per cent wherever the response is measurable; OH in 7000–8000 K
-#   models changes F/Fc by less than 10⁻³ per pixel, and its ratio is not reported.
+# * **O and Mg responses** agree within 5 % wherever the response is measurable (OH 14 models, Mg 20), except
+#   the Mg response of the two coolest dwarfs: 1.079 (3500/5.0/−1.0) and 0.922 (4000/4.5/−1.4), still within
+#   the 10 % the issue asks for. OH in 7000–8000 K models changes F/Fc by less than 10⁻³ per pixel, and its
+#   ratio is not reported.
 # * **Continuum.** SME has no Ca I bound-free opacity, the built-in engine does: below 3000 Å the coolest
 #   dwarfs differ by 20–26 % for that reason alone (with Ca I switched off the continua agree within 0.5 %).
 #   The three models above 2 % (3500 K giant and dwarf, 4000/4.5/−1.4) all peak at 2933 Å, the edge of
@@ -247,15 +249,20 @@ else:
 #   its strongly damped lines (Na D, Mg b, Ca I, the UV) were far too narrow — Na D's R = 200 pixel 0.76
 #   against SME's 0.615 (SME with ``h2broad`` off gives 0.753). With n(H I) + 0.42 n(He) + 0.85 n(H₂) (the
 #   weights Kurucz's SYNTHE uses) that pixel is 0.599 and the model's rms dropped from 7.1 % to 0.8 %.
-#   Its O response stays 14 % above SME's. Part of that is SME's missing Ca I bound-free opacity (the OH
-#   window lies below the 3646 Å edge of Ca I 4s3d ¹D): with Ca I switched off in the built-in engine the
-#   continua agree to 0.4 % and the ratio is 1.11. The chemistry is not the cause: SMElib's own OH
-#   number densities (`GetFraction`) agree with ours to 1–7 % in every layer, and the change of
-#   log n(OH) for +0.4 dex of O to 0.001 dex. What sets this response is the van der Waals damping of the
-#   OH lines, which linemake does not list: with the engine's assumed log γ₆/n_H = −8.2 (`molecular_vdw`,
-#   matched to SME on a 5000 K dwarf) the ratio is 1.14, with −8.6 it is 0.92, with −7.8 1.33, and with
-#   radiative damping only 0.51. SME estimates these widths its own way, and at 3500 K and high pressure
-#   a 0.1 dex difference in γ₆ is enough to explain the 11 %.
+#   Its O response used to come out 14 % above SME's, the 3500 K giant's 10 % above. That was the reference,
+#   not the engine: SME synthesised the +0.4 dex variants in the response windows only, and the SME engine
+#   handed SMElib the lines within ~6 Å of a range, so the far van der Waals wings of Mg I 2852, Mg II h&k
+#   and the strong lines below 3000 Å were missing from the variants but present in the full-range base. In
+#   this dwarf a 3010–3290 Å SME run came out up to 0.016 (6 %) shallower at R = 200 than the same pixels
+#   of a run from 2550 Å. Every engine now gets the lines within 300 Å of its range
+#   (`glocal.constants.WING_MARGIN`; SMElib's screening and the built-in engine's per-line windows keep
+#   those that reach in), the window runs were redone on the cached full-range bases, and the ratios are
+#   0.995 (dwarf) and 1.016 (giant). The van der Waals damping of the OH lines, which linemake does not list,
+#   is not the cause either: SMElib gives such molecular lines Unsöld's estimate with the molecule's
+#   ionisation energy (13.017 eV for OH), log γ₆/n_H ≈ −8.17 to −8.1 for the UV OH lines, close to the
+#   built-in engine's −8.2 (`molecular_vdw`); with that rule in the built-in engine (13.017 eV for every
+#   molecule, a quick test) the old, inconsistent
+#   reference gave 1.16 instead of 1.14.
 #
 # None of these is tuned away.
 

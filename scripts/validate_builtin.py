@@ -39,8 +39,11 @@ MODELS = [(3500, 0.5, -1.0), (3500, 5.0, -1.0), (8000, 2.0, -4.0), (8000, 4.5, -
           (4800, 2.5, -3.4), (6500, 4.0, -1.8), (4000, 1.0, -2.0), (4200, 4.0, -3.0), (5200, 2.5, -1.4),
           (5800, 4.5, -2.2), (6200, 3.5, -3.6), (7500, 4.0, -2.4), (4600, 0.5, -3.8), (5000, 3.5, -1.0)]
 DELTA = 0.4
-#: key that marks an SME cache made with the current reference protocol (see the module docstring)
+#: keys that mark an SME cache made with the current reference protocol (see the module docstring):
+#: gas density from SMElib's EOS, and +delta variants whose window runs saw every line within
+#: ``glocal.constants.WING_MARGIN`` (caches without it keep their base and get their windows redone)
 REFERENCE_KEY = "variants_in_windows"
+WINDOW_KEY = "window_margin"
 
 
 def _name(m) -> str:
@@ -57,7 +60,7 @@ def _fresh_reference(path: Path) -> bool:
     if not path.exists():
         return False
     with np.load(path, allow_pickle=False) as z:
-        return REFERENCE_KEY in z.files
+        return REFERENCE_KEY in z.files and WINDOW_KEY in z.files
 
 
 def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
@@ -69,7 +72,8 @@ def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
     from glocal.atmospheres import grid_atmosphere
     from glocal.grid import microturbulence
     from glocal.linelists import builtin_linelist
-    from glocal.synthesis.builtin.validation import compare_builtin, sme_reference
+    from glocal.constants import WING_MARGIN
+    from glocal.synthesis.builtin.validation import compare_builtin, sme_reference, sme_window_variants
     teff, logg, feh = m
     atm = grid_atmosphere(teff, logg, feh)
     A, vt = abundance_pattern(feh, {}), float(microturbulence(teff, logg, feh))
@@ -81,6 +85,15 @@ def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
         with np.load(ref_path, allow_pickle=False) as z:
             if REFERENCE_KEY in z.files:  # older caches predate the SME density fix: redo them
                 ref = {k: z[k] for k in z.files}
+    if ref is not None and WINDOW_KEY not in ref:
+        # the window runs of the +delta variants missed far wings of lines outside the windows (the SME
+        # engine handed SMElib lines within ~6 A only): redo them on the cached base
+        t = time.perf_counter()
+        mask, spectra = sme_window_variants(atm, A, vt, lines, ref["wave_r200"], tuple(wave_range), DELTA)
+        ref["sme_r200"] = np.repeat(ref["sme_r200"][:1], 3, axis=0)
+        ref["sme_r200"][1:, mask] = spectra
+        ref.update(time_windows_s=time.perf_counter() - t, window_margin=WING_MARGIN)
+        _save(ref_path, **ref)
     if ref is None:
         ref = sme_reference(atm, A, vt, lines, tuple(wave_range), step=None, delta=DELTA)
         _save(ref_path, **ref)

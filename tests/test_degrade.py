@@ -279,3 +279,15 @@ def test_apply_methods_match_direct_loop(random_grid, method):
     np.testing.assert_allclose(op.apply(batch[2], method=method), ref[2], rtol=1e-10, atol=0)
     with pytest.raises(ValueError, match="method"):
         op.apply(batch, method="fft")
+
+
+def test_single_output_pixel_equals_that_pixel_of_a_longer_grid():
+    """A one-pixel output grid (e.g. a narrow feature window at R = 200) is allowed and gives the same value."""
+    wave = np.linspace(5000.0, 5400.0, 40001)
+    flux = 1.0 - 0.5 * np.exp(-0.5 * ((wave - 5172.7) / 0.3) ** 2)
+    grid = dg.csst_grid(5100.0, 5300.0, 200)
+    _, full = dg.degrade(wave, flux, R=200, grid=grid)
+    _, one = dg.degrade(wave, flux, R=200, grid=grid[3:4])
+    assert one.shape == (1,) and one[0] == pytest.approx(full[3], rel=1e-12)
+    with pytest.raises(ValueError, match="at least 2"):
+        dg.degrade(wave[:1], flux[:1], R=200, grid=grid[3:4])

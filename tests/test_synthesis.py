@@ -307,3 +307,22 @@ def test_sme_hydrogen_lines_carry_their_level_numbers():
     for lam, lo, up in ((6562.80, 2, 3), (4861.33, 2, 4), (9229.0, 3, 9)):
         k = np.argmin(np.abs(wave - lam))
         assert abs(wave[k] - lam) < 0.5 and (n_lo[k], n_up[k]) == (lo, up)
+
+
+@pytest.mark.parametrize("engine", ["sme", "builtin"])
+def test_short_range_keeps_far_wings_of_lines_outside_it(engine):
+    """A range just redward of Mg I 2852 and Mg II h&k in a cool dwarf: F/F_c must equal that of a range
+    that holds those lines. The front door and the SME engine used to hand over lines within ~6 A only,
+    which left out their van der Waals wings (several per cent here)."""
+    kw = dict(abundances={"O": 0.0, "Mg": 0.0}, engine=engine)
+    wide_wave = 2780.0 + 0.01 * np.arange(13001)            # 2780-2910 A
+    short_wave = wide_wave[wide_wave >= 2900.0 - 1e-9]       # the same points from 2900 A on
+    short = synthesis.synthesize(4000.0, 4.5, -1.0, wave_range=(2900.0, 2910.0), wave=short_wave, **kw)
+    wide = synthesis.synthesize(4000.0, 4.5, -1.0, wave_range=(2780.0, 2910.0), wave=wide_wave, **kw)
+    assert np.max(np.abs(short.normalized - wide.normalized[-short_wave.size:])) < 2e-3
+    # and those wings matter there: without the lines below 2895 A the spectrum is shallower
+    from glocal.linelists import builtin_linelist
+    cut = builtin_linelist((2895.0, 3210.0))
+    bare = synthesis.synthesize(4000.0, 4.5, -1.0, wave_range=(2900.0, 2910.0), wave=short_wave, line_list=cut,
+                                **kw)
+    assert np.mean(bare.normalized - short.normalized) > 0.01

@@ -35,6 +35,7 @@ import numpy as np
 
 from .._checks import check_wave_range as _check_wave_range
 from .._checks import finite_scalar as _scalar
+from ..constants import WING_MARGIN
 
 __all__ = [
     "Spectrum",
@@ -146,8 +147,7 @@ def resolve_inputs(teff, logg, feh, *, vturb=None, atmosphere=None, line_list=No
         raise ValueError(f"vturb must be in [0, 20] km/s, got {vturb}")
     if line_list is None:
         from ..linelists import builtin_linelist
-        margin = max(5.0, 0.002 * hi)
-        line_list = builtin_linelist((lo - margin, hi + margin))
+        line_list = builtin_linelist((lo - WING_MARGIN, hi + WING_MARGIN))
     return atmosphere, vturb, line_list, (lo, hi)
 
 

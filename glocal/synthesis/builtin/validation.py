@@ -32,6 +32,7 @@ import time
 
 import numpy as np
 
+from glocal.constants import WING_MARGIN
 from glocal.degrade import degrade
 from glocal.synthesis.sme import run as sme_run
 
@@ -67,8 +68,33 @@ def continuum_grid(wave_range, step=CONTINUUM_STEP):
     return np.arange(lo, hi + step / 2, step)
 
 
-#: margin (A) around each response window over which SME synthesises the +delta variants
-WINDOW_PAD = 40.0
+#: margin (A) around each response window over which SME synthesises the +delta variants: at least 5.4
+#: Gaussian sigmas of the R = 200 kernel at 5190 A, so the spliced R = 200 pixels inside the windows are exact
+WINDOW_PAD = 60.0
+
+
+def sme_window_variants(atm, A, vt, line_list, wave_r200, wave_range=(2550.0, 10000.0), delta=1.0,
+                        resolution=200.0):
+    """SME's R = 200 spectra of the +delta O and +delta Mg variants at the pixels of ``wave_r200`` that lie in
+    the response windows (``WINDOWS``): (mask (n_pix,), spectra (2, mask.sum())). Each window, padded by
+    ``WINDOW_PAD`` A (more than the reach of the R = 200 kernel), is synthesised on SME's converged grid; the
+    SME engine hands SMElib every line within ``glocal.constants.WING_MARGIN`` of it, so the far wings of
+    strong lines outside the window (Mg I 2852, Mg II h&k in cool dwarfs) are there as in a full-range run."""
+    from glocal.synthesis.sme import wave_grid
+    lo, hi = wave_range
+    var = _variants(atm, A, delta)[1:]
+    wave_r200 = np.asarray(wave_r200, float)
+    mask = np.zeros(wave_r200.size, bool)
+    out = np.empty((2, wave_r200.size))
+    for a, b in sorted(w for ws in WINDOWS.values() for w in ws):
+        pix = (wave_r200 >= a) & (wave_r200 <= b)
+        if not pix.any():
+            continue
+        wave = wave_grid((max(lo, a - WINDOW_PAD), min(hi, b + WINDOW_PAD)))
+        _, fw, cw_ = sme_run(atm, var, line_list, (wave[0], wave[-1]), vt, wave=wave)
+        _, out[:, pix] = degrade(wave, fw / cw_, R=resolution, grid=wave_r200[pix], weighting="trapezoid")
+        mask |= pix
+    return mask, out[:, mask]
 
 
 def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None, delta=1.0,
@@ -77,11 +103,10 @@ def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None
     +delta Mg variants, and the absolute continuum of the base on a ``CONTINUUM_STEP`` grid.
 
     The base is synthesised over ``wave_range``. With ``variants_in_windows`` the two variants are
-    synthesised only in the response windows (``WINDOWS``, padded by ``WINDOW_PAD`` A, which holds the
-    R = 200 kernel) and spliced into the base spectrum: their R = 200 spectra are exact inside the windows,
-    which is all the response ratios use, at a third of the cost. The continuum comes from a second,
-    line-free SMElib run on that grid (continuous opacity does not depend on the lines, and this avoids
-    interpolating across the H I and metal edges)."""
+    synthesised only in the response windows (``sme_window_variants``) and equal the base elsewhere: their
+    R = 200 spectra are exact inside the windows, which is all the response ratios use, at a third of the
+    cost. The continuum comes from a second, line-free SMElib run on that grid (continuous opacity does not
+    depend on the lines, and this avoids interpolating across the H I and metal edges)."""
     lo, hi = wave_range
     if step is None:
         from glocal.synthesis.sme import wave_grid
@@ -90,25 +115,18 @@ def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None
         wave = np.arange(lo, hi + step / 2, step)
     var = _variants(atm, A, delta)
     t = time.perf_counter()
+    _, f_s, c_s = sme_run(atm, var[:1] if variants_in_windows else var, line_list, wave_range, vt, wave=wave)
+    wl, ls = degrade(wave, f_s / c_s, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
     if variants_in_windows:
-        _, f_s, c_s = sme_run(atm, var[:1], line_list, wave_range, vt, wave=wave)
-        norm = np.repeat(f_s / c_s, 3, axis=0)
-        for a, b in sorted(w for ws in WINDOWS.values() for w in ws):
-            m = (wave >= max(lo, a - WINDOW_PAD)) & (wave <= min(hi, b + WINDOW_PAD))
-            if m.sum() < 2:
-                continue
-            _, fw, cw_ = sme_run(atm, var[1:], line_list, (wave[m][0], wave[m][-1]), vt, wave=wave[m])
-            norm[1:, m] = fw / cw_
-    else:
-        _, f_s, c_s = sme_run(atm, var, line_list, wave_range, vt, wave=wave)
-        norm = f_s / c_s
+        ls = np.repeat(ls, 3, axis=0)
+        mask, spectra = sme_window_variants(atm, A, vt, line_list, wl, wave_range, delta, resolution)
+        ls[1:, mask] = spectra
     t_s = time.perf_counter() - t
-    wl, ls = degrade(wave, norm, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
     cw = continuum_grid(wave_range)
     _, _, c_only = sme_run(atm, var[:1], _weakest_lines(line_list, wave_range), wave_range, vt, wave=cw,
                            almax_min=None)
     return {"wave_r200": wl, "sme_r200": ls, "continuum_wave": cw, "sme_continuum": c_only[0],
-            "time_sme_s": t_s, "variants_in_windows": variants_in_windows}
+            "time_sme_s": t_s, "variants_in_windows": variants_in_windows, "window_margin": WING_MARGIN}
 
 
 def compare_builtin(atm, A, vt, line_list, reference, wave_range=(2550.0, 10000.0), delta=1.0,
