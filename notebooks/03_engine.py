@@ -108,10 +108,14 @@ plt.show()
 #
 # `benchmarks/builtin_engine.py --json results/benchmarks/builtin_engine.json` times all sixteen variants of
 # a model over 2550–10000 Å on one core at the converged default, with the time of each stage, the peak
-# memory, and SME on the same model: SME synthesises one variant over a 100 Å window (at its 0.02 Å
-# sampling), the built-in engine all sixteen over the same window, which gives a like-for-like ratio. (Over
-# the whole range SME took 29.5 CPU-s per spectrum for this giant, `benchmarks/synthesis.py`: 472 s for the
-# sixteen.) The table is read from that file (the machine, date and commit of each run are in it); the cell
+# memory (the median of three runs: this shared machine's timings scatter by ~15 %), and SME on the same
+# model: SME synthesises one variant over a 100 Å window (at its 0.02 Å sampling), the built-in engine all
+# sixteen over the same window, both with the lines within 20 Å of it, which gives a like-for-like ratio.
+# (Over the whole range SME took 30.4 CPU-s per spectrum for this giant, `benchmarks/synthesis.py
+# --variants 2` on a quiet machine: 487 s for the sixteen, about 50 times the built-in engine; the window
+# ratio comes out higher because SME's fixed costs per call, its EOS and line screening, weigh more on 100 Å.)
+# The table is
+# read from that file (the machine, date and commit of each run are in it); the cell
 # above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.15 million
 # of the 1.18 million lines pass the selection there, 0.98 million of them TiO (listed lines and merged
 # groups of weak ones), strongly pressure-broadened in its deep layers.
