@@ -121,6 +121,28 @@ def test_bad_inputs(setup):
         run(NoT(), A, ll, RANGE)
     with pytest.raises(ValueError):
         constant_r_grid(100.0, 200.0, 0.0)
+    with pytest.raises(ValueError, match="bound-free metal"):
+        run(atm, A, ll, RANGE, 1.0, bound_free_metals=("Ca", "Xx"))
+
+
+def test_bound_free_metals_choose_the_uv_continuum(models, setup):
+    """Ca I photoionisation (4s4p 3P edge at 2933 A) raises the UV continuous opacity of a cool dwarf
+    (3500/5.0, [M/H] = -2: by ~8 %), so leaving Ca out of ``bound_free_metals`` raises the continuum flux
+    below the edge and leaves it unchanged far redward of every Ca I edge; all metals out raises it further."""
+    _, ll, *_ = setup
+    atm = models[3500.0, 5.0]
+    A = np.array(atm.abundances, float)[None, :]
+    wave = np.array([2850.0, 2900.0, 6000.0, 6500.0])
+    lines = ll[:2]  # the continuum does not depend on the lines
+    _, _, c_all = run(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False)
+    _, _, c_noca = run(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False,
+                       bound_free_metals=("C", "Mg", "Al", "Si", "Fe"))
+    _, _, c_none = run(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False,
+                       bound_free_metals=())
+    uv, red = slice(0, 2), slice(2, 4)
+    assert np.all(c_noca[0, uv] > 1.03 * c_all[0, uv])
+    assert np.all(np.abs(c_noca[0, red] / c_all[0, red] - 1) < 1e-3)
+    assert np.all(c_none[0, uv] > c_noca[0, uv])
 
 
 def test_agrees_with_sme(setup):
@@ -151,8 +173,8 @@ def test_compare_with_sme_rows():
     (row,) = compare_with_sme([(atm, atm.abundances[:92], 1.0)], wave_range=(5150.0, 5200.0),
                               engine_kwargs={"resolution": 100000})
     assert {"rms", "max", "wave_of_max", "continuum_max_rel", "response_ratio_OH", "response_ratio_Mg",
-            "time_builtin_s", "time_sme_s"} <= set(row)
-    assert row["rms"] < 0.005 and row["continuum_max_rel"] < 0.02
+            "time_builtin_s", "time_sme_s", "continuum_max_rel_sme_opacities"} <= set(row)
+    assert row["rms"] < 0.005 and row["continuum_max_rel"] < 0.02 and row["continuum_max_rel_sme_opacities"] < 0.02
     assert np.isnan(row["response_ratio_OH"])  # no OH window in range
     assert row["response_ratio_Mg"] == pytest.approx(1.0, abs=0.1)
 

@@ -116,10 +116,23 @@ def _resample_depth(d, tau_ross, n):
     return out, (np.exp(xn) if tau_ross is not None else None)
 
 
-def _continuum_terms(wave, chem: Chemistry):
+#: neutral metals whose bound-free opacity the engine includes (``continuum.metal_bf``)
+BF_METALS = ("C", "Mg", "Al", "Si", "Ca", "Fe")
+_BF_Z = {"C": 6, "Mg": 12, "Al": 13, "Si": 14, "Ca": 20, "Fe": 26}
+
+
+def _check_bf_metals(metals) -> tuple:
+    metals = tuple(metals)
+    unknown = [m for m in metals if m not in BF_METALS]
+    if unknown:
+        raise ValueError(f"unknown bound-free metal(s) {unknown}; choose from {BF_METALS}")
+    return metals
+
+
+def _continuum_terms(wave, chem: Chemistry, metals=BF_METALS):
     """The continuous opacities as (process, alpha per unit density (nw, nd), density (nv, nd)): every
     process is linear in one number density or in a product of two, and its cross-section depends on
-    T only, so the variants of a model share them."""
+    T only, so the variants of a model share them. ``metals``: the neutral metals with bound-free opacity."""
     T = chem.T
     one, zero = np.ones_like(T), np.zeros_like(T)
     na = chem.n_atoms
@@ -135,7 +148,7 @@ def _continuum_terms(wave, chem: Chemistry):
              ("rayleigh_He", cont.rayleigh(wave, zero, one, zero), nHeI),
              ("rayleigh_H2", cont.rayleigh(wave, zero, zero, one), nH2),
              ("thomson", cont.thomson(wave, one), ne)]
-    sym = {"C": 6, "Mg": 12, "Al": 13, "Si": 14, "Ca": 20, "Fe": 26}
+    sym = {k: _BF_Z[k] for k in _check_bf_metals(metals)}
     for k, a in cont.metal_bf(wave, T, {k: one for k in sym}, {k: chem.U[z - 1, 0] for k, z in sym.items()}).items():
         terms.append((f"{k}_bf", a, na[:, sym[k] - 1, 0]))
     mols = [m for m in ("CH", "OH", "NH") if m in chem.mol_index]
@@ -145,10 +158,11 @@ def _continuum_terms(wave, chem: Chemistry):
     return terms
 
 
-def continuum_opacity(wave, chem: Chemistry, v: int | None = None, split=False):
+def continuum_opacity(wave, chem: Chemistry, v: int | None = None, split=False, metals=BF_METALS):
     """Total continuous alpha (cm^-1): (nw, nd) for variant ``v`` of a chemistry solution, (nv, nw, nd) for
-    all variants (``v=None``, the cross-sections computed once); ``split``: {process: alpha} of variant v."""
-    terms = _continuum_terms(np.asarray(wave, float), chem)
+    all variants (``v=None``, the cross-sections computed once); ``split``: {process: alpha} of variant v.
+    ``metals``: the neutral metals with bound-free opacity (default all of ``BF_METALS``)."""
+    terms = _continuum_terms(np.asarray(wave, float), chem, metals)
     if split:
         return {name: a * n[v][None, :] for name, a, n in terms}
     out = np.stack([sum(a * n[u][None, :] for _, a, n in terms)
@@ -321,8 +335,8 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         ratio_tol: float = 3e-3, class_tol: float = 3e-3, mask_tol: float = 1e-2,
         transfer_dtype=np.float32, depth_points=None, molecular_vdw=-8.2, wing_threshold=None,
         wing_tau: float = 0.1, tau_integration: str = "reference", weak_ratio: float = 0.1,
-        core_doppler: float | None = 6.0, hydrogen_dissolution: bool = False, wave=None,
-        return_details: bool = False):
+        core_doppler: float | None = 6.0, hydrogen_dissolution: bool = False, bound_free_metals=BF_METALS,
+        wave=None, return_details: bool = False):
     """Synthesise all abundance variants of one model atmosphere.
 
     The defaults are the converged setting: the R = 200 normalised spectra of all 16 paper variants of
@@ -378,6 +392,8 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         on, the R = 200 pixel just redward of the Balmer limit moves from 7-9 % above SME to within 3 %
         (6500/4.0/-1.8, 8000/4.5/-1.0), the next one from 7-14 % to 5-7 %, and 3720-3800 A from
         within 0.7 % to 1-2 % below SME.
+    bound_free_metals : neutral metals whose photoionisation is included (default all of ``BF_METALS``:
+        C, Mg, Al, Si, Ca, Fe); e.g. without "Ca" to match SMElib, which has no Ca I bound-free opacity.
     ratio_tol, class_tol : sharing tolerances across variants (see module docstring).
     mask_tol : variants of an n_e class get the class representative's flux plus the exact linear response
         to their opacity difference; wavelengths where that difference moves tau by more than
@@ -422,6 +438,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
     A = A[first]
     line_list = as_air_linelist(line_list)
     lo, hi = _check_wave_range(wave_range)
+    bound_free_metals = _check_bf_metals(bound_free_metals)
     nd = d["T"].size
     abross = getattr(atmosphere, "abross", None)
     if abross is not None and np.size(abross) == nd and np.all(np.asarray(abross) > 0):
@@ -457,7 +474,7 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
     cgrid = constant_r_grid(lo * 0.999, hi * 1.001, continuum_resolution)
     edges = cont.continuum_edges(cgrid[0], cgrid[-1])
     cgrid = np.unique(np.concatenate([cgrid, edges - 2e-3, edges + 2e-3]))
-    alpha_c = continuum_opacity(cgrid, chem)  # (nv, nc, nd)
+    alpha_c = continuum_opacity(cgrid, chem, metals=bound_free_metals)  # (nv, nc, nd)
     timing["continuum"] = time.perf_counter() - t
     # lines, shared across variants (one Voigt evaluation per line and depth)
     t = time.perf_counter()

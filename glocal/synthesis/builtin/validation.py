@@ -36,13 +36,16 @@ from glocal.constants import WING_MARGIN
 from glocal.degrade import degrade
 from glocal.synthesis.sme import run as sme_run
 
-from .engine import run
+from .engine import BF_METALS, run
 
 WINDOWS = {"OH": [(3050.0, 3250.0)], "Mg": [(2780.0, 2870.0), (5160.0, 5190.0)]}
 #: smallest mean change of F/Fc per R = 200 pixel in a window for which a response ratio is reported
 MIN_RESPONSE = 1e-3
 #: spacing (A) of the grid on which the absolute continua are compared (edges bracketed by the engines)
 CONTINUUM_STEP = 1.0
+#: the built-in engine's bound-free metals that SMElib also has (it has no Ca I bound-free opacity); the
+#: table reports the continuum with these too, to separate that missing opacity from everything else
+SME_BF_METALS = tuple(m for m in BF_METALS if m != "Ca")
 
 
 def _variants(atm, A, delta):
@@ -132,7 +135,8 @@ def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None
 def compare_builtin(atm, A, vt, line_list, reference, wave_range=(2550.0, 10000.0), delta=1.0,
                     resolution=200.0, engine_kwargs=None, return_spectra=False):
     """Run the built-in engine on one model and compare it with an ``sme_reference`` dict: rms/max
-    |difference| of the R = 200 normalised base spectra, max relative continuum difference, and the
+    |difference| of the R = 200 normalised base spectra, max relative continuum difference (also with
+    SMElib's bound-free opacities, ``SME_BF_METALS``: ``continuum_max_rel_sme_opacities``), and the
     ratio of the abundance responses (built-in / SME) in the OH and Mg windows (NaN where SME's mean
     response is below ``MIN_RESPONSE``, e.g. OH in 8000 K models)."""
     lo, hi = wave_range
@@ -146,11 +150,16 @@ def compare_builtin(atm, A, vt, line_list, reference, wave_range=(2550.0, 10000.
         raise ValueError("the SME reference was made on another R = 200 grid (wave range or R differ)")
     d = lb[0] - ls[0]
     cw = np.asarray(reference["continuum_wave"], float)
-    _, _, cb = run(atm, var[:1], _weakest_lines(line_list, wave_range), wave_range, vt, wave=cw, hydrogen_lines=False)
+    weakest = _weakest_lines(line_list, wave_range)
+    _, _, cb = run(atm, var[:1], weakest, wave_range, vt, wave=cw, hydrogen_lines=False)
+    # the same with SMElib's set of continuous opacities (no Ca I bound-free)
+    _, _, cb_sme = run(atm, var[:1], weakest, wave_range, vt, wave=cw, hydrogen_lines=False,
+                       bound_free_metals=SME_BF_METALS)
     row = {"teff": atm.teff, "logg": atm.logg, "feh": getattr(atm, "feh", np.nan),
            "rms": float(np.sqrt(np.mean(d**2))), "max": float(np.max(np.abs(d))),
            "wave_of_max": float(wl[np.argmax(np.abs(d))]),
            "continuum_max_rel": float(np.max(np.abs(cb[0] / reference["sme_continuum"] - 1))),
+           "continuum_max_rel_sme_opacities": float(np.max(np.abs(cb_sme[0] / reference["sme_continuum"] - 1))),
            "time_builtin_s": t_b, "time_sme_s": float(reference["time_sme_s"])}
     for el, k in (("OH", 1), ("Mg", 2)):
         m = np.zeros(wl.size, bool)
