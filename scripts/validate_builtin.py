@@ -89,9 +89,8 @@ def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
         # the window runs of the +delta variants missed far wings of lines outside the windows (the SME
         # engine handed SMElib lines within ~6 A only): redo them on the cached base
         t = time.perf_counter()
-        mask, spectra = sme_window_variants(atm, A, vt, lines, ref["wave_r200"], tuple(wave_range), DELTA)
-        ref["sme_r200"] = np.repeat(ref["sme_r200"][:1], 3, axis=0)
-        ref["sme_r200"][1:, mask] = spectra
+        ref["sme_r200"] = sme_window_variants(atm, A, vt, lines, ref["wave_r200"], ref["sme_r200"][0],
+                                              tuple(wave_range), DELTA)
         ref.update(time_windows_s=time.perf_counter() - t, window_margin=WING_MARGIN)
         _save(ref_path, **ref)
     if ref is None:

@@ -477,10 +477,9 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, wave=None,
     mu, wmu = mu_quadrature(n_mu)
     atmo, teff, logg = sme_atmosphere(atmosphere)
     # lines whose wings can reach [lo, hi]; SMElib's ALMAXRange below decides which do
-    margin = WING_MARGIN
-    lines = prepare_lines(line_list, (lo - margin, hi + margin))
+    lines = prepare_lines(line_list, (lo - WING_MARGIN, hi + WING_MARGIN))
     if lines.species.size == 0:
-        raise ValueError(f"line list has no lines within {lo - margin:.1f}-{hi + margin:.1f} Å")
+        raise ValueError(f"line list has no lines within {lo - WING_MARGIN:.1f}-{hi + WING_MARGIN:.1f} Å")
     # identical abundance sets (the paper's 16 variants hold {O: 0, Mg: 0} twice) are synthesised once
     _, first, inverse = np.unique(A, axis=0, return_index=True, return_inverse=True)
     order = np.argsort(first)                       # unique rows in order of first appearance

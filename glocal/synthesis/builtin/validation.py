@@ -76,10 +76,11 @@ def continuum_grid(wave_range, step=CONTINUUM_STEP):
 WINDOW_PAD = 60.0
 
 
-def sme_window_variants(atm, A, vt, line_list, wave_r200, wave_range=(2550.0, 10000.0), delta=1.0,
+def sme_window_variants(atm, A, vt, line_list, wave_r200, base_r200, wave_range=(2550.0, 10000.0), delta=1.0,
                         resolution=200.0):
-    """SME's R = 200 spectra of the +delta O and +delta Mg variants at the pixels of ``wave_r200`` that lie in
-    the response windows (``WINDOWS``): (mask (n_pix,), spectra (2, mask.sum())). Each window, padded by
+    """R = 200 spectra (3, n_pix) of the base (``base_r200``, SME's full-range run) and of the +delta O and
+    +delta Mg variants, which equal the base except at the pixels of ``wave_r200`` in the response windows
+    (``WINDOWS``), where SME synthesises them. Each window, padded by
     ``WINDOW_PAD`` A (more than the reach of the R = 200 kernel), is synthesised on SME's converged grid; the
     SME engine hands SMElib every line within ``glocal.constants.WING_MARGIN`` of it, so the far wings of
     strong lines outside the window (Mg I 2852, Mg II h&k in cool dwarfs) are there as in a full-range run."""
@@ -87,17 +88,15 @@ def sme_window_variants(atm, A, vt, line_list, wave_r200, wave_range=(2550.0, 10
     lo, hi = wave_range
     var = _variants(atm, A, delta)[1:]
     wave_r200 = np.asarray(wave_r200, float)
-    mask = np.zeros(wave_r200.size, bool)
-    out = np.empty((2, wave_r200.size))
+    out = np.repeat(np.asarray(base_r200, float).reshape(1, -1), 3, axis=0)
     for a, b in sorted(w for ws in WINDOWS.values() for w in ws):
         pix = (wave_r200 >= a) & (wave_r200 <= b)
         if not pix.any():
             continue
         wave = wave_grid((max(lo, a - WINDOW_PAD), min(hi, b + WINDOW_PAD)))
         _, fw, cw_ = sme_run(atm, var, line_list, (wave[0], wave[-1]), vt, wave=wave)
-        _, out[:, pix] = degrade(wave, fw / cw_, R=resolution, grid=wave_r200[pix], weighting="trapezoid")
-        mask |= pix
-    return mask, out[:, mask]
+        _, out[1:, pix] = degrade(wave, fw / cw_, R=resolution, grid=wave_r200[pix], weighting="trapezoid")
+    return out
 
 
 def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None, delta=1.0,
@@ -121,9 +120,7 @@ def sme_reference(atm, A, vt, line_list, wave_range=(2550.0, 10000.0), step=None
     _, f_s, c_s = sme_run(atm, var[:1] if variants_in_windows else var, line_list, wave_range, vt, wave=wave)
     wl, ls = degrade(wave, f_s / c_s, R=resolution, wmin=lo, wmax=hi, weighting="trapezoid")
     if variants_in_windows:
-        ls = np.repeat(ls, 3, axis=0)
-        mask, spectra = sme_window_variants(atm, A, vt, line_list, wl, wave_range, delta, resolution)
-        ls[1:, mask] = spectra
+        ls = sme_window_variants(atm, A, vt, line_list, wl, ls[0], wave_range, delta, resolution)
     t_s = time.perf_counter() - t
     cw = continuum_grid(wave_range)
     _, _, c_only = sme_run(atm, var[:1], _weakest_lines(line_list, wave_range), wave_range, vt, wave=cw,
