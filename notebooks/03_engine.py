@@ -225,21 +225,26 @@ else:
 # How to read this (the numbers are printed above; the models still to run are listed there too — SME needs
 # 5–30 min per model here, and its side is cached so the built-in side can be re-validated in minutes):
 #
-# * **Balmer and Paschen limits.** The largest differences of the warm and hot models sit in the one or two
-#   R = 200 pixels just redward of the Balmer (3646 Å) and Paschen (8204 Å) limits, where the high series
-#   members merge. Both engines keep every member up to the series limit as a line (no level dissolution) and
-#   use Stehlé & Hutcheon profiles where those tables reach; beyond them SMElib falls back to HLINOP's
-#   Stark profile, S·(1 + f_e) + L: the ion quasi-static profile S (HLINOP's `SOFBET`, whose area we
-#   integrated numerically: 0.4999 per side, i.e. 1), plus the quasi-static electron fraction f_e (0–1) times
-#   the same S, plus an electron-impact Lorentzian L of area 1 — a profile of area 1–3 per unit gf. The built-in
-#   engine keeps each profile's area at 1 (a Holtsmark profile in the field of ions and electrons). Where the
-#   high members overlap, the opacity is the sum of their areas, so SME's merged pseudo-continuum is stronger;
-#   we do not copy that approximation. The physical
-#   treatment, level dissolution (Hummer–Mihalas occupation probabilities with the dissolved-level bound-free
-#   opacity, `run(..., hydrogen_dissolution=True)`), makes the absorption continuous across the limit and
-#   brings the first pixel redward of it to within 3 % of SME, but leaves the next one 5–7 % off and moves
-#   3720–3800 Å 1–2 % below SME (6500/4.0/−1.8, 8000/4.5/−1.0); it stays off by default, like SME.
-#   Everywhere else these models agree to ≲ 1 %.
+# * **Balmer and Paschen limits.** The largest differences of the warm and hot models sit in the R = 200 pixels
+#   just redward of the Balmer (3646 Å) and Paschen (8204 Å) limits, where the high series members merge.
+#   Both engines keep every member up to the series limit as a line (no level dissolution), cut its blue wing
+#   there, and use Stehlé & Hutcheon profiles where those tables reach. Two things in SMElib 6.13 (read in its
+#   `hlinop.f` / `hlinprof.f` and measured by calling its routines) make its merged pseudo-continuum deeper:
+#   (1) for n_up > 30 it uses HLINOP's Stark profile, S·(1 + f_e) + L — the ion quasi-static profile S
+#   (`SOFBET`, area 1), plus the quasi-static electron fraction f_e (0–1) times the same S, plus an
+#   electron-impact Lorentzian L of area 1 — added rather than convolved: an area of ≈ 2.1 per unit gf for
+#   H31–H63 at 8000 K, n_e = 10¹⁴ cm⁻³ (SMElib's own changelog calls this the legacy additive profile and
+#   replaces it for high Brackett lines only); (2) for n_up ≤ 30 its packed table file repeats each line's
+#   last tabulated density, so beyond it the Stark width stops growing with n_e (H20: identical profiles at
+#   10¹³, 10¹⁴ and 10¹⁵ cm⁻³). With both plugged into the built-in engine as a diagnostic, an H-only
+#   spectrum of 8000/4.5/−1.0 matches SME's to ≤ 1 % at 3648–3700 Å. We copy neither. The built-in engine
+#   keeps every profile at unit area and, beyond each table's density, uses a quasi-static profile that
+#   joins the table (table / quasi-static 0.75–1.4 for H10–H25 from the core to the far wing; a factor
+#   2.4–3 in the wings before we fixed how Griem's K_nm converts to a Holtsmark width — that fix moved these
+#   pixels a little further from SME). Level dissolution (Hummer–Mihalas occupation probabilities with the
+#   dissolved-level bound-free opacity, `run(..., hydrogen_dissolution=True)`) makes the absorption
+#   continuous across the limit; it stays off by default, like SME. Everywhere else these models agree to
+#   ≲ 1–2 %.
 # * **O and Mg responses** agree within 5 % wherever the response is measurable (OH 14 models, Mg 20), except
 #   the Mg response of the two coolest dwarfs: 1.079 (3500/5.0/−1.0) and 0.922 (4000/4.5/−1.4), still within
 #   the 10 % the issue asks for. OH in 7000–8000 K models changes F/Fc by less than 10⁻³ per pixel, and its

@@ -144,3 +144,25 @@ def test_dissolved_bound_free_joins_the_balmer_edge():
     red = dissolved_bound_free(edge * np.array([1 + 1e-6, 1.03, 1.06, 1.12]), T, ne, nH, U, 2)[:, 0]
     assert red[0] == pytest.approx(blue[0, 0], rel=0.02)
     assert red[0] > red[1] > red[2] and red[3] < 1e-2 * red[0]  # n* = 11.6, 8.3, 5.9: levels intact
+
+
+@pytest.mark.parametrize("n_up", [10, 20, 25])
+def test_quasi_static_profile_joins_the_stehle_table(n_up):
+    """Just below a line's last tabulated density the Stehle & Hutcheon profile is used, just above it the
+    quasi-static one: they must agree within ~40 % from the core to the far wing (beta = 0.3-50 in units of
+    K_nm F0). With K_nm taken as a Holtsmark width (the engine before the 2^(2/3) of GRIEM_K_HOLTSMARK) the
+    wings differed by a factor 2.4-3 (and the far-wing ratio tends to 1 only with the right convention)."""
+    ln = {(x["lower"], x["upper"]): x for x in load_tables()["stark"].values()}[(2, n_up)]
+    edge = float(ln["log10_ne"][-1])
+    lam_vac = float(np.median(ln["lambda0"]))
+    lam_air = vacuum_to_air(lam_vac)
+    T = np.full(2, 8000.0)
+    lg_ne = np.array([edge - 0.005, edge + 0.005])
+    F0 = 1.25e-9 * 10 ** (lg_ne * 2 / 3)
+    dlD = hyd.doppler_width(lam_air, T, hyd.M_H, 1.0)
+    dlD_th = hyd.doppler_width(lam_air, T, hyd.M_H, 0.0)
+    dl = hyd.griem_knm(2, n_up) * F0[0] * np.geomspace(0.3, 50.0, 60)
+    p = hyd._profile(2, n_up, ln, dl, lam_vac, lam_air, T, np.log10(T), lg_ne, F0, dlD, dlD_th, np.full(2, 1e16))
+    ratio = p[:, 0] / p[:, 1]  # table / quasi-static
+    assert np.all((ratio > 0.7) & (ratio < 1.45)), ratio
+    assert ratio[-1] == pytest.approx(1.0, abs=0.4)

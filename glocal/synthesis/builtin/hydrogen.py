@@ -11,18 +11,26 @@ Profiles (per Angstrom, area 1):
   F0 = 1.25e-9 n_e^(2/3) (cgs) and extrapolated beyond the table as (Delta nu)^(-5/2). Each line's
   table stops at the density where the line merges with its neighbours (10^19.5 cm^-3 for H-alpha,
   10^15 for H10, 10^13 for H20, 10^11.5 for H30; hot dwarfs reach 10^15): in denser layers the
-  quasi-static profile below is used instead, as SMElib falls back from its tables to HLINOP.
+  quasi-static profile below is used instead, which joins the table there (H10-H25 at 8000 K: table /
+  quasi-static 0.75-1.4 for beta = 0.3-50; it was 0.3-3 before the K_nm convention below was fixed).
+  SMElib does not do this: its packed table file repeats each line's last valid density, so its
+  widths stay frozen at that density (H20: identical profiles at n_e = 1e13, 1e14, 1e15).
 * H-alpha, H-beta, H-gamma also carry self-resonance broadening from the Anstee-Barklem-O'Mara theory
   (Barklem, Piskunov & O'Mara 2000, A&A 363, 1091: sigma = 1180, 2320, 4208 a0^2; alpha = 0.677,
   0.455, 0.380). The Stark (S) and self-broadened Voigt (V) profiles are combined as
   max(S + V - G, 0), G the thermal Gaussian contained in both: exact in the far wings (where
   convolution adds wings) and in area, and S in the core.
 * n_up > 30: quasi-static Holtsmark profile (Holtsmark 1919; Griem 1960, ApJ 132, 883; centre filled
-  flat, ``_flat_top``) in
-  beta = |Delta lambda| / (K_nm F0'), K_nm = 5.5e-5 (n^2 m^2)^2 / (m^2 - n^2) / (1 + 0.13/(m - n)) A
-  per cgs field unit (Griem's Eq. 33 with the correction used in HLINOP, Barklem & Piskunov 2003), with
-  ions and electrons both quasi-static, F0' = 2^(2/3) F0. Combined with the Doppler core the way HLINOP
-  does: the wider mechanism alone within its half-width, the sum outside.
+  flat, ``_flat_top``) in beta = |Delta lambda| / (2^(2/3) K_nm F0'), with
+  K_nm = 5.5e-5 (n^2 m^2)^2 / (m^2 - n^2) / (1 + 0.13/(m - n)) A per cgs field unit (Griem's Eq. 33 with
+  the correction used in HLINOP, Barklem & Piskunov 2003). Griem defines K_nm by the ion wing,
+  1.5 beta^-5/2 per side of a unit-area profile; a Holtsmark distribution of that wing is 2^(2/3) wider
+  (``GRIEM_K_HOLTSMARK``). Ions and electrons are both quasi-static, F0' = 2^(2/3) F0, so the wing is
+  3 beta^-5/2 per side, as in the Stehle & Hutcheon tables. Combined with the Doppler core the way HLINOP
+  does: the wider mechanism alone within its half-width, the sum outside. Every profile keeps unit area;
+  HLINOP (which SMElib uses for n_up > 30) adds the ion quasi-static profile, the quasi-static electron
+  fraction times the same profile and an electron-impact Lorentzian, an area of ~2 (measured through
+  SMElib 6.13 for H31-H63 at 8000 K), which makes SME's merged Balmer pseudo-continuum deeper.
 * gf beyond the table: Kramers' hydrogenic oscillator strength times the bound-bound Gaunt factor fit of
   Johnson (1972, ApJ 174, 227), which reproduces the tabulated gf to < 1 % (tests).
 
@@ -64,6 +72,13 @@ M_H = 1.00794
 LN10 = math.log(10.0)
 #: ratio of the quasi-static field of ions + electrons to that of ions alone (density doubled)
 FIELD_IONS_ELECTRONS = 2.0 ** (2.0 / 3.0)
+#: Griem's K_nm is defined by the ion-only asymptotic wing, S(beta) -> 1.5 beta^-5/2 on each side for a
+#: profile of unit area over both sides (Griem 1960, ApJ 132, 883; the ion profiles S(beta, P) of HLINOP,
+#: Barklem & Piskunov 2003, have this asymptote), whereas a Holtsmark distribution of width w gives
+#: (1.496/2) (|dl|/w)^-5/2 per side: the width per unit field is therefore 2^(2/3) K_nm, not K_nm. With the
+#: electrons (FIELD_IONS_ELECTRONS) the wing is 3 beta^-5/2, the asymptote of the Stehle & Hutcheon tables
+#: (their wing constants for H10-H30 give 3.0-3.1), so the profile joins the tables at their last density.
+GRIEM_K_HOLTSMARK = 2.0 ** (2.0 / 3.0)
 
 
 # --------------------------------------------------------------------------- atomic data
@@ -238,7 +253,7 @@ def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_
         sig, alp = SELF_BROADENING[n_up]
         gam = abo_gamma(sig, alp, T, M_H) * n_HI
         a_sb = np.ascontiguousarray(gam * (lam_air * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD_th * 1e-8), float)
-    width = griem_knm(n_lo, n_up) * FIELD_IONS_ELECTRONS * F0  # A per unit beta
+    width = griem_knm(n_lo, n_up) * GRIEM_K_HOLTSMARK * FIELD_IONS_ELECTRONS * F0  # A per unit beta
     lb, lh = _holtsmark_table()
     b_max, h_max, area = _flat_top()
     dl = np.ascontiguousarray(dl, float)
