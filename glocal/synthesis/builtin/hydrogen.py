@@ -47,8 +47,12 @@ bound-free continuum at the edge; that opacity is carried with the lines, so F_c
 3650-3700 A of an 8000 K dwarf from 0.28 to 0.93 against SME's 0.38.)
 
 Speed: the profiles are smooth away from the line cores, so each line is accumulated on a coarse
-constant-R grid (``coarse_resolution``) and only its core (+-``core_doppler`` Doppler widths, tapered)
-on the caller's grid; the coarse sum is interpolated once.
+constant-R grid (``coarse_resolution``, 20 000) and only its core (+-``core_doppler`` Doppler widths, tapered)
+on the caller's grid; beyond ``far_detuning`` (15 A, or 4 core widths) the wings, a smooth power law of the
+detuning, go on a sparser grid (``far_resolution``, 6000; tapered in over one more such distance), except
+the blue wing of a line cut at its series limit. The sums are interpolated once. The far grid halves the
+cost (0.68 -> 0.37 s for the 4500/2.0/-2.0 giant) and moves its wing opacity by < 1.5 % (tests), R = 200
+spectra by < 1e-5 (4500/2.0/-2.0, 6500/4.0/-1.0, 8000/4.5/-1.0).
 
 Wavelengths are returned on the caller's grid, in air (line centres converted from vacuum with the IAU
 formula, ``glocal.linelists.vacuum_to_air``).
@@ -345,6 +349,7 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
                           threshold: float = 1e-4,
                           max_window: float = 400.0, series=(2, 3), n_max: int = 80,
                           coarse_resolution: float = 20000.0, core_doppler: float = 12.0,
+                          far_resolution: float = 6000.0, far_detuning: float = 15.0,
                           dissolution: bool = False):
     """alpha(lambda, depth) of the hydrogen lines (cm^-1), shape (len(grid), nd).
 
@@ -364,6 +369,9 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
     coarse = _constant_r(lo, hi, coarse_resolution) if grid.size > 1 else grid
     coarse = coarse[coarse <= hi]
     acc = np.zeros((coarse.size, nd))
+    far = _constant_r(lo, hi, far_resolution) if grid.size > 1 else grid
+    far = np.append(far[far < hi], hi) if far.size > 1 else far
+    acc_far = np.zeros((far.size, nd))
     for n_lo, n_up, ln, lgf, lam_vac, lam0 in hydrogen_lines(series, n_max, line_list):
         blue = float(vacuum_to_air(series_limit_vacuum(n_lo)))
         if lam0 - max_window > hi or lam0 + max_window < lo or blue > hi:
@@ -386,11 +394,22 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
             red = probe[np.nonzero(ok)[0][-1]] if ok.any() else lam0 + core_doppler * dlD.max()
         w_lo, w_hi = max(blue, lam0 - (red - lam0)), red
         core = core_doppler * float(dlD.max())
-        # coarse part: everything but the tapered core
-        i0, i1 = np.searchsorted(coarse, [w_lo, w_hi])
+        # wings beyond ``near`` (a smooth power law of the detuning) on the ``far`` grid, tapered in from
+        # near to 2 near; the blue wing of a line cut at its series limit stays on the coarse grid whole,
+        # which keeps the cut sharp
+        near = max(far_detuning, 4.0 * core)
+        near_blue = near if w_lo > blue else np.inf
+        for a_, b_, nr in ((w_lo, lam0 - near, near_blue), (lam0 + near, w_hi, near)):
+            i0, i1 = np.searchsorted(far, [a_, b_])
+            if i1 > i0 and np.isfinite(nr):
+                dl = far[i0:i1] - lam0
+                acc_far[i0:i1] += prof(dl) * (amp[None, :] * np.clip(np.abs(dl) / nr - 1.0, 0.0, 1.0)[:, None])
+        # coarse part: everything else but the tapered core
+        i0, i1 = np.searchsorted(coarse, [max(w_lo, lam0 - 2 * near_blue), min(w_hi, lam0 + 2 * near)])
         if i1 > i0:
             dl = coarse[i0:i1] - lam0
-            taper = np.clip(np.abs(dl) / core - 1.0, 0.0, 1.0)
+            outer = np.where(dl < 0, near_blue, near)
+            taper = np.clip(np.abs(dl) / core - 1.0, 0.0, 1.0) * (1.0 - np.clip(np.abs(dl) / outer - 1.0, 0.0, 1.0))
             acc[i0:i1] += prof(dl) * (amp[None, :] * taper[:, None])
         # fine part: the core, on the caller's grid
         j0, j1 = np.searchsorted(grid, [max(w_lo, lam0 - 2 * core), min(w_hi, lam0 + 2 * core)])
@@ -403,6 +422,7 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
             acc += dissolved_bound_free(coarse, T, ne, n_HI, U_HI, n_lo)
     if coarse.size > 1:
         # interpolate the smooth wings once (index and weights shared by every depth)
+        _add_interpolated(coarse, far, acc_far, acc)
         _add_interpolated(grid, coarse, acc, out)
     return out
 
