@@ -111,9 +111,11 @@ plt.show()
 # memory (the median of three runs: this shared machine's timings scatter by ~15 %), and SME on the same
 # model: SME synthesises one variant over a 100 Å window (at its 0.02 Å sampling), the built-in engine all
 # sixteen over the same window, both with the lines within 20 Å of it, which gives a like-for-like ratio.
-# (Over the whole range SME took 30.4 CPU-s per spectrum for this giant, `benchmarks/synthesis.py
-# --variants 2` on a quiet machine: 487 s for the sixteen, about 50 times the built-in engine; the window
-# ratio comes out higher because SME's fixed costs per call, its EOS and line screening, weigh more on 100 Å.)
+# (Over the whole range SME took 16.4 CPU-s per spectrum for this giant, `benchmarks/synthesis.py
+# --variants 2`: 263 s for the sixteen, 64 times the built-in engine's 4.1 s measured on the same day; the
+# window ratio comes out higher because SME's fixed costs per call, its EOS and line screening, weigh more
+# on 100 Å. The machine's speed drifts between days by up to a factor of two, the same for both engines:
+# the first three rows of the table and SME's 30.4 CPU-s per spectrum were measured on a slow day.)
 # The table is
 # read from that file (the machine, date and commit of each run are in it); the cell
 # above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.15 million

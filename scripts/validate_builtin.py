@@ -171,6 +171,12 @@ def main(argv=None) -> int:
     mx = np.array([r["max"] for r in rows])
     print(f"{len(rows)} models: rms median {100 * np.median(rms):.2f} % (max {100 * rms.max():.2f} %), "
           f"max |diff| median {100 * np.median(mx):.2f} % (worst {100 * mx.max():.2f} %)")
+    if rows and all("max_smelib_physics" in r for r in rows):
+        me = np.array([r["max_smelib_physics"] for r in rows])
+        re_ = np.array([r["rms_smelib_physics"] for r in rows])
+        print(f"  with SMElib's hydrogen profiles and bound-free set: rms <= 1 % {(re_ <= 0.01).sum()}/{len(rows)} "
+              f"(worst {100 * re_.max():.2f} %), max <= 3 % {(me <= 0.03).sum()}/{len(rows)} "
+              f"(median {100 * np.median(me):.2f} %, worst {100 * me.max():.2f} %)")
     return 0
 
 

@@ -144,6 +144,16 @@ def _dll():
     return _DLL
 
 
+def smelib_path() -> str:
+    """Path of the compiled SME library that pysme loads (for routines called directly, e.g. HLINOP)."""
+    _ensure_home()
+    try:
+        from pysme.smelib.libtools import get_full_libfile
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise ImportError("SMElib's routines need the 'pysme-astro' package (import name pysme)") from exc
+    return get_full_libfile()
+
+
 def _lib():
     _dll()
     import pysme.sme_synth as ss

@@ -335,7 +335,8 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         ratio_tol: float = 3e-3, class_tol: float = 3e-3, mask_tol: float = 1e-2,
         transfer_dtype=np.float32, depth_points=None, molecular_vdw=-8.2, wing_threshold=None,
         wing_tau: float = 0.1, tau_integration: str = "reference", weak_ratio: float = 0.1,
-        core_doppler: float | None = 6.0, hydrogen_dissolution: bool = False, bound_free_metals=BF_METALS,
+        core_doppler: float | None = 6.0, hydrogen_dissolution: bool = False, hydrogen_profiles: str = "physical",
+        bound_free_metals=BF_METALS,
         wave=None, return_details: bool = False):
     """Synthesise all abundance variants of one model atmosphere.
 
@@ -392,6 +393,9 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         on, the R = 200 pixel just redward of the Balmer limit moves from 7-9 % above SME to within 3 %
         (6500/4.0/-1.8, 8000/4.5/-1.0), the next one from 7-14 % to 5-7 %, and 3720-3800 A from
         within 0.7 % to 1-2 % below SME.
+    hydrogen_profiles : "physical" (default) or "smelib": SMElib's hydrogen profiles, for validation against
+        SME only (``hydrogen`` module docstring: HLINOP's additive Stark profile above n_up = 30 and the Stehle
+        tables frozen at each line's last density; needs pysme).
     bound_free_metals : neutral metals whose photoionisation is included (default all of ``BF_METALS``:
         C, Mg, Al, Si, Ca, Fe); e.g. without "Ca" to match SMElib, which has no Ca I bound-free opacity.
     ratio_tol, class_tol : sharing tolerances across variants (see module docstring).
@@ -495,7 +499,8 @@ def run(atmosphere, abundances_list, line_list, wave_range, vturb=None, *, resol
         r0 = reps[0]
         h0 = hydrogen_line_opacity(grid, chem.T, chem.ne[r0], chem.n_atoms[r0, 0, 0], chem.U[0, 0], vt,
                                    lambda w: _interp_lin(w, cgrid, alpha_c[0]), threshold=threshold,
-                                   line_list=line_list, dissolution=hydrogen_dissolution)
+                                   line_list=line_list, dissolution=hydrogen_dissolution,
+                                   profiles=hydrogen_profiles, n_HeI=chem.n_atoms[r0, 1, 0])
         h0 = h0.astype(np.float32)
         h_scale = np.array([chem.n_atoms[r, 0, 0] / chem.n_atoms[r0, 0, 0] for r in reps], np.float32)
     timing["hydrogen"] = time.perf_counter() - t

@@ -54,6 +54,12 @@ the blue wing of a line cut at its series limit. The sums are interpolated once.
 cost (0.68 -> 0.37 s for the 4500/2.0/-2.0 giant) and moves its wing opacity by < 1.5 % (tests), R = 200
 spectra by < 1e-5 (4500/2.0/-2.0, 6500/4.0/-1.0, 8000/4.5/-1.0).
 
+SMElib's profiles (``profiles="smelib"``, for validation against SME only): lines with a Stehle & Hutcheon
+table use it at min(n_e, the table's last density) in absolute detuning (SMElib's packed table repeats that
+density, so its widths freeze there) and no quasi-static profile; the others (n_up > 30) call SMElib's own
+HLINOP (``hlinop_`` in the library pysme loads), converted from per Hz to per A. This reproduces the two
+SMElib artefacts described above, so that the remaining built-in - SME differences can be told apart.
+
 Wavelengths are returned on the caller's grid, in air (line centres converted from vacuum with the IAU
 formula, ``glocal.linelists.vacuum_to_air``).
 """
@@ -239,16 +245,29 @@ def _stehle_table(ln, lg_T, lg_ne):
     return np.asarray(ln["log10_x"][1:], float), np.ascontiguousarray(logp[1:], float)
 
 
-def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_th, n_HI, self_broadening=True):
+def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_th, n_HI, self_broadening=True,
+             smelib=False, n_HeI=None):
     """Profile (per A, area ~1) of one line at air detunings ``dl`` (nw,) in every layer: (nw, nd)
     (``_profile_rows``): the Stehle & Hutcheon table ``ln`` where it reaches; beyond its density, and for
     lines without a table, the quasi-static (Holtsmark) profile with a Doppler core (HLINOP's approximate
     convolution); for H-alpha to H-gamma with a table, plus the self-broadening impact profile
-    (``self_broadening``)."""
+    (``self_broadening``). ``smelib``: SMElib's profiles instead (module docstring; ``n_HeI`` needed)."""
     F0, dlD, dlD_th = (np.ascontiguousarray(x, float) for x in (F0, dlD, dlD_th))
     nd = F0.size
+    if smelib and ln is None:
+        if n_HeI is None:
+            raise ValueError("SMElib's HLINOP needs the He I densities (n_HeI)")
+        out = np.empty((np.size(dl), nd))
+        _smelib_hlinop_kernel()(np.ascontiguousarray(dl, float) + lam_air, float(lam_air), n_lo, n_up, T,
+                                10 ** lg_ne, n_HI, np.asarray(n_HeI, float), dlD / lam_air, out)
+        return out
     if ln is None:
         lx, logp, quasi = np.zeros(2), np.zeros((2, nd)), np.ones(nd, np.bool_)
+    elif smelib:  # the table's last density, in absolute detuning, wherever n_e is larger
+        lg_ne = np.minimum(lg_ne, ln["log10_ne"][-1])
+        F0 = 1.25e-9 * 10 ** (lg_ne * 2.0 / 3.0)
+        lx, logp = _stehle_table(ln, lg_T, lg_ne)
+        quasi = np.zeros(nd, np.bool_)
     else:
         lx, logp = _stehle_table(ln, lg_T, lg_ne)
         quasi = np.asarray(lg_ne > ln["log10_ne"][-1] + 1e-3)  # beyond the table's density (high n)
@@ -265,6 +284,36 @@ def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_
     _profile_rows(dl, lx, logp, quasi, float(lam_vac), float(lam_air), F0, width, dlD, dlD_th, a_sb, lb, lh,
                   b_max, h_max, area, out)
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _smelib_hlinop_kernel():
+    """A compiled loop over SMElib's HLINOP (Barklem & Piskunov 2003; the library in the pysme wheel):
+    kernel(wave_air (nw,), centre_air, n_lo, n_up, T, n_e, n(H I), n(He I), Doppler width / centre (nd,),
+    out (nw, nd)) fills out with HLINOP's profile converted from per Hz to per A."""
+    import ctypes
+
+    from ..sme import smelib_path  # the validation-only emulation needs pysme, like the SME engine
+
+    hlinop = ctypes.CDLL(smelib_path()).hlinop_
+    hlinop.restype = ctypes.c_float
+    hlinop.argtypes = [ctypes.c_void_p] * 9
+    c_aa = C_AA
+
+    @numba.njit
+    def kernel(wave, centre, n_lo, n_up, T, ne, nH, nHe, dop, out):
+        w, wc = np.empty(1), np.full(1, centre)
+        lo, up = np.full(1, n_lo, np.int32), np.full(1, n_up, np.int32)
+        t, e, h, he, dp = (np.empty(1, np.float32), np.empty(1, np.float32), np.empty(1, np.float32),
+                           np.empty(1, np.float32), np.empty(1, np.float32))
+        for d in range(T.size):
+            t[0], e[0], h[0], he[0], dp[0] = T[d], ne[d], nH[d], nHe[d], dop[d]
+            for i in range(wave.size):
+                w[0] = wave[i]
+                out[i, d] = hlinop(w.ctypes.data, lo.ctypes.data, up.ctypes.data, wc.ctypes.data, t.ctypes.data,
+                                   e.ctypes.data, h.ctypes.data, he.ctypes.data, dp.ctypes.data) * c_aa / wave[i] ** 2
+
+    return kernel
 
 
 @numba.njit(cache=True)
@@ -350,13 +399,16 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
                           max_window: float = 400.0, series=(2, 3), n_max: int = 80,
                           coarse_resolution: float = 20000.0, core_doppler: float = 12.0,
                           far_resolution: float = 6000.0, far_detuning: float = 15.0,
-                          dissolution: bool = False):
+                          dissolution: bool = False, profiles: str = "physical", n_HeI=None):
     """alpha(lambda, depth) of the hydrogen lines (cm^-1), shape (len(grid), nd).
 
     ``alpha_cont``: optional callable ``w -> (len(w), nd)`` continuous opacity (cm^-1) that sets each
     line's red window (where line/continuum >= ``threshold`` in some layer); without it every line gets
     ``max_window``. Blue wings stop at the series limit (see module docstring). ``line_list``: its H I lines
-    are used when it has any (see ``hydrogen_lines``). ``dissolution``: level dissolution (module docstring)."""
+    are used when it has any (see ``hydrogen_lines``). ``dissolution``: level dissolution (module docstring).
+    ``profiles``: "physical" (default) or "smelib" (module docstring, for validation; needs ``n_HeI``)."""
+    if profiles not in ("physical", "smelib"):
+        raise ValueError(f"profiles must be 'physical' or 'smelib', got {profiles!r}")
     grid = as_wave_grid(grid)
     T, ne, n_HI, U_HI = (np.asarray(x, float) for x in (T, ne, n_HI, U_HI))
     nd = T.size
@@ -386,7 +438,8 @@ def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, li
         dlD = doppler_width(lam0, T, M_H, vt)
         dlD_th = doppler_width(lam0, T, M_H, 0.0)
         prof = functools.partial(_profile, n_lo, n_up, ln, lam_vac=lam_vac, lam_air=lam0, T=T, lg_T=lg_T,
-                                 lg_ne=lg_ne, F0=F0, dlD=dlD, dlD_th=dlD_th, n_HI=n_HI)
+                                 lg_ne=lg_ne, F0=F0, dlD=dlD, dlD_th=dlD_th, n_HI=n_HI,
+                                 smelib=profiles == "smelib", n_HeI=n_HeI)
         red = lam0 + max_window
         if alpha_cont is not None:
             probe = lam0 + np.geomspace(0.05, max_window, 48)
