@@ -182,3 +182,43 @@ def test_quasi_static_profile_joins_the_stehle_table(n_up):
     ratio = p[:, 0] / p[:, 1]  # table / quasi-static
     assert np.all((ratio > 0.7) & (ratio < 1.45)), ratio
     assert ratio[-1] == pytest.approx(1.0, abs=0.4)
+
+
+def _profile_area(n_up, n_e, smelib, T=8000.0):
+    tab = {(ln["lower"], ln["upper"]): ln for ln in load_tables()["stark"].values()}
+    ln = tab.get((2, n_up))
+    lam_vac = float(np.median(ln["lambda0"])) if ln is not None else hyd.line_center_vacuum(2, n_up)
+    lam_air = vacuum_to_air(lam_vac)
+    T = np.array([T]); ne = np.array([n_e]); nH = np.array([1e16])
+    dlD = hyd.doppler_width(lam_air, T, hyd.M_H, 1.0)
+    dlD_th = hyd.doppler_width(lam_air, T, hyd.M_H, 0.0)
+    # red wing only beyond the series limit's distance: HLINOP cuts the blue wing there
+    blue = lam_air - vacuum_to_air(hyd.series_limit_vacuum(2))
+    dl = np.concatenate([-np.geomspace(blue, 1e-4, 20000), np.geomspace(1e-4, 2000, 40000)])
+    args = (dl, lam_vac, lam_air, T, np.log10(T), np.log10(ne), 1.25e-9 * ne ** (2 / 3), dlD, dlD_th, nH)
+    p = hyd._profile(2, n_up, ln, *args, smelib=smelib, n_HeI=0.1 * nH)[:, 0]
+    return dl, p
+
+
+@pytest.mark.parametrize("n_up", [40, 50])
+def test_smelib_profiles_reproduce_hlinop_area(n_up):
+    """profiles="smelib" calls SMElib's HLINOP above n_up = 30: its additive Stark profile has an area of ~2
+    per unit gf, the built-in profile 1. Compared on the red wing (HLINOP cuts the blue wing at the series
+    limit, a few A away): 1.00-1.08 against 0.50 for H31-H63 at 8000 K, n_e = 1e13-1e14 cm^-3."""
+    pytest.importorskip("pysme")
+    dl, p_sme = _profile_area(n_up, 1e14, True)
+    _, p_own = _profile_area(n_up, 1e14, False)
+    red = dl > 0
+    assert 0.9 < np.trapezoid(p_sme[red], dl[red]) < 1.2
+    assert np.trapezoid(p_own[red], dl[red]) == pytest.approx(0.5, abs=0.02)
+
+
+def test_smelib_profiles_freeze_the_stehle_widths():
+    """profiles="smelib" keeps a tabulated line (H20, table up to 10^13 cm^-3) at its last tabulated density,
+    as SMElib's packed table does; the built-in profile keeps widening (quasi-static beyond the table)."""
+    _, a = _profile_area(20, 1e14, True)
+    _, b = _profile_area(20, 1e15, True)
+    assert np.allclose(a, b)
+    _, c = _profile_area(20, 1e14, False)
+    _, d = _profile_area(20, 1e15, False)
+    assert not np.allclose(c, d, rtol=0.1)
