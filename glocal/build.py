@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 import traceback
@@ -337,8 +338,11 @@ def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = "sme", wor
                 if scheduler is None:
                     import dask
                     with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
+                        # worker warnings are silenced: at shutdown a worker's last heartbeat can race the
+                        # closing scheduler and print a harmless CommClosedError traceback; failures of models
+                        # are recorded per model (``failures``), not through Dask's logs
                         cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None)
+                                               dashboard_address=None, silence_logs=logging.ERROR)
                     client = Client(cluster)
                 else:
                     client = Client(scheduler)
