@@ -32,7 +32,8 @@ book:  ## execute every chapter with papermill at SCALE (ci|laptop|paper) and bu
 
 chapter:  ## re-execute one chapter: make chapter NB=05_results SCALE=ci PARAMS="-p seed 1"
 	$(BIN)/python scripts/execute_book.py --scale $(SCALE) --only $(NB) $(PARAMS)
-	$(MAKE) html
+	@if $(BIN)/python scripts/execute_book.py --missing; then $(MAKE) html; else \
+	  echo "book/chapters/$(NB).ipynb is executed; the HTML needs every chapter: run 'make book SCALE=$(SCALE)' once"; fi
 
 html:  ## build the HTML from the executed notebooks (execution off)
 	$(BIN)/jupyter-book build . --path-output book --builder html

@@ -53,10 +53,17 @@ def main(argv=None) -> int:
     ap.add_argument("--only", action="append", default=[], help="chapter name(s) to execute (default: all)")
     ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
     ap.add_argument("--cache", default=os.environ.get("GLOCAL_CACHE", str(ROOT / ".cache" / "glocal")))
+    ap.add_argument("--missing", action="store_true",
+                    help="only list the chapters not executed yet (exit status 1 if there are any)")
     args = ap.parse_args(argv)
 
     scales = load_scales()
     chapters = scales["chapters"]
+    if args.missing:
+        missing = [c for c in chapters if not (OUT / f"{c}.ipynb").exists()]
+        if missing:
+            print(f"not executed yet: {', '.join(missing)}")
+        return 1 if missing else 0
     only = [c.removesuffix(".py") for c in args.only if c]
     unknown = [c for c in only if c not in chapters]
     if unknown:
