@@ -358,12 +358,16 @@ def merge_weak_lines(lines: ll.LineList, w_est: np.ndarray, w_max: float = TIO_M
     beta = 1.0 / (K_B * t_ref / 1.602176634e-12)  # 1/kT in eV⁻¹
     g = 10.0 ** d["loggf"] * np.exp(-beta * d["elow"])
     gsum = np.bincount(gid, g)
-    e_eff = np.bincount(gid, g * d["elow"]) / gsum
-    w_eff = np.bincount(gid, g * d["wave"]) / gsum
     first = np.flatnonzero(new_group)
+    # weighted means as integer mÅ / meV offsets from each group's first member: members of equal strength
+    # then give an exact half (e.g. two lines 1 mÅ apart), rounded half to even, instead of a float sum
+    # whose last bit (and hence the rounding) depends on the CPU's exp/power (AVX-512 vs AVX2)
+    w_m, e_m = np.round(d["wave"] * 1000.0), np.round(d["elow"] * 1000.0)
+    w_eff = w_m[first] + np.bincount(gid, g * (w_m - w_m[first][gid])) / gsum
+    e_eff = e_m[first] + np.bincount(gid, g * (e_m - e_m[first][gid])) / gsum
     merged = d[first].copy()
-    merged["wave"] = np.round(w_eff, 3)
-    merged["elow"] = np.round(e_eff, 3)
+    merged["wave"] = np.round(w_eff) / 1000.0
+    merged["elow"] = np.round(e_eff) / 1000.0
     merged["loggf"] = np.round(np.log10(gsum) + beta * merged["elow"] / np.log(10.0), 3)
     merged["code"] = np.floor(merged["code"])
     merged["isotope_code"] = 0
