@@ -162,6 +162,24 @@ def speed(args):
         _write_record(Path(args.json), record)
 
 
+def _cpu_model():
+    """The CPU model name and numba's target name: this project's machines differ by ~2x in speed, and
+    compiled kernels can behave differently per micro-architecture (see lines._select_lines)."""
+    name = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import llvmlite.binding as llvm
+        return f"{name} (LLVM target {llvm.get_host_cpu_name()})"
+    except Exception:  # noqa: BLE001 - informative only
+        return name
+
+
 def _write_record(path, record):
     """Replace (or add) this model's record in the JSON list at ``path``, atomically."""
     import json
@@ -174,7 +192,8 @@ def _write_record(path, record):
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     record.update(glocal_commit=commit, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                  machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}")
+                  machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+                  cpu=_cpu_model())
     rows = json.loads(path.read_text()) if path.exists() else []
     rows = [r for r in rows if r.get("model") != record["model"]] + [record]
     path.parent.mkdir(parents=True, exist_ok=True)
