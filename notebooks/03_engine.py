@@ -112,12 +112,15 @@ plt.show()
 # model: SME synthesises one variant over a 100 Å window (at its 0.02 Å sampling), the built-in engine all
 # sixteen over the same window, both with the lines within 20 Å of it, which gives a like-for-like ratio.
 # (Over the whole range SME took 16.4 CPU-s per spectrum for this giant, `benchmarks/synthesis.py
-# --variants 2`: 263 s for the sixteen, 64 times the built-in engine's 4.1 s measured on the same day; the
-# window ratio comes out higher because SME's fixed costs per call, its EOS and line screening, weigh more
-# on 100 Å. The machine's speed drifts between days by up to a factor of two, the same for both engines:
-# the first three rows of the table and SME's 30.4 CPU-s per spectrum were measured on a slow day.)
-# The table is
-# read from that file (the machine, date and commit of each run are in it); the cell
+# --variants 2`: 263 s for the sixteen, 64 times the built-in engine's 4.1 s measured on the same day and
+# machine; the window ratio comes out higher because SME's fixed costs per call, its EOS and line screening,
+# weigh more on 100 Å.) The project's machines are not all alike: the same 2-core allocation has been an
+# AMD EPYC and Intel Xeons of different generations, about a factor of two apart in speed for both engines,
+# so each record names its CPU. One of them, an Intel Emerald Rapids, also showed that compiled kernels can
+# misbehave per micro-architecture: LLVM's AVX-512 code for the line selection, which then converted to
+# float32 inside the kernel, ran 15–20 times slower than on the other machines (21 s instead of 9 s for the
+# giant, 85 s instead of 35 s for the 3500 K dwarf); the kernel now writes float64 and numpy converts.
+# The table is read from that file (the machine, CPU, date and commit of each run are in it); the cell
 # above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.15 million
 # of the 1.18 million lines pass the selection there, 0.98 million of them TiO (listed lines and merged
 # groups of weak ones), strongly pressure-broadened in its deep layers.
@@ -131,7 +134,7 @@ if bfile.exists():
         **{f"{k} s": v for k, v in r["timing_s"].items() if k != "total"},
         "peak RSS MB": r["peak_rss_mb"], "n_e classes": r["n_classes"],
         "SME/built-in (like for like)": r.get("ratio_like_for_like"),
-        "commit": r["glocal_commit"], "date": r["date"][:10]} for r in brows])
+        "commit": r["glocal_commit"], "date": r["date"][:10], "CPU": r.get("cpu", "not recorded")} for r in brows])
     display(speed.round(2))
 else:
     print(f"{bfile} not found: run `python benchmarks/builtin_engine.py --json {bfile}`")
