@@ -238,6 +238,29 @@ def test_low_rank_class_ratios_reproduce_every_class():
     assert np.max(np.abs(fast - exact) / scale) < 2e-3
 
 
+def test_line_selection_independent_of_chunking():
+    """``prepare_lines`` selects in chunks through float64 buffers: small chunks (many partly kept) must give
+    the same lines, strengths, widths and damping as one chunk holding the whole list."""
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.linelists import builtin_linelist
+    from glocal.synthesis.builtin.chemistry import solve_chemistry
+    from glocal.synthesis.builtin.engine import continuum_opacity
+    from glocal.synthesis.builtin.lines import prepare_lines
+
+    atm = grid_atmosphere(4500.0, 2.0, -2.0)
+    chem = solve_chemistry(atm.T, atm.P, np.array([atm.abundances])[:, :92], ne_guess=atm.xne)
+    ll = builtin_linelist((3090.0, 3130.0))
+
+    def select(chunk):
+        return prepare_lines(ll, chem, 1.5, (3100.0, 3120.0), lambda w: continuum_opacity(w, chem, 0),
+                             threshold=1e-3, chunk=chunk)
+
+    one, small = select(10 ** 6), select(37)
+    assert 100 < one.wave.size < len(ll), "the test needs lines both kept and dropped"
+    for name in ("wave", "strength", "dlam_D", "a", "halfwidth", "r_max", "doppler_only"):
+        assert np.array_equal(getattr(one, name), getattr(small, name)), name
+
+
 def test_weighted_formal_solution_and_response():
     """``flux_weighted`` (compiled; tau from reference weights, "exp7" angles) agrees with ``flux_from_tau``
     on the same tau, and its response is the derivative of the flux."""

@@ -319,8 +319,8 @@ def _select_lines(c0, wave, loggf, elow, sp, g_rad, g4, g6, abo_c, abo_b, abo_e,
     over ``deep_sel`` reaches ``threshold`` are written at row nk, nk + 1, ... with their half-window
     (where the Doppler core or the Lorentz wing falls to ``wing_thr`` in the ``deep_win`` layers), their
     pure-Doppler flag and r_max; returns the new nk. ``strength``, ``dlam_D`` and ``a_out`` are float64
-    buffers for this chunk (row nk - nk_in): storing float32 here, converted in a loop that also calls exp,
-    made the kernel 15-20x slower with LLVM's AVX-512 code on an Intel Emerald Rapids host."""
+    buffers of this chunk (the line written at row nk goes to their row nk minus nk on entry): float32
+    stores from this kernel made it 15-20x slower under LLVM's AVX-512 code on an Intel Emerald Rapids host."""
     nd = beta.size
     n0 = nk
     st = np.empty(nd)
