@@ -238,6 +238,46 @@ def test_low_rank_class_ratios_reproduce_every_class():
     assert np.max(np.abs(fast - exact) / scale) < 2e-3
 
 
+def test_line_opacity_matches_direct_sum():
+    """Every class's line opacity (class-shared species on the low-rank basis, at full rank, plus the
+    variant-specific blocks) equals the plain sum over lines of ratio x strength x Voigt profile,
+    evaluated here line by line with ``voigt`` (Gaussian for ``doppler_only`` lines): species whose profiles crowd their rows (CH and Fe I in
+    the G band of a metal-poor giant) are folded onto the basis, sparse ones deposited onto it directly,
+    and both must add up."""
+    from glocal.abundances import abundance_pattern
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.grid import paper_variants
+    from glocal.linelists import builtin_linelist
+    from glocal.synthesis.builtin.chemistry import solve_chemistry
+    from glocal.synthesis.builtin.engine import continuum_opacity
+    from glocal.synthesis.builtin.lines import line_opacity, prepare_lines, variant_classes, voigt
+
+    atm = grid_atmosphere(4500.0, 2.0, -2.0)
+    A = np.array([abundance_pattern(-2.0, v) for v in paper_variants()])
+    chem = solve_chemistry(atm.T, atm.P, A[:, :92], ne_guess=atm.xne)
+    classes = variant_classes(chem.ne, 3e-3)
+    grid = constant_r_grid(4300.0, 4320.0, 100000.0)
+    lines = prepare_lines(builtin_linelist((4290.0, 4330.0)), chem, 1.5, (4300.0, 4320.0),
+                          lambda w: continuum_opacity(w, chem, 0), threshold=1e-3, classes=classes,
+                          ratio_tol=3e-3)
+    assert {"CH", "Fe 1"} <= set(np.array(lines.species_names)[lines.sp_index])
+    assert not lines.shared.all(), "the test needs a variant-specific species too"
+    lop = line_opacity(grid, lines, tol=1e-13, core_doppler=None)
+    reps = np.array([np.where(classes == c)[0][0] for c in range(classes.max() + 1)])
+    ref = np.zeros((reps.size, grid.size, atm.T.size))
+    for l in range(lines.wave.size):
+        m = np.abs(grid - lines.wave[l]) <= lines.halfwidth[l]
+        dl = lines.dlam_D[l].astype(float)
+        v = (grid[m, None] - lines.wave[l]) / dl[None, :]
+        # lines whose Lorentz wings never reach the threshold are Gaussian (``doppler_only``)
+        prof = np.exp(-v * v) if lines.doppler_only[l] else voigt(lines.a[l].astype(float)[None, :], v)
+        alpha = prof * (lines.strength[l] / (np.sqrt(np.pi) * dl))[None, :]
+        ref[:, m, :] += lines.ratio[lines.sp_index[l], reps, None, :] * alpha[None]
+    for c, r in enumerate(reps):
+        got = lop.class_alpha(c) + lop.variant_specific(lines.ratio[:, r, :])
+        np.testing.assert_allclose(got, ref[c], rtol=2e-5, atol=1e-6 * ref[c].max())
+
+
 def test_line_selection_independent_of_chunking():
     """``prepare_lines`` selects in chunks through float64 buffers: small chunks (many partly kept) must give
     the same lines, strengths, widths and damping as one chunk holding the whole list."""
