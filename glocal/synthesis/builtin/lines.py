@@ -648,7 +648,7 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
     v >= 6 for a << 1, < 4e-3 at v = 4 a); ``core_doppler=None`` evaluates the Voigt function over the
     whole window. Class-shared species are summed on a low-rank basis of their n_e-class ratios
     (``tol``, see ``_low_rank_ratios``): a species whose lines put many profile points on each row they
-    touch (TiO, CN, Fe I in a cool dwarf) is deposited once and then folded onto the basis, which costs
+    touch (Fe I, MgH, Cr I, Ni I in a cool dwarf) is deposited once and then folded onto the basis, which costs
     one pass of rank x depth per row instead of one per profile point (3500/5.0/-1.0: 23 -> 15 s; the
     sums differ only in float32 rounding, < 1e-6 in F/Fc); the variant-specific ones (e.g. OH when [O/Fe]
     varies) are kept per species, on the rows their windows touch, for per-variant summation."""
