@@ -123,7 +123,11 @@ plt.show()
 # The table is read from that file (the machine, CPU, date and commit of each run are in it); the cell
 # above timed the 4500/2.0/−2.0 giant live. The 3500 K dwarf is the slowest model of the grid: 1.15 million
 # of the 1.18 million lines pass the selection there, 0.98 million of them TiO (listed lines and merged
-# groups of weak ones), strongly pressure-broadened in its deep layers.
+# groups of weak ones), strongly pressure-broadened in its deep layers. Three quarters of its time is the
+# line deposit: about 700 million Voigt evaluations for the TiO cores alone. Species are deposited one at a
+# time, and one whose profiles crowd the rows they touch (Fe I, MgH, Cr I, Ni I there) is summed once and
+# then folded onto the low-rank basis of the n_e classes, instead of adding every profile point to each
+# basis vector: that took the dwarf's deposit from 23 to 15 s on the Ice Lake host of the current records.
 
 # %%
 bfile = Path(glocal.__file__).resolve().parents[1] / "results" / "benchmarks" / "builtin_engine.json"
