@@ -241,9 +241,9 @@ def test_low_rank_class_ratios_reproduce_every_class():
 def test_line_opacity_matches_direct_sum():
     """Every class's line opacity (class-shared species on the low-rank basis, at full rank, plus the
     variant-specific blocks) equals the plain sum over lines of ratio x strength x Voigt profile,
-    evaluated here line by line with ``voigt`` (Gaussian for ``doppler_only`` lines): species whose profiles crowd their rows (CH and Fe I in
-    the G band of a metal-poor giant) are folded onto the basis, sparse ones deposited onto it directly,
-    and both must add up."""
+    evaluated here line by line with ``voigt`` (Gaussian for ``doppler_only`` lines): species whose
+    profiles crowd their rows (CH and Fe I in the G band of a metal-poor giant) are folded onto the
+    basis, sparse ones deposited onto it directly, and both must add up."""
     from glocal.abundances import abundance_pattern
     from glocal.atmospheres import grid_atmosphere
     from glocal.grid import paper_variants
