@@ -63,7 +63,7 @@ def voigt(a, v):
         raise ValueError("Voigt damping parameter a must be >= 0")
     a, v = (np.array(x) for x in np.broadcast_arrays(a, v))  # writeable contiguous copies
     out = np.empty(a.shape)
-    _voigt_array(np.ascontiguousarray(a).ravel(), np.ascontiguousarray(v).ravel(), out.reshape(-1))
+    _voigt_array(a.ravel(), v.ravel(), out.reshape(-1))
     return out
 
 
@@ -647,11 +647,12 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
     H(a, v) = a / (sqrt(pi) v^2) [1 + (3/2 - a^2) / v^2 + O((1 + a^4) / v^4)] (relative error < 2e-3 at
     v >= 6 for a << 1, < 4e-3 at v = 4 a); ``core_doppler=None`` evaluates the Voigt function over the
     whole window. Class-shared species are summed on a low-rank basis of their n_e-class ratios
-    (``tol``, see ``_low_rank_ratios``): a species whose lines put many profile points on each row they
-    touch (Fe I, MgH, Cr I, Ni I in a cool dwarf) is deposited once and then folded onto the basis, which costs
-    one pass of rank x depth per row instead of one per profile point (3500/5.0/-1.0: 23 -> 15 s; the
-    sums differ only in float32 rounding, < 1e-6 in F/Fc); the variant-specific ones (e.g. OH when [O/Fe]
-    varies) are kept per species, on the rows their windows touch, for per-variant summation."""
+    (``tol``, see ``_low_rank_ratios``): a species whose lines put many profile points on each row
+    they touch (Fe I, MgH, Cr I, Ni I in a cool dwarf) is deposited once and then folded onto the basis,
+    one pass of rank x depth per row instead of one per profile point (3500/5.0/-1.0: deposit 23 -> 15 s
+    on one Ice Lake core; the sums differ only in float32 rounding, < 1e-6 in F/Fc); the
+    variant-specific ones (e.g. OH when [O/Fe] varies) are kept per species, on the rows their windows
+    touch, for per-variant summation."""
     grid = as_wave_grid(grid)
     ncls = int(lines.classes.max()) + 1
     reps = np.array([np.where(lines.classes == c)[0][0] for c in range(ncls)])
@@ -674,11 +675,8 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
         trap = _trapezoid_widths(grid)
         sp = np.asarray(lines.sp_index, np.int64)
         identity = np.arange(nw)
-        # one species at a time (line order kept within a species). A class-shared species with many
-        # profile points per row it touches is deposited once, unweighted, on those rows and then folded
-        # onto the class basis (``_fold_rows``); one with few is deposited onto the basis directly
-        # (rank times the work per point, but no pass over its rows). Variant-specific species are kept
-        # as blocks on their rows.
+        # species in ascending order (so the blocks are too), line order kept within a species; a shared
+        # species goes onto the basis directly when that costs less than depositing it and folding it
         nq = weight.shape[1]
         ones = np.ones((lines.shared.size, 1, nd), np.float32)
         order = np.argsort(sp, kind="stable")
@@ -704,7 +702,6 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
                 _fold_rows(acc, rows, out[:, 0, :], weight[s])
             else:
                 blocks.append((s, rows, out[:, 0, :]))
-        blocks.sort(key=lambda b: b[0])
     ptr = np.cumsum([0] + [b[1].size for b in blocks])
     rows = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros(0, np.int64)
     vals = np.concatenate([b[2] for b in blocks]) if blocks else np.zeros((0, nd), np.float32)
