@@ -8,7 +8,7 @@ NB ?=
 PARAMS ?=
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup test book chapter html data bench clean distclean check-html
+.PHONY: help setup lint test book chapter html data bench clean distclean check-html
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -22,6 +22,9 @@ setup: $(BIN)/python  ## create .venv and install glocal (editable) with pinned 
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	$(BIN)/python -c "import glocal, torch, pysme; print('glocal', glocal.__version__, '| torch', torch.__version__)"
+
+lint:  ## ruff check of the package, scripts, benchmarks, notebooks and tests
+	$(BIN)/ruff check glocal scripts benchmarks notebooks tests
 
 test:  ## run the test suite
 	$(BIN)/python -m pytest -q

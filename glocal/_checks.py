@@ -1,9 +1,14 @@
-"""Argument checks shared by several modules (abundances, line lists, synthesis engines)."""
+"""Argument checks shared by the whole package (wavelength grids, scalars, line lists).
+
+Every module validates user input through these functions, so that one kind of bad input gets one
+kind of message wherever it enters.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["finite_scalar", "check_wave_range", "require_air_linelist"]
+__all__ = ["finite_scalar", "positive_scalar", "check_wave_range", "check_wave_grid",
+           "require_air_linelist"]
 
 
 def finite_scalar(x, name: str) -> float:
@@ -19,6 +24,14 @@ def finite_scalar(x, name: str) -> float:
     return v
 
 
+def positive_scalar(x, name: str) -> float:
+    """``x`` as a finite float > 0 (errors as :func:`finite_scalar`, ValueError when ≤ 0)."""
+    v = finite_scalar(x, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be > 0, got {v!r}")
+    return v
+
+
 def check_wave_range(wave_range) -> tuple[float, float]:
     """``wave_range`` as floats (lo, hi) in Å with 0 < lo < hi (ValueError otherwise)."""
     try:
@@ -28,6 +41,33 @@ def check_wave_range(wave_range) -> tuple[float, float]:
     if not (np.isfinite(lo) and np.isfinite(hi)) or not 0 < lo < hi:
         raise ValueError(f"wave_range must satisfy 0 < lo < hi, got {wave_range!r}")
     return lo, hi
+
+
+def check_wave_grid(wave, name: str = "wave", min_size: int = 1) -> np.ndarray:
+    """``wave`` as a float64 1-D array of at least ``min_size`` finite, positive, strictly increasing
+    wavelengths (Å).
+
+    TypeError for non-numeric input; ValueError naming the first offending index otherwise.
+    """
+    try:
+        arr = np.asarray(wave, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a numeric array: {exc}") from None
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size < min_size:
+        raise ValueError(f"{name} needs at least {min_size} sample(s), got {arr.size}")
+    if not np.all(np.isfinite(arr)):
+        bad = np.flatnonzero(~np.isfinite(arr))
+        raise ValueError(f"{name} contains {bad.size} non-finite value(s) (first at index {bad[0]})")
+    if arr.size and arr[0] <= 0:
+        raise ValueError(f"{name} must be positive (Å), first value is {arr[0]!r}")
+    steps = np.diff(arr)
+    if np.any(steps <= 0):
+        i = int(np.flatnonzero(steps <= 0)[0])
+        raise ValueError(f"{name} must be strictly increasing; "
+                         f"{name}[{i}]={arr[i]!r} >= {name}[{i + 1}]={arr[i + 1]!r}")
+    return arr
 
 
 def require_air_linelist(line_list, engine: str) -> None:
