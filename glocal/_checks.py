@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["finite_scalar", "positive_scalar", "check_wave_range", "check_wave_grid",
-           "require_air_linelist"]
+           "check_wavelengths", "require_air_linelist"]
 
 
 def finite_scalar(x, name: str) -> float:
@@ -67,6 +67,27 @@ def check_wave_grid(wave, name: str = "wave", min_size: int = 1) -> np.ndarray:
         i = int(np.flatnonzero(steps <= 0)[0])
         raise ValueError(f"{name} must be strictly increasing; "
                          f"{name}[{i}]={arr[i]!r} >= {name}[{i + 1}]={arr[i + 1]!r}")
+    return arr
+
+
+def check_wavelengths(wave, name: str = "wave") -> np.ndarray:
+    """``wave`` as a float64 array of any shape (a scalar gives a 0-d array) of finite, positive
+    wavelengths (Å), in any order: the check for wavelengths that are values (line positions,
+    conversions), not a sampling grid (use :func:`check_wave_grid` for grids).
+
+    TypeError for non-numeric input; ValueError naming the first offending (flat) index otherwise.
+    """
+    try:
+        arr = np.asarray(wave, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be numeric: {exc}") from None
+    flat = arr.ravel()
+    bad = np.flatnonzero(~np.isfinite(flat))
+    if bad.size:
+        raise ValueError(f"{name} contains {bad.size} non-finite (NaN/inf) value(s) (first at index {bad[0]})")
+    bad = np.flatnonzero(flat <= 0)
+    if bad.size:
+        raise ValueError(f"{name} must be positive (Å); {name}[{bad[0]}]={flat[bad[0]]!r}")
     return arr
 
 

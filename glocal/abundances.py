@@ -19,11 +19,12 @@ All metals (Z ≥ 3) are scaled by [M/H] = [Fe/H] (Eq. 1) and selected elements 
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from ._checks import finite_scalar as _finite_scalar
+from .elements import ELEMENTS
 
 __all__ = [
     "ELEMENTS",
@@ -38,12 +39,6 @@ __all__ = [
     "xfe_of",
 ]
 
-ELEMENTS: tuple[str, ...] = tuple(
-    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
-    "Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb "
-    "Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm "
-    "Bk Cf Es".split()
-)
 _INDEX = {el: i for i, el in enumerate(ELEMENTS)}
 _INDEX_LOWER = {el.lower(): i for i, el in enumerate(ELEMENTS)}
 

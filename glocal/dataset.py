@@ -23,8 +23,12 @@ merge the batches that were committed before the exception.
 Completion/resume contract: a batch marks its model ids as done (``done=`` overrides).  Appending
 rows for an already-done model id raises, so resumed runs cannot create duplicates; rows of models
 that were never marked done before an interruption are dropped on resume (recompute them).
-One writer per path at a time.  Each append costs one small file (≈5–20 ms on the shared test
-machine) and merging ≈5 ms per shard, so append several models per call for the full grid.
+One writer per path at a time.  Each append writes one small file and closing merges every shard,
+so append several models per call for the full grid (measured costs: results/benchmarks/notes_core.md).
+
+The module is split by concept: this module writes (:class:`DatasetWriter`, :func:`write_dataset`),
+:mod:`glocal.dataset_reader` reads (:class:`Dataset`, :func:`load_dataset`) and :mod:`glocal.splits`
+splits (:func:`split_indices`); all of them are importable from ``glocal.dataset``.
 """
 from __future__ import annotations
 
@@ -34,13 +38,26 @@ import os
 import shutil
 import subprocess
 import uuid
-import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from ._checks import check_wave_grid
+from ._io import json_default
+from .dataset_reader import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    REQUIRED_LABELS,
+    Dataset,
+    _Header,
+    _label_dtype,
+    _open_h5,
+    _read_header,
+    load_dataset,
+)
+from .splits import split_indices
 
 __all__ = [
     "REQUIRED_LABELS",
@@ -51,15 +68,10 @@ __all__ = [
     "split_indices",
 ]
 
-REQUIRED_LABELS: tuple[str, ...] = ("teff", "logg", "feh", "vturb", "ofe", "mgfe", "model_id")
-FORMAT_NAME = "glocal-dataset"
-FORMAT_VERSION = 1
-_SPLIT_NAMES = ("train", "val", "test")
-
 
 # ----------------------------------------------------------------------------- helpers
 def _utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _git_commit() -> str:
@@ -73,36 +85,6 @@ def _git_commit() -> str:
     out = res.stdout.strip()
     return out if res.returncode == 0 and len(out) == 40 else "unknown"
 
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"provenance value of type {type(obj).__name__} is not JSON-serialisable")
-
-
-def _label_dtype(name: str):
-    return np.int64 if name.endswith("_id") else np.float64
-
-
-def _check_wave(wave) -> np.ndarray:
-    try:
-        w = np.asarray(wave, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError("wave must be a numeric array") from None
-    if w.ndim != 1 or w.size < 1:
-        raise ValueError(f"wave must be a non-empty 1-D array, got shape {w.shape}")
-    if not np.all(np.isfinite(w)):
-        raise ValueError("wave contains non-finite values")
-    if np.any(np.diff(w) <= 0):
-        i = int(np.flatnonzero(np.diff(w) <= 0)[0])
-        raise ValueError(f"wave must be strictly increasing (wave[{i}]={w[i]} >= wave[{i + 1}]={w[i + 1]})")
-    if w[0] <= 0:
-        raise ValueError("wave must be positive (Å)")
-    return w
 
 
 def _check_label_names(label_names, required=REQUIRED_LABELS) -> tuple[str, ...]:
@@ -192,63 +174,7 @@ def _write_provenance(h5: h5py.File, prov: dict) -> None:
         if isinstance(value, (str, int, float, bool, np.integer, np.floating)) and key != "parameters":
             g.attrs[key] = value
         else:
-            g.attrs[key] = json.dumps(value, default=_json_default, sort_keys=True)
-
-
-def _read_provenance(h5: h5py.File) -> dict:
-    if "provenance" not in h5:
-        return {}
-    out = {}
-    for k, v in h5["provenance"].attrs.items():
-        if isinstance(v, bytes):
-            v = v.decode()
-        if isinstance(v, np.generic):
-            v = v.item()
-        if k == "parameters" and isinstance(v, str):
-            try:
-                v = json.loads(v)
-            except json.JSONDecodeError:
-                pass
-        out[k] = v
-    return out
-
-
-def _open_h5(path: Path, mode: str = "r") -> h5py.File:
-    if not path.exists():
-        raise FileNotFoundError(f"dataset file not found: {path}")
-    try:
-        return h5py.File(path, mode)
-    except OSError as exc:
-        raise ValueError(f"{path} is not a readable HDF5 file (corrupt or wrong format): {exc}") from None
-
-
-@dataclass
-class _Header:
-    wave: np.ndarray
-    label_names: tuple[str, ...]
-    provenance: dict
-    model_ids: np.ndarray
-    done: np.ndarray
-    n: int
-
-
-def _read_header(path: Path) -> _Header:
-    with _open_h5(path) as h5:
-        try:
-            if h5.attrs.get("format") != FORMAT_NAME:
-                raise ValueError(f"{path} is not a glocal dataset (format attribute missing or wrong)")
-            for key in ("wave", "flux", "labels", "done/model_ids"):
-                if key not in h5:
-                    raise ValueError(f"{path} lacks /{key}")
-            wave = h5["wave"][()]
-            names = tuple(json.loads(h5.attrs["label_names"]))
-            n = h5["flux"].shape[0]
-            if "model_id" not in h5["labels"]:
-                raise ValueError(f"{path} lacks /labels/model_id")
-            return _Header(wave, names, _read_provenance(h5), h5["labels/model_id"][()],
-                           h5["done/model_ids"][()], n)
-        except (OSError, KeyError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path} is corrupt: {exc}") from None
+            g.attrs[key] = json.dumps(value, default=json_default, sort_keys=True)
 
 
 # ----------------------------------------------------------------------------- writer
@@ -268,7 +194,7 @@ class DatasetWriter:
                  required_labels=REQUIRED_LABELS):
         self.path = Path(path)
         self.parts = self.path.with_name(self.path.name + ".parts")
-        self.wave = _check_wave(wave)
+        self.wave = check_wave_grid(wave, "wave")
         self.label_names = _check_label_names(label_names, tuple(required_labels))
         if not isinstance(provenance, Mapping) or not isinstance(provenance.get("engine"), str):
             raise ValueError("provenance must be a mapping with a string 'engine' entry")
@@ -282,7 +208,7 @@ class DatasetWriter:
         prov.setdefault("engine_version", "unknown")
         prov.setdefault("parameters", {})
         prov.setdefault("git_commit", _git_commit())
-        json.dumps(prov, default=_json_default)  # fail early on non-serialisable provenance
+        json.dumps(prov, default=json_default)  # fail early on non-serialisable provenance
         self.provenance = prov
         if overwrite:
             if self.path.exists():
@@ -346,7 +272,7 @@ class DatasetWriter:
         if orphan:
             raise ValueError(f"done model id(s) {sorted(orphan)[:10]} have no stored rows")
         self.parts.mkdir(parents=True, exist_ok=True)
-        name = f"batch-{_dt.datetime.now(_dt.timezone.utc).strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.h5"
+        name = f"batch-{_dt.datetime.now(_dt.UTC).strftime('%Y%m%dT%H%M%S%f')}-{os.getpid()}-{uuid.uuid4().hex[:8]}.h5"
         final = self.parts / name
         tmp = final.with_name(final.name + ".tmp")
         try:
@@ -379,7 +305,7 @@ class DatasetWriter:
             return  # nothing new
         self._merge(sources)
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> DatasetWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -464,90 +390,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-# ----------------------------------------------------------------------------- reading
-@dataclass
-class Dataset:
-    """An in-memory dataset: ``wave`` (n_pix,), ``flux`` (n, n_pix) float32, ``labels`` columns."""
-
-    wave: np.ndarray
-    flux: np.ndarray
-    labels: dict[str, np.ndarray]
-    provenance: dict = field(default_factory=dict)
-    done: np.ndarray | None = None
-
-    @property
-    def n(self) -> int:
-        return int(self.flux.shape[0])
-
-    def __len__(self) -> int:
-        return self.n
-
-    def label_matrix(self, names) -> np.ndarray:
-        """(n, len(names)) float64 matrix of the named label columns."""
-        if isinstance(names, str):
-            names = [names]
-        names = list(names)
-        unknown = [k for k in names if k not in self.labels]
-        if unknown or not names:
-            raise ValueError(f"unknown label(s) {unknown}; available: {sorted(self.labels)}")
-        return np.column_stack([np.asarray(self.labels[k], dtype=np.float64) for k in names])
-
-    def subset(self, idx) -> "Dataset":
-        """Rows ``idx`` (integer indices or boolean mask of length n) as a new Dataset."""
-        idx = np.asarray(idx)
-        if idx.dtype == bool:
-            if idx.shape != (self.n,):
-                raise ValueError(f"boolean mask has shape {idx.shape}, expected ({self.n},)")
-            idx = np.flatnonzero(idx)
-        elif idx.dtype.kind not in "iu":
-            raise TypeError(f"idx must be integer indices or a boolean mask, got dtype {idx.dtype}")
-        idx = idx.ravel()
-        if idx.size and (idx.min() < -self.n or idx.max() >= self.n):
-            raise ValueError(f"indices out of range for a dataset of {self.n} rows")
-        return Dataset(self.wave.copy(), self.flux[idx], {k: v[idx] for k, v in self.labels.items()},
-                       dict(self.provenance), None if self.done is None else self.done.copy())
-
-
-def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
-    """Read and validate a dataset file (shapes, finite values, monotonic wave, required labels)."""
-    path = Path(path)
-    parts = path.with_name(path.name + ".parts")
-    if parts.is_dir() and any(parts.glob("batch-*.h5")):
-        warnings.warn(f"{parts} holds committed batches not yet merged into {path}; re-open a "
-                      "DatasetWriter on this path and close it to merge them", UserWarning, stacklevel=2)
-    with _open_h5(path) as h5:
-        try:
-            if h5.attrs.get("format") != FORMAT_NAME:
-                raise ValueError(f"{path} is not a glocal dataset (format attribute missing or wrong)")
-            for key in ("wave", "flux", "labels"):
-                if key not in h5:
-                    raise ValueError(f"{path} lacks /{key}")
-            wave = h5["wave"][()]
-            flux = h5["flux"][()]
-            labels = {k: h5["labels"][k][()] for k in h5["labels"]}
-            done = h5["done/model_ids"][()] if "done/model_ids" in h5 else None
-            prov = _read_provenance(h5)
-        except OSError as exc:
-            raise ValueError(f"{path} is corrupt (read failed): {exc}") from None
-    try:
-        wave = _check_wave(wave)
-    except ValueError as exc:
-        raise ValueError(f"{path}: /wave invalid: {exc}") from None
-    if flux.ndim != 2 or flux.shape[1] != wave.size:
-        raise ValueError(f"{path}: /flux has shape {flux.shape}, expected (n, {wave.size})")
-    if not np.isfinite(flux).all():
-        raise ValueError(f"{path}: /flux contains non-finite values")
-    missing = [k for k in required_labels if k not in labels]
-    if missing:
-        raise ValueError(f"{path}: missing required label column(s) {missing}")
-    for k, v in labels.items():
-        if v.shape != (flux.shape[0],):
-            raise ValueError(f"{path}: label {k!r} has shape {v.shape}, expected ({flux.shape[0]},)")
-        if v.dtype.kind == "f" and not np.isfinite(v).all():
-            raise ValueError(f"{path}: label {k!r} contains non-finite values")
-    return Dataset(wave, flux, labels, prov, done)
-
-
 def write_dataset(path, wave, flux, labels: Mapping, provenance: Mapping, *, overwrite: bool = False,
                   required_labels=REQUIRED_LABELS, **writer_kw) -> Path:
     """Write a complete dataset in one batch (raises FileExistsError unless ``overwrite``).
@@ -568,60 +410,3 @@ def write_dataset(path, wave, flux, labels: Mapping, provenance: Mapping, *, ove
                        required_labels=required_labels, **writer_kw) as w:
         w.append(flux, labels)
     return path
-
-
-# ----------------------------------------------------------------------------- splits
-def _check_fractions(fractions) -> np.ndarray:
-    fr = np.asarray(fractions, dtype=np.float64)
-    if fr.shape != (3,) or not np.all(np.isfinite(fr)) or np.any(fr < 0) or abs(fr.sum() - 1.0) > 1e-9:
-        raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions!r}")
-    return fr
-
-
-def split_indices(labels_or_dataset, kind: str = "random", fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict:
-    """Train/val/test index arrays (sorted int64) — §3.3 uses a random 80/10/10 split.
-
-    ``kind="random"``: rows permuted with ``seed`` and cut at round(cumsum(fractions)·n).
-    ``kind="grouped"``: whole models (``model_id``) are assigned to one part, so no
-    (teff, logg, feh) node appears in two parts; fractions then hold approximately (by rows).
-    Accepts a :class:`Dataset`, a label mapping, or (random only) a row count.
-    """
-    if kind not in ("random", "grouped"):
-        raise ValueError(f"unknown split kind {kind!r}; choose 'random' or 'grouped'")
-    fr = _check_fractions(fractions)
-    model_id = None
-    if isinstance(labels_or_dataset, Dataset):
-        model_id = labels_or_dataset.labels.get("model_id")
-        n = labels_or_dataset.n
-    elif isinstance(labels_or_dataset, Mapping):
-        if not labels_or_dataset:
-            raise ValueError("labels mapping is empty")
-        model_id = labels_or_dataset.get("model_id")
-        n = len(np.asarray(next(iter(labels_or_dataset.values()))))
-    elif isinstance(labels_or_dataset, (int, np.integer)) and not isinstance(labels_or_dataset, bool):
-        n = int(labels_or_dataset)
-        if n < 0:
-            raise ValueError("row count must be >= 0")
-    else:
-        raise TypeError("labels_or_dataset must be a Dataset, a label mapping or an int")
-    rng = np.random.default_rng(seed)
-    bounds = np.concatenate(([0.0], np.cumsum(fr)))
-    if kind == "random":
-        perm = rng.permutation(n)
-        cuts = np.rint(bounds * n).astype(np.int64)
-        cuts[-1] = n
-        parts = [perm[cuts[i]:cuts[i + 1]] for i in range(3)]
-    else:
-        if model_id is None:
-            raise ValueError("grouped split needs a 'model_id' label")
-        model_id = np.asarray(model_id)
-        if model_id.shape != (n,):
-            raise ValueError(f"model_id has shape {model_id.shape}, expected ({n},)")
-        groups, inverse, sizes = np.unique(model_id, return_inverse=True, return_counts=True)
-        order = rng.permutation(groups.size)
-        mid = (np.cumsum(sizes[order]) - 0.5 * sizes[order]) / max(n, 1)
-        part_of_group = np.empty(groups.size, dtype=np.int64)
-        part_of_group[order] = np.clip(np.searchsorted(bounds, mid, side="right") - 1, 0, 2)
-        row_part = part_of_group[inverse]
-        parts = [np.flatnonzero(row_part == i) for i in range(3)]
-    return {name: np.sort(p).astype(np.int64) for name, p in zip(_SPLIT_NAMES, parts)}

@@ -41,6 +41,8 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 
+from ._checks import check_wave_grid
+
 __all__ = [
     "BANDS",
     "CSST_BANDS",
@@ -104,29 +106,6 @@ def _positive_finite(value, name: str) -> float:
     return value
 
 
-def _as_wave(wave, name: str = "wave", min_size: int = 2) -> np.ndarray:
-    try:
-        arr = np.asarray(wave, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a numeric array: {exc}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
-    if arr.size < min_size:
-        raise ValueError(f"{name} needs at least {min_size} sample(s), got {arr.size}")
-    if not np.all(np.isfinite(arr)):
-        bad = np.flatnonzero(~np.isfinite(arr))
-        raise ValueError(f"{name} contains {bad.size} non-finite value(s) (first at index {bad[0]})")
-    if arr[0] <= 0:
-        raise ValueError(f"{name} must be positive (Å), first value is {arr[0]!r}")
-    steps = np.diff(arr)
-    if np.any(steps <= 0):
-        i = int(np.flatnonzero(steps <= 0)[0])
-        raise ValueError(
-            f"{name} must be strictly increasing; {name}[{i}]={arr[i]!r} >= {name}[{i + 1}]={arr[i + 1]!r}"
-        )
-    return arr
-
-
 def _as_flux(flux, n_pix: int) -> np.ndarray:
     try:
         arr = np.asarray(flux)
@@ -180,8 +159,8 @@ class DegradeOperator:
     """
 
     def __init__(self, wave_in, grid, R: float = 200, truncate: float = 5.0, weighting: str = "paper"):
-        self.wave_in = _as_wave(wave_in, "wave_in")
-        self.grid = _as_wave(grid, "grid", min_size=1)
+        self.wave_in = check_wave_grid(wave_in, "wave_in", min_size=2)
+        self.grid = check_wave_grid(grid, "grid", min_size=1)
         self.R = _positive_finite(R, "R")
         self.truncate = _positive_finite(truncate, "truncate")
         if weighting not in _WEIGHTINGS:
@@ -289,10 +268,9 @@ class DegradeOperator:
 
         ``method``: ``"sparse"`` (scipy CSR product), ``"banded"`` (each row's window is a contiguous
         pixel range, so a batch is reduced with one single-threaded BLAS GEMV per output pixel), or
-        ``"auto"`` (banded for ≥ 4 spectra).  On the shared 2-core test machine the two are within
-        a factor ~1.5 of each other, the banded path steadier under load (100 × 372 501 px,
-        10 interleaved runs: median 0.74 s banded vs 1.0 s CSR; benchmarks/degrade.py).
-        Both give the same numbers to rounding (~1e-14 relative).
+        ``"auto"`` (banded for ≥ 4 spectra; the two speeds are compared by ``benchmarks/degrade.py``,
+        results in ``results/benchmarks/notes_core.md``).  Both give the same numbers to rounding
+        (~1e-14 relative).
         """
         if method not in ("auto", "sparse", "banded"):
             raise ValueError(f"unknown method {method!r}; choose 'auto', 'sparse' or 'banded'")
@@ -323,7 +301,7 @@ class DegradeOperator:
         )
 
 
-_CACHE: "OrderedDict[tuple, DegradeOperator]" = OrderedDict()
+_CACHE: OrderedDict[tuple, DegradeOperator] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 8
 
@@ -334,8 +312,8 @@ def _digest(arr: np.ndarray) -> str:
 
 def get_operator(wave_in, grid, R: float = 200, truncate: float = 5.0, weighting: str = "paper") -> DegradeOperator:
     """Return a cached :class:`DegradeOperator` (keyed by a hash of the input and output grids)."""
-    w = _as_wave(wave_in, "wave_in")
-    g = _as_wave(grid, "grid", min_size=1)
+    w = check_wave_grid(wave_in, "wave_in", min_size=2)
+    g = check_wave_grid(grid, "grid", min_size=1)
     key = (_digest(w), w.size, _digest(g), g.size, float(R), float(truncate), weighting)
     with _CACHE_LOCK:
         op = _CACHE.get(key)

@@ -20,6 +20,8 @@ from numbers import Integral
 
 import numpy as np
 
+from .elements import ELEMENTS
+
 __all__ = [
     "TEFF_NODES",
     "LOGG_NODES",
@@ -52,15 +54,13 @@ GRID_DTYPE = np.dtype([("model_id", np.int64), ("teff", np.float64), ("logg", np
 #: Subsampling presets: number of models (None = all) x the 16 paper variants.
 PRESETS: dict[str, dict] = {
     "ci": {"n_models": 24, "description": "24 stratified models x 16 variants = 384 spectra (tests/CI)"},
-    "laptop": {"n_models": 100, "description": "100 stratified models x 16 variants = 1600 spectra (~20 min on 2 cores with the built-in engine)"},
+    "laptop": {"n_models": 100, "description": "100 stratified models x 16 variants = 1600 spectra "
+                                                "(the book's default scale, meant for a personal computer)"},
     "paper": {"n_models": None, "description": "full paper grid x 16 variants"},
 }
 
-_ELEMENTS = frozenset(
-    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr "
-    "Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm "
-    "Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U".split()
-)
+#: Element symbols accepted in :func:`joint_variants` ranges: H … U (Z ≤ 92).
+_ELEMENTS = frozenset(ELEMENTS[:92])
 
 
 def paper_grid() -> np.ndarray:
@@ -235,7 +235,8 @@ def design_table(models: np.ndarray, variants=None) -> np.ndarray:
     Returns a structured array (model_id, teff, logg, feh, vturb, ofe, mgfe) with vturb from
     Eqs 4–7; ``variants`` defaults to :func:`paper_variants` (dicts with "O"/"Mg" keys, missing = 0).
     """
-    if not isinstance(models, np.ndarray) or models.dtype.names is None or not set(GRID_DTYPE.names) <= set(models.dtype.names):
+    if (not isinstance(models, np.ndarray) or models.dtype.names is None
+            or not set(GRID_DTYPE.names) <= set(models.dtype.names)):
         raise TypeError(f"models must be a structured array with fields {GRID_DTYPE.names}")
     variants = paper_variants() if variants is None else list(variants)
     for v in variants:
@@ -261,7 +262,8 @@ def grid_summary(grid=None, n_variants: int = 16) -> dict:
     """
     if grid is None:
         grid = paper_grid()
-    if not isinstance(grid, np.ndarray) or grid.dtype.names is None or not {"teff", "logg", "feh"} <= set(grid.dtype.names):
+    if (not isinstance(grid, np.ndarray) or grid.dtype.names is None
+            or not {"teff", "logg", "feh"} <= set(grid.dtype.names)):
         raise TypeError("grid must be a structured array with fields teff, logg, feh")
     if isinstance(n_variants, bool) or not isinstance(n_variants, Integral) or n_variants < 1:
         raise ValueError(f"n_variants must be a positive integer, got {n_variants!r}")
