@@ -26,24 +26,27 @@
 # with and without the UV, read from `results/<scale>/headline.json`, which the results chapter writes.
 
 # %% tags=["parameters"]
-scale = "laptop"
-preset = "laptop"
-seed = 0
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # this chapter reads only the scale; it accepts the common parameters and ignores them
 
 # %%
 import json
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
+from IPython.display import display
 
 import glocal
+from glocal import book, plots
 
+p = book.chapter_parameters("00_intro", scale, overrides)
 root = Path(glocal.__file__).resolve().parents[1]
-headline_path = root / "results" / scale / "headline.json"
+headline_path = root / "results" / p.scale / "headline.json"
 records = json.loads(headline_path.read_text()) if headline_path.exists() else []
 df = pd.DataFrame(records)
 if df.empty:
-    print(f"No results yet at scale {scale!r}: run `make book SCALE={scale}`.")
+    print(f"No results yet at scale {p.scale!r}: run `make book SCALE={p.scale}`.")
 else:
     study = df["study"] if "study" in df else pd.Series("paper", index=df.index)
     clean = df[(df["split"] == "random") & df["snr"].isna() & (study.fillna("paper") == "paper")]
@@ -59,7 +62,7 @@ if not df.empty:
                   f"-> the UV divides the error by {g[(label, 'optical')] / g[(label, 'full')]:.2f} "
                   f"(paper, Table 1: {dict(ofe=0.0785/0.0367, mgfe=0.0010/0.0007)[label]:.2f})")
     n_test = int(clean["n_test"].max())
-    print(f"scale {scale!r}: {n_test} test spectra")
+    print(f"scale {p.scale!r}: {n_test} test spectra")
     if n_test < 100:
         print("With so few spectra the transformers are data-starved and the numbers are a smoke test of the "
               "chain, not an answer to the question: build the book at the laptop or paper scale for that.")
@@ -67,19 +70,7 @@ if not df.empty:
         print("The direction of the UV effect is measured at this scale, but the networks see ~100x fewer spectra "
               "than the paper's, so their absolute errors are several times larger and the ranking of the "
               "methods on clean spectra can differ from the paper's (see the results chapter).")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for ax, (label, name) in zip(axes, (("ofe", "[O/Fe]"), ("mgfe", "[Mg/Fe]"))):
-        sub = clean[clean["label"] == label].pivot_table(index="method", columns="band", values="mae")
-        x = np.arange(len(sub))
-        for k, band in enumerate([b for b in ("full", "optical") if b in sub]):
-            ax.bar(x + 0.4 * k - 0.2, sub[band], width=0.4, label={"full": "with UV", "optical": "optical only"}[band])
-        ax.set_xticks(x, sub.index, rotation=20)
-        ax.set(ylabel="MAE (dex)", title=name)
-        ax.legend(fontsize=8)
-    fig.suptitle(f"Mean absolute error on the test split (scale {scale!r})")
-    fig.tight_layout()
+    plots.mae_by_band(clean.to_dict("records"), title=f"Mean absolute error on the test split (scale {p.scale!r})")
     plt.show()
 
 # %% [markdown]
@@ -94,4 +85,5 @@ if not df.empty:
 # * **Reproducibility** — parameters, data provenance, versions.
 #
 # Every chapter is a notebook executed by papermill at a named scale (`ci`, `laptop`, `paper`); its
-# parameters are in its first code cell and can be changed: `make chapter NB=05_results PARAMS="-p seed 1"`.
+# parameters come from `notebooks/scales.yml` (its first code cell lists them) and can be changed for one run:
+# `make chapter NB=05_results PARAMS="-p seed 1"`.

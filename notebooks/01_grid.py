@@ -18,18 +18,20 @@
 # book, and plots the microturbulence law of Eqs 4–7 that every spectrum is computed with.
 
 # %% tags=["parameters"]
-preset = "laptop"
-seed = 0
-scale = "laptop"
-max_extrapolation = 0.5
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # parameters of this chapter to change, e.g. {"max_extrapolation": 1.0}
 
 # %%
-import numpy as np
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
-from glocal import grid, atmospheres, plots
+from glocal import atmospheres, book, grid, plots
 
+p = book.chapter_parameters("01_grid", scale, overrides)
+p
+
+# %%
 full = grid.paper_grid()
 summary = grid.grid_summary(full)
 pd.Series({k: v for k, v in summary.items() if k != "note"}, name="paper grid (§2.1)").to_frame()
@@ -50,7 +52,7 @@ print(summary["note"])
 # of extrapolation in log g beyond the last existing model are excluded, and counted here.
 
 # %%
-cov = atmospheres.coverage_report(max_extrapolation=max_extrapolation)
+cov = atmospheres.coverage_report(max_extrapolation=p.max_extrapolation)
 pd.Series({k: v for k, v in cov.items() if k not in ("excluded_nodes", "excluded_by_feh")},
           name="coverage").to_frame()
 
@@ -58,7 +60,7 @@ pd.Series({k: v for k, v in cov.items() if k not in ("excluded_nodes", "excluded
 pd.Series(cov["excluded_by_feh"], name="excluded nodes per [Fe/H]").to_frame().T
 
 # %%
-ok = atmospheres.in_coverage(full["teff"], full["logg"], full["feh"], max_extrapolation=max_extrapolation)
+ok = atmospheres.in_coverage(full["teff"], full["logg"], full["feh"], max_extrapolation=p.max_extrapolation)
 usable = full[ok]
 ex = cov["excluded_nodes"]
 fig = plots.grid_coverage(usable["teff"], usable["logg"], usable["feh"], excluded=(ex[:, 0], ex[:, 1]))
@@ -73,24 +75,21 @@ plt.show()
 # sixteen abundance variants of §2.1.
 
 # %%
-exclude = lambda t, g, f: ~atmospheres.in_coverage(t, g, f, max_extrapolation=max_extrapolation)
+def exclude(t, g, f):
+    return ~atmospheres.in_coverage(t, g, f, max_extrapolation=p.max_extrapolation)
+
+
 rows = []
 for name in grid.PRESETS:
-    nodes = grid.preset_grid(name, seed=seed, exclude=exclude)
+    nodes = grid.preset_grid(name, seed=p.seed, exclude=exclude)
     s = grid.grid_summary(nodes)
     rows.append({"preset": name, "models": s["n_models"], "spectra": s["n_spectra"],
                  "Teff values": s["n_teff"], "log g values": s["n_logg"], "[Fe/H] values": s["n_feh"]})
 pd.DataFrame(rows).set_index("preset")
 
 # %%
-chosen = grid.preset_grid(preset, seed=seed, exclude=exclude)
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-plots.grid_coverage(usable["teff"], usable["logg"], usable["feh"], ax=axes[0])
-axes[0].scatter(chosen["teff"], chosen["logg"], s=18, facecolor="none", edgecolor="r", label=f"preset {preset!r}")
-axes[0].legend(fontsize=8)
-axes[1].hist(chosen["feh"], bins=np.arange(-4.1, -0.8, 0.2), color="tab:red", alpha=0.7)
-axes[1].set(xlabel="[Fe/H]", ylabel="models", title=f"preset {preset!r}: {chosen.size} models")
-fig.tight_layout()
+chosen = grid.preset_grid(p.preset, seed=p.seed, exclude=exclude)
+plots.preset_nodes(usable, chosen, p.preset)
 plt.show()
 
 # %% [markdown]
@@ -112,15 +111,7 @@ pd.DataFrame(grid.paper_variants()).rename(columns={"O": "[O/Fe]", "Mg": "[Mg/Fe
 
 # %%
 tt, gg = np.meshgrid(np.linspace(3500, 8000, 181), np.linspace(0, 5, 101))
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-for ax, feh in zip(axes, (-2.0, -1.0)):
-    vt = grid.microturbulence(tt, gg, feh)
-    im = ax.pcolormesh(tt, gg, vt, shading="auto", cmap="magma")
-    ax.contour(tt, gg, vt, levels=[1.0, 1.5, 2.0], colors="w", linewidths=0.7)
-    fig.colorbar(im, ax=ax, label=r"$v_t$ (km s$^{-1}$)")
-    ax.set(xlabel=r"$T_{\rm eff}$ (K)", ylabel=r"$\log g$", title=f"[Fe/H] = {feh}")
-    ax.invert_yaxis(); ax.invert_xaxis()
-fig.tight_layout()
+plots.microturbulence_maps(tt, gg, {feh: grid.microturbulence(tt, gg, feh) for feh in (-2.0, -1.0)})
 plt.show()
 
 # %% [markdown]

@@ -20,29 +20,20 @@
 # and how the engines compare.
 
 # %% tags=["parameters"]
-scale = "laptop"
-preset = "laptop"
-seed = 0
-engine = "builtin"
-engine_options = {"resolution": 40000, "threshold": 0.001}
-config = "cpu"
-n_sweep = 7
-loo_nodes = 40
-run_checks = True
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # parameters of this chapter to change, e.g. {"n_sweep": 5}
 
 # %%
-import os
-import shutil
-import tempfile
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
-from glocal import atmospheres, linelists, plots, synthesis, experiments
-from glocal.degrade import degrade, csst_grid
-from glocal.dataset import load_dataset
+from glocal import atmospheres, book, linelists, plots, synthesis
+from glocal.degrade import degrade
+
+p = book.chapter_parameters("02_spectra", scale, overrides)
+p
 
 # %% [markdown]
 # ## Model atmospheres
@@ -54,21 +45,16 @@ from glocal.dataset import load_dataset
 # −3 ≤ log τ ≤ 0.5.
 
 # %%
-loo = atmospheres.leave_one_out(n_nodes=loo_nodes, seed=seed)
+loo = atmospheres.leave_one_out(n_nodes=p.loo_nodes, seed=p.seed)
 pd.Series({k: v for k, v in loo.items() if np.ndim(v) == 0}, name="leave-one-out").to_frame()
 
 # %%
-grid = atmospheres.load_grid()
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+structures = {}
 for teff, logg, feh in ((4500, 1.0, -2.0), (6000, 4.5, -2.0), (3750, 0.5, -1.0)):
     atm = atmospheres.grid_atmosphere(teff, logg, feh)
-    lt = np.log10(atm.tau_ross)
-    axes[0].plot(lt, atm.T, label=f"{teff} K, log g {logg}, [Fe/H] {feh}")
-    axes[1].plot(lt, np.log10(atm.P))
-axes[0].set(xlabel=r"$\log\tau_{\rm Ross}$", ylabel="T (K)"); axes[0].legend(fontsize=7)
-axes[1].set(xlabel=r"$\log\tau_{\rm Ross}$", ylabel=r"$\log P_{\rm gas}$ (dyn cm$^{-2}$)")
-fig.suptitle("Interpolated Kurucz (1993) structures")
-fig.tight_layout(); plt.show()
+    structures[f"{teff} K, log g {logg}, [Fe/H] {feh}"] = (atm.tau_ross, atm.T, atm.P)
+plots.atmosphere_structures(structures, title="Interpolated Kurucz (1993) structures")
+plt.show()
 
 # %% [markdown]
 # ## Line list
@@ -95,15 +81,11 @@ top.head(30).to_frame().T
 
 # %%
 ex = synthesis.synthesize_variants(4700, 5.0, -2.0, [{"O": 0.4, "Mg": 0.0}, {"O": 0.0, "Mg": 0.4}],
-                                   wave_range=(2550, 10000), engine=engine, **engine_options)
+                                   wave_range=(2550, 10000), engine=p.engine, **p.engine_options)
 g, low = degrade(ex.wave, ex.normalized)
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), sharey=True)
-for ax, k, title in zip(axes, (0, 1), ("[O/Fe] = 0.4, [Mg/Fe] = 0.0", "[O/Fe] = 0.0, [Mg/Fe] = 0.4")):
-    ax.plot(ex.wave, ex.normalized[k], color="tab:blue", lw=0.3, label="synthetic (high resolution)")
-    ax.plot(g, low[k], color="tab:red", lw=1.2, label="R = 200")
-    ax.set(xlabel="wavelength (Å, air)", title=f"4700 K, log g 5.0, [Fe/H] −2.0, {title}")
-axes[0].set_ylabel("F/Fc"); axes[0].legend(fontsize=8)
-fig.tight_layout(); plt.show()
+plots.resolution_pair(ex.wave, ex.normalized, g, low, [f"4700 K, log g 5.0, [Fe/H] −2.0, {t}" for t in
+                                                        ("[O/Fe] = 0.4, [Mg/Fe] = 0.0", "[O/Fe] = 0.0, [Mg/Fe] = 0.4")])
+plt.show()
 
 # %% [markdown]
 # ## Figs 3–5 — the UV at R = 200 across parameter space
@@ -112,40 +94,9 @@ fig.tight_layout(); plt.show()
 # compute four [O/Fe] and four [Mg/Fe] variants on one atmosphere per node and degrade them to R = 200.
 
 # %%
-uv_grid = csst_grid(2550, 4000)
-o_vals, mg_vals = (-0.2, 0.2, 0.6, 0.8), (-0.2, 0.2, 0.6, 0.8)
-variants = [{"O": v, "Mg": 0.0} for v in o_vals] + [{"O": 0.0, "Mg": v} for v in mg_vals]
-sweeps = {
-    "Fig. 3 — Teff (log g 3.0, [Fe/H] −1.0)": ("teff", np.linspace(3500, 8000, n_sweep), lambda x: (x, 3.0, -1.0)),
-    "Fig. 4 — log g (4500 K, [Fe/H] −1.0)": ("logg", np.linspace(0.5, 5.0, n_sweep), lambda x: (4500.0, x, -1.0)),
-    "Fig. 5 — [Fe/H] (4500 K, log g 3.0)": ("feh", np.round(np.linspace(-4.0, -1.0, n_sweep) * 5) / 5, lambda x: (4500.0, 3.0, x)),
-}
-sweep_spectra = {}
-for title, (var, values, point) in sweeps.items():
-    rows = []
-    for x in values:
-        t, lg, fe = point(float(x))
-        if not atmospheres.in_coverage(t, lg, fe):
-            continue
-        vs = synthesis.synthesize_variants(t, lg, fe, variants, wave_range=(2450, 4100), engine=engine, **engine_options)
-        rows.append((x, degrade(vs.wave, vs.normalized, grid=uv_grid)[1]))
-    sweep_spectra[title] = (var, rows)
-    fig, axes = plt.subplots(2, 4, figsize=(13, 5.5), sharex=True, sharey=True)
-    cmap = plt.get_cmap("viridis")
-    for x, spec in rows:
-        c = cmap((x - values.min()) / (np.ptp(values) or 1))
-        for j in range(8):
-            axes[j // 4, j % 4].plot(uv_grid, spec[j], color=c, lw=1)
-    for j, v in enumerate(variants):
-        name = "[O/Fe]" if j < 4 else "[Mg/Fe]"
-        axes[j // 4, j % 4].set_title(f"{name} = {v['O'] if j < 4 else v['Mg']:+.1f}", fontsize=9)
-    for ax in axes[1]:
-        ax.set_xlabel("wavelength (Å)")
-    for ax in axes[:, 0]:
-        ax.set_ylabel("F/Fc (R = 200)")
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(values.min(), values.max()))
-    fig.colorbar(sm, ax=axes, label=plots.LABEL_TEX[var])
-    fig.suptitle(title)
+sweeps = book.uv_sweeps(p.n_sweep, engine=p.engine, engine_options=p.engine_options)
+for title, sweep in sweeps["sweeps"].items():
+    plots.uv_sweep(sweeps["wave"], sweep["rows"], sweep["values"], sweeps["variants"], sweep["var"], title)
     plt.show()
 
 # %% [markdown]
@@ -157,17 +108,12 @@ for title, (var, values, point) in sweeps.items():
 # verdict is reported as such and discussed below.
 
 # %%
-if run_checks:
-    checks = synthesis.physics_checks(engine=engine, feh=-1.0, **engine_options)
+if p.run_checks:
+    checks = synthesis.physics_checks(engine=p.engine, feh=-1.0, **p.engine_options)
     verdicts = pd.DataFrame(checks["verdicts"])
     display(verdicts)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    for feat in ("OH", "MgI_2852", "MgII_2800", "OI_7774"):
-        axes[0].plot(checks["teff"], checks[f"depth_{feat}_vs_teff"], marker="o", label=feat)
-        axes[1].plot(checks["logg"], checks[f"depth_{feat}_vs_logg"], marker="o", label=feat)
-    axes[0].set(xlabel="Teff (K)", ylabel="mean depth 1 − F/Fc (R = 200)", title="log g 3.0, [Fe/H] −1.0")
-    axes[1].set(xlabel="log g", title="4500 K, [Fe/H] −1.0"); axes[0].legend(fontsize=8)
-    fig.tight_layout(); plt.show()
+    plots.feature_depths(checks)
+    plt.show()
 
 # %% [markdown]
 # **Where our spectra disagree with §2.3, and why we think so.** The first three statements below fail in every
@@ -204,17 +150,18 @@ if run_checks:
 # chapters read this file.
 
 # %%
-data = experiments.grid_dataset(preset, engine=engine, seed=seed, engine_options=engine_options)
-ds = load_dataset(data)
+data, ds = book.chapter_grid(p)
 prov = ds.provenance
 pd.Series({"file": data.name, "spectra": ds.n, "pixels": ds.wave.size,
            "models": np.unique(ds.labels["model_id"]).size, "engine": prov.get("engine"),
            "engine version": prov.get("engine_version"), "created (UTC)": prov.get("created_utc")}).to_frame("dataset")
 
 # %%
-rng = np.random.default_rng(seed)
+rng = np.random.default_rng(p.seed)
 pick = rng.choice(ds.n, size=min(6, ds.n), replace=False)
-fig = plots.spectra(ds.wave, ds.flux[pick], [f"{ds.labels['teff'][i]:.0f}/{ds.labels['logg'][i]:.2f}/{ds.labels['feh'][i]:.1f} "
-                                            f"O{ds.labels['ofe'][i]:+.1f} Mg{ds.labels['mgfe'][i]:+.1f}" for i in pick], offset=0.6)
+lab = ds.labels
+names = [f"{lab['teff'][i]:.0f}/{lab['logg'][i]:.2f}/{lab['feh'][i]:.1f} O{lab['ofe'][i]:+.1f} Mg{lab['mgfe'][i]:+.1f}"
+         for i in pick]
+fig = plots.spectra(ds.wave, ds.flux[pick], names, offset=0.6)
 fig.axes[0].set_title("random spectra of the grid (Teff/log g/[Fe/H], [O/Fe], [Mg/Fe]), offset for clarity")
 plt.show()

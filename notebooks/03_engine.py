@@ -42,37 +42,34 @@
 #
 # **What it leaves out.** Non-LTE, sphericity and scattering in the source function. The dissolution of the
 # high hydrogen levels (occupation probabilities) is an option that is off by default: like SME, the high
-# Balmer members stay lines up to the series limit and the bound-free edge stays sharp. SME in turn has no Ca I bound-free opacity, which the
-# built-in engine keeps; this is the one physical difference in the continuum, and it shows below 3000 Å
-# in the coolest dwarfs.
+# Balmer members stay lines up to the series limit and the bound-free edge stays sharp. SME in turn has no
+# Ca I bound-free opacity, which the built-in engine keeps; this is the one physical difference in the
+# continuum, and it shows below 3000 Å in the coolest dwarfs.
 
 # %% tags=["parameters"]
-scale = "laptop"
-preset = "laptop"
-seed = 0
-engine = "builtin"
-engine_options = {"resolution": 40000, "threshold": 0.001}
-n_models = 8
-sme_range = [3000, 3300]
-sampling_range = [2550, 10000]
-spectrum_models = 6
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # parameters of this chapter to change, e.g. {"sme_range": [3000, 3100]}
 
 # %%
 import json
 import os
 import time
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import display
 
 import glocal
-from glocal import atmospheres, synthesis, grid as pgrid
+from glocal import atmospheres, book, plots, synthesis
+from glocal import grid as pgrid
 from glocal.abundances import abundance_pattern
-from glocal.degrade import degrade, csst_grid
+from glocal.degrade import degrade
 from glocal.synthesis.builtin.validation import compare_with_sme
+
+p = book.chapter_parameters("03_engine", scale, overrides)
+p
 
 # %% [markdown]
 # ## Sampling of the built-in engine
@@ -87,20 +84,19 @@ from glocal.synthesis.builtin.validation import compare_with_sme
 variants = pgrid.paper_variants()
 timing = {}
 results = {}
-for name, opts in (("default", {}), ("book", engine_options)):
+for name, opts in (("default", {}), ("book", p.engine_options)):
     t0 = time.perf_counter()
     vs = synthesis.synthesize_variants(4500, 2.0, -2.0, variants, engine="builtin",
-                                       wave_range=tuple(sampling_range), **opts)
+                                       wave_range=tuple(p.sampling_range), **opts)
     timing[name] = time.perf_counter() - t0
-    g, results[name] = degrade(vs.wave, vs.normalized, wmin=sampling_range[0], wmax=sampling_range[1])
+    g, results[name] = degrade(vs.wave, vs.normalized, wmin=p.sampling_range[0], wmax=p.sampling_range[1])
 d = results["book"] - results["default"]
 pd.Series({"seconds, default (16 variants)": timing["default"], "seconds, book setting": timing["book"],
-           "max |ΔF/Fc| at R=200": np.abs(d).max(), "rms ΔF/Fc at R=200": np.sqrt((d ** 2).mean())}).to_frame("4500/2.0/−2.0")
+           "max |ΔF/Fc| at R=200": np.abs(d).max(),
+           "rms ΔF/Fc at R=200": np.sqrt((d ** 2).mean())}).to_frame("4500/2.0/−2.0")
 
 # %%
-fig, ax = plt.subplots(figsize=(10, 3))
-ax.plot(g, d.T, lw=0.6, color="k", alpha=0.3)
-ax.set(xlabel="wavelength (Å)", ylabel="book − default (F/Fc)", title="16 variants, R = 200: cost of the book's sampling")
+plots.sampling_residuals(g, d, "16 variants, R = 200: cost of the book's sampling")
 plt.show()
 
 # %% [markdown]
@@ -155,31 +151,18 @@ else:
 corners = [(3500, 0.5, -1.0), (3500, 5.0, -1.0), (8000, 2.0, -4.0), (8000, 4.5, -1.0), (4500, 1.5, -2.0),
            (5000, 4.5, -2.0), (6000, 4.0, -3.0), (5500, 3.0, -4.0), (4000, 4.5, -1.4), (7000, 3.5, -2.6),
            (4800, 2.5, -3.4), (6500, 4.0, -1.8)]
-chosen = [m for m in corners if atmospheres.in_coverage(*m)][:n_models]
+chosen = [m for m in corners if atmospheres.in_coverage(*m)][:p.n_models]
 models = []
 for teff, logg, feh in chosen:
     atm = atmospheres.grid_atmosphere(teff, logg, feh)
     models.append((atm, abundance_pattern(feh, {}), float(pgrid.microturbulence(teff, logg, feh))))
-rows = compare_with_sme(models, wave_range=tuple(sme_range), engine_kwargs=engine_options)
+rows = compare_with_sme(models, wave_range=tuple(p.sme_range), engine_kwargs=p.engine_options)
 table = pd.DataFrame(rows)
 table.round(4)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-axes[0].bar(range(len(table)), table["rms"] * 100, label="rms")
-axes[0].bar(range(len(table)), table["max"] * 100, alpha=0.4, label="max")
-axes[0].axhline(1, color="k", ls=":", lw=0.8); axes[0].axhline(3, color="r", ls=":", lw=0.8)
-axes[0].set(xticks=range(len(table)), ylabel="|built-in − SME| (%, R = 200)")
-axes[0].set_xticklabels([f"{r.teff:.0f}/{r.logg:.1f}/{r.feh:.1f}" for r in table.itertuples()], rotation=60, fontsize=7)
-axes[0].legend(fontsize=8)
-resp_cols = [c for c in table.columns if c.startswith("resp")]
-for c in resp_cols:
-    axes[1].plot(range(len(table)), table[c], marker="o", label=c)
-axes[1].axhspan(0.9, 1.1, color="0.9")
-axes[1].set(xticks=range(len(table)), ylabel="response ratio built-in / SME")
-axes[1].set_xticklabels([f"{r.teff:.0f}/{r.logg:.1f}" for r in table.itertuples()], rotation=60, fontsize=7)
-axes[1].legend(fontsize=7)
-fig.tight_layout(); plt.show()
+plots.engine_agreement(table)
+plt.show()
 
 # %% [markdown]
 # ### The whole range, twenty models
@@ -201,7 +184,8 @@ if vfile.exists():
                                        "time_builtin_s", "time_sme_s"]]
     print(f"{len(full)} models (SME {vsum['sme_version']}, glocal {vsum['glocal_commit']}); outside the atmosphere "
           f"grid: {vsum['skipped_outside_coverage']}; not run yet: {vsum.get('not_run_yet', [])}")
-    print(f"rms <= 1 %: {(full['rms'] <= 0.01).sum()}/{len(full)}, max <= 3 %: {(full['max'] <= 0.03).sum()}/{len(full)}, "
+    print(f"rms <= 1 %: {(full['rms'] <= 0.01).sum()}/{len(full)}, "
+          f"max <= 3 %: {(full['max'] <= 0.03).sum()}/{len(full)}, "
           f"continuum <= 2 %: {(full['continuum_max_rel'] <= 0.02).sum()}/{len(full)} (with SMElib's bound-free "
           f"opacities, i.e. without Ca I: {(full['continuum_max_rel_sme_opacities'] <= 0.02).sum()}/{len(full)}), "
           f"responses within 10 % "
@@ -210,12 +194,11 @@ if vfile.exists():
           f"{full['response_ratio_Mg'].notna().sum()}")
     # the pixels whose R = 200 kernel reaches the merged high Balmer / Paschen members (see below)
     series_limits = ((3640.0, 3690.0), (8200.0, 8290.0))
-    fig, ax = plt.subplots(figsize=(10, 3.8))
-    max_outside = []
+    curves, max_outside = {}, []
     for r in vsum["rows"]:
         with np.load(vdir / "builtin_vs_sme" / f"{r['teff']:.0f}_{r['logg']:+.2f}_{r['feh']:+.2f}.npz") as z:
             w_r, diff = z["wave_r200"], z["builtin_r200"][0] - z["sme_r200"][0]
-        ax.plot(w_r, 100 * diff, lw=0.8, label=f"{r['teff']:.0f}/{r['logg']:.1f}/{r['feh']:.1f}")
+        curves[f"{r['teff']:.0f}/{r['logg']:.1f}/{r['feh']:.1f}"] = (w_r, diff)
         away = np.ones(w_r.size, bool)
         for a, b in series_limits:
             away &= ~((w_r > a) & (w_r < b))
@@ -223,13 +206,12 @@ if vfile.exists():
     full.insert(5, "max_outside_series_limits", max_outside)
     print(f"max <= 3 % outside the series-limit pixels {series_limits} A: "
           f"{(full['max_outside_series_limits'] <= 0.03).sum()}/{len(full)}; with SMElib's hydrogen profiles and "
-          f"bound-free set in the built-in engine: rms <= 1 % {(full['rms_smelib_physics'] <= 0.01).sum()}/{len(full)}, "
+          f"bound-free set in the built-in engine: "
+          f"rms <= 1 % {(full['rms_smelib_physics'] <= 0.01).sum()}/{len(full)}, "
           f"max <= 3 % {(full['max_smelib_physics'] <= 0.03).sum()}/{len(full)} "
           f"(worst {100 * full['max_smelib_physics'].max():.2f} %)")
-    ax.axhspan(-3, 3, color="0.93", zorder=0); ax.axhspan(-1, 1, color="0.85", zorder=0)
-    ax.set(xlabel="wavelength (Å, air)", ylabel="built-in − SME (%, F/Fc at R = 200)")
-    ax.legend(fontsize=6, ncol=5)
-    fig.tight_layout(); plt.show()
+    plots.validation_residuals(curves)
+    plt.show()
     display(full.round(4))
 else:
     print(f"{vfile} not found: run `python scripts/validate_builtin.py` to produce it")
@@ -304,7 +286,7 @@ else:
 # (`glocal.synthesis.convergence_table`): the largest change of any R = 200 pixel.
 
 # %%
-conv = synthesis.convergence_table(models=((4500.0, 2.0, -2.0),), wave_range=tuple(sme_range))
+conv = synthesis.convergence_table(models=((4500.0, 2.0, -2.0),), wave_range=tuple(p.sme_range))
 pd.DataFrame(conv).round(5)
 
 # %% [markdown]
@@ -315,8 +297,9 @@ pd.DataFrame(conv).round(5)
 # line list go through both codes.
 
 # %%
-from glocal.synthesis import spectrum as spectrum_driver
 from glocal.cache import cache_dir
+from glocal.synthesis import spectrum as spectrum_driver
+
 binary = None
 try:
     binary = spectrum_driver.find_binary()
@@ -329,6 +312,6 @@ if binary is None:
 else:
     os.environ["GLOCAL_SPECTRUM_BIN"] = str(binary)
     xc_models = [(4500, 1.5, -2.0), (5000, 4.5, -2.0), (6000, 4.0, -1.0), (4000, 1.0, -1.0), (5500, 3.0, -3.0),
-                 (7000, 4.0, -2.0)][:spectrum_models]
-    xc = pd.DataFrame(synthesis.cross_check(xc_models, wave_range=tuple(sme_range)))
+                 (7000, 4.0, -2.0)][:p.spectrum_models]
+    xc = pd.DataFrame(synthesis.cross_check(xc_models, wave_range=tuple(p.sme_range)))
     display(xc.round(4))

@@ -20,29 +20,19 @@
 # the UV, and between methods.
 
 # %% tags=["parameters"]
-scale = "laptop"
-preset = "laptop"
-seed = 0
-engine = "builtin"
-engine_options = {"resolution": 40000, "threshold": 0.001}
-config = "cpu"
-train = {"max_epochs": 60, "lr": 1e-3, "batch_size": 64}
-snr_list = [30, 40, 50]
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # parameters of this chapter to change, e.g. {"seed": 1}
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from glocal import experiments, plots
-from glocal.dataset import load_dataset
-from glocal.evaluation import binned_errors
+from glocal import book, experiments, plots
 from glocal.runs import evaluate_run
 
-data = experiments.grid_dataset(preset, engine=engine, seed=seed, engine_options=engine_options)
-ds = load_dataset(data)
-print(f"grid {data.name}: {ds.n} spectra of {ds.wave.size} pixels, {np.unique(ds.labels['model_id']).size} models, "
-      f"engine {ds.provenance.get('engine')}")
+p = book.chapter_parameters("05_results", scale, overrides)
+print(p)
+data, ds = book.chapter_grid(p)
 records = []
 
 # %% [markdown]
@@ -54,10 +44,10 @@ records = []
 # %%
 band_runs, band_eval = {}, {}
 for band in ("full", "optical"):
-    run = experiments.trained_run(data, "spt-glocal", band=band, seed=seed, config=config, train=train)
+    run = experiments.trained_run(data, "spt-glocal", band=band, seed=p.seed, config=p.config, train=p.train)
     band_runs[band] = run
-    band_eval[band] = evaluate_run(run, data, seed=seed, return_predictions=True, save=False)
-    records += experiments.metrics_records(run, band_eval[band], scale=scale)
+    band_eval[band] = evaluate_run(run, data, seed=p.seed, return_predictions=True, save=False)
+    records += experiments.metrics_records(run, band_eval[band], scale=p.scale)
 experiments.compare_with_paper([r for r in records if r["method"] == "spt-glocal"],
                                experiments.PAPER_TABLE1, ("band", "label")).round(4)
 
@@ -65,21 +55,20 @@ experiments.compare_with_paper([r for r in records if r["method"] == "spt-glocal
 for label in ("ofe", "mgfe"):
     m = {b: [r for r in records if r["method"] == "spt-glocal" and r["band"] == b and r["label"] == label][0]["mae"]
          for b in ("full", "optical")}
-    p = {b: experiments.PAPER_TABLE1[(b, label)][1] for b in ("full", "optical")}
-    print(f"{label}: MAE optical/full = {m['optical'] / m['full']:.2f} here, {p['optical'] / p['full']:.2f} in the paper")
+    paper = {b: experiments.PAPER_TABLE1[(b, label)][1] for b in ("full", "optical")}
+    print(f"{label}: MAE optical/full = {m['optical'] / m['full']:.2f} here, "
+          f"{paper['optical'] / paper['full']:.2f} in the paper")
 
 # %% [markdown]
 # ## Fig. 7 — predicted against true
 
 # %%
-fig, axes = plt.subplots(2, 2, figsize=(9, 8.5))
-for row, band in enumerate(("full", "optical")):
-    e = band_eval[band]["noiseless"]
-    for col, label in enumerate(("ofe", "mgfe")):
-        j = band_runs[band].labels.index(label)
-        plots.predicted_vs_true(e["y_true"][:, j], e["y_pred"][:, j], label, ax=axes[row, col],
-                                title=plots.BAND_STYLE[band]["label"])
-fig.tight_layout()
+panels = {}
+for band in ("full", "optical"):
+    e, labels = band_eval[band]["noiseless"], band_runs[band].labels
+    panels[band] = {label: (e["y_true"][:, labels.index(label)], e["y_pred"][:, labels.index(label)])
+                    for label in ("ofe", "mgfe")}
+plots.predicted_vs_true_grid(panels)
 plt.show()
 
 # %% [markdown]
@@ -92,17 +81,8 @@ plt.show()
 bins = {"teff": np.arange(3500, 8001, 500), "logg": np.arange(0, 5.01, 0.5), "feh": np.arange(-4.0, -0.99, 0.5),
         "ofe": np.arange(-0.3, 1.31, 0.2), "mgfe": np.arange(-0.3, 1.31, 0.2)}
 for label in ("ofe", "mgfe"):
-    curves = {}
-    for band in ("full", "optical"):
-        e = band_eval[band]["noiseless"]
-        j = band_runs[band].labels.index(label)
-        rows = e["rows"]
-        per = {}
-        for var in ("teff", "logg", "feh", label):
-            x = e["y_true"][:, j] if var == label else ds.labels[var][rows]
-            b = binned_errors(e["y_true"][:, j], e["y_pred"][:, j], x, bins[var])
-            per[var] = (b["centers"], b["mse"], b["sigma"])
-        curves[band] = per
+    curves = {band: book.error_curves(band_eval[band]["noiseless"], band_runs[band].labels.index(label),
+                                      ds.labels, label, bins) for band in ("full", "optical")}
     fig = plots.binned_error_panels(curves, label)
     fig.suptitle(f"Fig. {8 if label == 'ofe' else 9} — {plots.LABEL_TEX[label]} prediction error")
     plt.show()
@@ -113,11 +93,12 @@ for label in ("ofe", "mgfe"):
 # %%
 method_runs = {"spt-glocal": band_runs["full"]}
 for method in ("spt", "xgboost", "lightgbm", "catboost"):
-    method_runs[method] = experiments.trained_run(data, method, band="full", seed=seed, config=config, train=train)
+    method_runs[method] = experiments.trained_run(data, method, band="full", seed=p.seed, config=p.config,
+                                                  train=p.train)
 noisy = {}
 for method, run in method_runs.items():
-    noisy[method] = evaluate_run(run, data, snr_list=snr_list, seed=seed, save=False)
-    records += [r for r in experiments.metrics_records(run, noisy[method], scale=scale)
+    noisy[method] = evaluate_run(run, data, snr_list=p.snr_list, seed=p.seed, save=False)
+    records += [r for r in experiments.metrics_records(run, noisy[method], scale=p.scale)
                 if not (method == "spt-glocal" and r["snr"] is None)]
 experiments.compare_with_paper([r for r in records if r["band"] == "full" and r["snr"] is None],
                                experiments.PAPER_TABLE2, ("method", "label")).round(4)
@@ -134,15 +115,14 @@ t3 = experiments.compare_with_paper([r for r in records if r["band"] == "full" a
 t3.round(4)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
-for ax, label in zip(axes, ("ofe", "mgfe")):
+curves = {}
+for label in ("ofe", "mgfe"):
+    curves[label] = {}
     for method in experiments.METHODS:
         sel = sorted([r for r in records if r["method"] == method and r["label"] == label and r["snr"]],
                      key=lambda r: r["snr"])
-        ax.plot([r["snr"] for r in sel], [r["mae"] for r in sel], marker="o", label=method)
-    ax.set(xlabel="S/N per pixel", ylabel="MAE (dex)", title=plots.LABEL_TEX[label], yscale="log")
-axes[0].legend(fontsize=8)
-fig.tight_layout()
+        curves[label][method] = ([r["snr"] for r in sel], [r["mae"] for r in sel])
+plots.mae_vs_snr(curves, sharex=True)
 plt.show()
 
 # %% [markdown]
@@ -166,13 +146,14 @@ for label in ("ofe", "mgfe"):
     print(f"{plots.LABEL_TEX[label]}: adding the UV {'lowers' if full < opt else 'does not lower'} the SPT-GloCal MAE "
           f"({opt:.4f} -> {full:.4f}); the paper found it lowered.")
     ranking = sorted(experiments.METHODS, key=lambda m: mae_of(m, "full", label))
-    print(f"  full-band ranking by MAE: {' < '.join(ranking)} (paper: spt-glocal < spt < xgboost ≈ catboost < lightgbm)")
+    print(f"  full-band ranking by MAE: {' < '.join(ranking)} "
+          "(paper: spt-glocal < spt < xgboost ≈ catboost < lightgbm)")
     g, sp = mae_of("spt-glocal", "full", label), mae_of("spt", "full", label)
     print(f"  SPT-GloCal vs SPT: {g:.4f} vs {sp:.4f} -> GloCal attention {'helps' if g < sp else 'does not help'} here")
-    for snr in snr_list:
+    for snr in p.snr_list:
         best = min(experiments.METHODS, key=lambda m: mae_of(m, "full", label, float(snr)))
         print(f"  S/N {snr}: lowest MAE {best}")
 
 # %%
-path = experiments.write_headline(records, scale)
+path = experiments.write_headline(records, p.scale)
 print(f"{len(records)} records -> {path}")

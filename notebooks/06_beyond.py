@@ -18,37 +18,25 @@
 # train-clean/test-noisy protocol.
 
 # %% tags=["parameters"]
-scale = "laptop"
-preset = "laptop"
-seed = 0
-engine = "builtin"
-engine_options = {"resolution": 40000, "threshold": 0.001}
-config = "cpu"
-train = {"max_epochs": 60, "lr": 1e-3, "batch_size": 64}
-snr_list = [30, 40, 50]
-noise_range = [20, 100]
-n_ensemble = 3
-n_attr = 64
-other_element = "Ca"
-other_preset = "ci"
-other_models = None
-n_new = 8
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # parameters of this chapter to change, e.g. {"other_element": "C"}
 
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from glocal import experiments, plots, grid as pgrid
+from glocal import book, experiments, plots
+from glocal import grid as pgrid
 from glocal.attribution import integrated_gradients
-from glocal.dataset import load_dataset
 from glocal.degrade import band_mask
-from glocal.runs import evaluate_run, evaluate_ensemble
+from glocal.runs import evaluate_ensemble, evaluate_run
 
-data = experiments.grid_dataset(preset, engine=engine, seed=seed, engine_options=engine_options)
-ds = load_dataset(data)
+p = book.chapter_parameters("06_beyond", scale, overrides)
+print(p)
+data, ds = book.chapter_grid(p)
+training = dict(seed=p.seed, config=p.config, train=p.train)  # split seed, network size and training
 records = []
-study = lambda name: {"study": name}
 
 # %% [markdown]
 # ## 1. Leakage: random against grouped split
@@ -61,10 +49,10 @@ study = lambda name: {"study": name}
 rows = []
 for band in ("full", "optical"):
     for split in ("random", "grouped"):
-        run = experiments.trained_run(data, "spt-glocal", band=band, split=split, seed=seed, config=config, train=train)
-        ev = evaluate_run(run, data, seed=seed, save=False)
-        recs = experiments.metrics_records(run, ev, scale=scale, split=split,
-                                           extra=study("leakage") if split == "grouped" else None)
+        run = experiments.trained_run(data, "spt-glocal", band=band, split=split, **training)
+        ev = evaluate_run(run, data, seed=p.seed, save=False)
+        recs = experiments.metrics_records(run, ev, scale=p.scale, split=split,
+                                           extra={"study": "leakage"} if split == "grouped" else None)
         if split == "grouped":
             records += recs
         rows += recs
@@ -78,13 +66,13 @@ leak.round(4)
 # noise drawn per batch at a random S/N in `noise_range`, then tested with the same protocol.
 
 # %%
-clean = experiments.trained_run(data, "spt-glocal", band="full", seed=seed, config=config, train=train)
-aware = experiments.trained_run(data, "spt-glocal", band="full", seed=seed, config=config,
-                                train={**train, "noise_snr": list(noise_range)})
+clean = experiments.trained_run(data, "spt-glocal", band="full", **training)
+aware = experiments.trained_run(data, "spt-glocal", band="full", seed=p.seed, config=p.config,
+                                train={**p.train, "noise_snr": list(p.noise_range)})
 cmp = []
-for name, run in (("trained noiseless (paper)", clean), (f"trained with S/N {noise_range}", aware)):
-    ev = evaluate_run(run, data, snr_list=snr_list, seed=seed, save=False)
-    recs = experiments.metrics_records(run, ev, scale=scale, extra={"training": name})
+for name, run in (("trained noiseless (paper)", clean), (f"trained with S/N {p.noise_range}", aware)):
+    ev = evaluate_run(run, data, snr_list=p.snr_list, seed=p.seed, save=False)
+    recs = experiments.metrics_records(run, ev, scale=p.scale, extra={"training": name})
     if run is aware:
         records += [dict(r, study="noise-aware") for r in recs]
     cmp += recs
@@ -93,15 +81,13 @@ noise_table = pd.DataFrame(cmp).assign(snr=lambda d: d["snr"].fillna(np.inf)).pi
 noise_table.round(4)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-for ax, label in zip(axes, ("ofe", "mgfe")):
+curves = {}
+for label in ("ofe", "mgfe"):
     sub = noise_table.loc[label]
     x = [s if np.isfinite(s) else 80 for s in sub.index]
-    for col in sub.columns:
-        ax.plot(x, sub[col], marker="o", label=col)
-    ax.set(xlabel="test S/N (80 = noiseless)", ylabel="MAE (dex)", title=plots.LABEL_TEX[label], yscale="log")
-axes[0].legend(fontsize=8)
-fig.tight_layout(); plt.show()
+    curves[label] = {col: (x, sub[col].to_numpy()) for col in sub.columns}
+plots.mae_vs_snr(curves, xlabel="test S/N (80 = noiseless)")
+plt.show()
 
 # %% [markdown]
 # ## 3. Uncertainties: MC dropout and a deep ensemble
@@ -110,25 +96,26 @@ fig.tight_layout(); plt.show()
 # within ±1σ and 95 % within ±1.96σ. We measure this coverage on the test split, noiseless and at S/N 30.
 
 # %%
-mc = evaluate_run(clean, data, snr_list=[snr_list[0]], seed=seed, uncertainty="mc_dropout", save=False)
-members = [clean] + [experiments.trained_run(data, "spt-glocal", band="full", seed=seed, init_seed=seed + k,
-                                             config=config, train=train) for k in range(1, n_ensemble)]
-ens = evaluate_ensemble(members, data, snr_list=[snr_list[0]], seed=seed)
+mc = evaluate_run(clean, data, snr_list=[p.snr_list[0]], seed=p.seed, uncertainty="mc_dropout", save=False)
+members = [clean] + [experiments.trained_run(data, "spt-glocal", band="full", init_seed=p.seed + k, **training)
+                     for k in range(1, p.n_ensemble)]
+ens = evaluate_ensemble(members, data, snr_list=[p.snr_list[0]], seed=p.seed)
 cal_rows = []
-for method, res in (("MC dropout", mc), (f"deep ensemble ({n_ensemble})", ens)):
+for method, res in (("MC dropout", mc), (f"deep ensemble ({p.n_ensemble})", ens)):
     for key, entry in res.items():
         for label, cov in entry["calibration"].items():
-            cal_rows.append({"method": method, "test": key, "label": label, **{f"coverage {k}": v for k, v in cov.items()
-                             if not isinstance(v, dict)}})
+            cal_rows.append({"method": method, "test": key, "label": label,
+                             **{f"coverage {k}": v for k, v in cov.items() if not isinstance(v, dict)}})
     records += [dict(r, study=f"uncertainty: {method}", method="spt-glocal")
-                for r in experiments.metrics_records(clean, res, scale=scale)]
+                for r in experiments.metrics_records(clean, res, scale=p.scale)]
 calib = pd.DataFrame(cal_rows)
 calib.round(3)
 
 # %%
 for (method, test), sub in calib.groupby(["method", "test"]):
     c68 = sub[[c for c in sub.columns if "68" in c]].to_numpy(float).mean()
-    verdict = "well calibrated" if abs(c68 - 0.68) < 0.1 else ("over-confident (intervals too narrow)" if c68 < 0.68 else "under-confident")
+    verdict = ("well calibrated" if abs(c68 - 0.68) < 0.1
+               else "over-confident (intervals too narrow)" if c68 < 0.68 else "under-confident")
     print(f"{method:22s} {test:10s}: mean 68 % coverage {c68:.2f} -> {verdict}")
 
 # %% [markdown]
@@ -146,7 +133,7 @@ for (method, test), sub in calib.groupby(["method", "test"]):
 # Mg I 2852, Mg b and the O I 7774 triplet are marked.
 
 # %%
-test_rows = clean.split["test"][:n_attr]
+test_rows = clean.split["test"][:p.n_attr]
 mask = band_mask(ds.wave, "full")
 x = ds.flux[test_rows][:, mask]
 maps = {}
@@ -171,16 +158,15 @@ pd.DataFrame(share).round(3).rename_axis("share of total attribution")
 
 # %%
 span = (-0.2, 1.2)
-var = pgrid.joint_variants(16, rng=seed, ranges={"O": span, "Mg": span, other_element: span})
-xdata = experiments.grid_dataset(other_preset, engine=engine, seed=seed, engine_options=engine_options, variants=var,
-                                 n_models=other_models)
-xlabel = f"{other_element.lower()}fe"
+var = pgrid.joint_variants(16, rng=p.seed, ranges={"O": span, "Mg": span, p.other_element: span})
+xdata = experiments.grid_dataset(p.other_preset, engine=p.engine, seed=p.seed, engine_options=p.engine_options,
+                                 variants=var, n_models=p.other_models)
+xlabel = f"{p.other_element.lower()}fe"
 xrows = []
 for band in ("full", "optical"):
-    run = experiments.trained_run(xdata, "spt-glocal", band=band, seed=seed, config=config, train=train,
-                                  labels=("ofe", "mgfe", xlabel))
-    ev = evaluate_run(run, xdata, seed=seed, save=False)
-    recs = experiments.metrics_records(run, ev, scale=scale, extra={"study": f"element-{other_element}"})
+    run = experiments.trained_run(xdata, "spt-glocal", band=band, labels=("ofe", "mgfe", xlabel), **training)
+    ev = evaluate_run(run, xdata, seed=p.seed, save=False)
+    recs = experiments.metrics_records(run, ev, scale=p.scale, extra={"study": f"element-{p.other_element}"})
     records += recs
     xrows += recs
 pd.DataFrame(xrows).pivot_table(index="label", columns="band", values=["mae", "sigma"]).round(4)
@@ -202,9 +188,9 @@ from glocal.degrade import add_noise, degrade
 from glocal.runs import predict
 from glocal.synthesis import synthesize_variants
 
-rng = np.random.default_rng(seed + 2025)
+rng = np.random.default_rng(p.seed + 2025)
 stars = []
-while len(stars) < n_new:
+while len(stars) < p.n_new:
     t, g, f = rng.uniform(pgrid.TEFF_NODES[0], 6500), rng.uniform(0.5, 4.75), rng.uniform(-3.8, -1.0)
     if in_coverage(t, g, f):
         stars.append((round(t), round(g, 2), round(f, 2)))
@@ -214,10 +200,10 @@ for i, (t, g, f) in enumerate(stars):
     el = "O" if i % 2 == 0 else "Mg"
     drawn = {"O": 0.0, "Mg": 0.0, el: float(rng.choice(values))}
     sets = {"paper-like": drawn, "alpha-enhanced": {"O": 0.4, "Mg": 0.4}}
-    vs = synthesize_variants(t, g, f, list(sets.values()), engine=engine, **(engine_options or {}))
+    vs = synthesize_variants(t, g, f, list(sets.values()), engine=p.engine, **(p.engine_options or {}))
     w, r200 = degrade(vs.wave, vs.normalized)
     noisy = add_noise(r200, 50.0, rng=rng)
-    pred = predict(clean, w, noisy, seed=seed)
+    pred = predict(clean, w, noisy, seed=p.seed)
     for k, (kind, ab) in enumerate(sets.items()):
         new_rows.append({"teff": t, "logg": g, "feh": f, "set": kind, "ofe_true": ab["O"], "mgfe_true": ab["Mg"],
                          "ofe_pred": pred["ofe"][k], "ofe_std": pred["ofe_std"][k],
@@ -226,18 +212,10 @@ new_table = pd.DataFrame(new_rows)
 new_table.round(3)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-for ax, label in zip(axes, ("ofe", "mgfe")):
-    for kind, marker in (("paper-like", "o"), ("alpha-enhanced", "s")):
-        sub = new_table[new_table["set"] == kind]
-        ax.errorbar(sub[f"{label}_true"], sub[f"{label}_pred"], yerr=sub[f"{label}_std"], fmt=marker, ms=5,
-                    capsize=2, label=kind)
-    lim = (-0.5, 1.5)
-    ax.plot(lim, lim, "k:", lw=0.8)
-    ax.set(xlim=lim, ylim=lim, xlabel=f"true {plots.LABEL_TEX[label]}", ylabel=f"predicted {plots.LABEL_TEX[label]}")
-axes[0].legend(fontsize=8)
-fig.suptitle(f"{n_new} new stars between the grid nodes, S/N 50 (full-band SPT-GloCal, ±1σ MC dropout)")
-fig.tight_layout(); plt.show()
+plots.new_star_predictions(new_table, markers={"paper-like": "o", "alpha-enhanced": "s"},
+                           title=f"{p.n_new} new stars between the grid nodes, S/N 50 "
+                           "(full-band SPT-GloCal, ±1σ MC dropout)")
+plt.show()
 for kind, sub in new_table.groupby("set"):
     print(f"{kind:15s}: MAE [O/Fe] {np.mean(np.abs(sub.ofe_pred - sub.ofe_true)):.3f}, "
           f"[Mg/Fe] {np.mean(np.abs(sub.mgfe_pred - sub.mgfe_true)):.3f} dex over {len(sub)} stars")
@@ -250,5 +228,5 @@ for kind, sub in new_table.groupby("set"):
 # (as `glocal.grid.joint_variants` does for the other-element study above).
 
 # %%
-path = experiments.write_headline(records, scale)
+path = experiments.write_headline(records, p.scale)
 print(f"{len(records)} records added to {path}")

@@ -19,9 +19,8 @@
 # `make chapter NB=05_results SCALE=ci PARAMS="-p seed 1"`.
 
 # %% tags=["parameters"]
-scale = "laptop"
-preset = "laptop"
-seed = 0
+scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
+overrides = {}    # this chapter reads only the scale; it accepts the common parameters and ignores them
 
 # %%
 import json
@@ -34,10 +33,12 @@ import h5py
 import pandas as pd
 
 import glocal
+from glocal import book
 from glocal.cache import cache_dir
 
+p = book.chapter_parameters("07_reproducibility", scale, overrides)
 root = Path(glocal.__file__).resolve().parents[1]
-record = root / "results" / scale / "execution.json"
+record = root / "results" / p.scale / "execution.json"
 executed = json.loads(record.read_text()) if record.exists() else {}
 pd.DataFrame({ch: {"seconds": v["seconds"], **v["parameters"]} for ch, v in executed.items()}).T
 
@@ -100,9 +101,9 @@ except (OSError, subprocess.CalledProcessError):
 packages = ["glocal", "numpy", "scipy", "torch", "h5py", "astropy", "pysme-astro", "xgboost", "lightgbm",
             "catboost", "dask", "matplotlib", "papermill", "jupyter-book"]
 versions = {"python": platform.python_version(), "platform": platform.platform(), "git commit": commit}
-for p in packages:
+for package in packages:
     try:
-        versions[p] = metadata.version(p)
+        versions[package] = metadata.version(package)
     except metadata.PackageNotFoundError:
-        versions[p] = "not installed"
+        versions[package] = "not installed"
 pd.Series(versions, name="version").to_frame()

@@ -1,0 +1,79 @@
+"""The book's parameters come from notebooks/scales.yml only (glocal.book)."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from glocal import book
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def test_scales_file_is_consistent():
+    spec = book.load_scales()
+    assert book.scale_names(spec) == ["ci", "laptop", "paper"]
+    assert sorted(book.chapters(spec)) == sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+
+
+@pytest.mark.parametrize("chapter", book.chapters())
+def test_parameters_cell_holds_only_scale_and_overrides(chapter):
+    """No value can differ between a notebook and scales.yml: the cell sets nothing else."""
+    text = (NOTEBOOKS / f"{chapter}.py").read_text()
+    cell = re.search(r'# %% tags=\["parameters"\]\n(.*?)(?=\n# %%)', text, re.S)
+    assert cell, f"{chapter} has no parameters cell"
+    names = [t.id for node in ast.parse(cell.group(1)).body for t in getattr(node, "targets", [])]
+    assert names == ["scale", "overrides"]
+    assert f'book.chapter_parameters("{chapter}", scale, overrides)' in text
+
+
+def test_resolution_order_and_values():
+    p = book.chapter_parameters("05_results", "ci")
+    assert p.scale == "ci" and p.preset == "ci" and p.config == "cpu"
+    assert p.train == {"max_epochs": 30, "lr": 0.001, "batch_size": 32, "patience": 20}
+    assert book.chapter_parameters("05_results", "laptop").train["max_epochs"] == 40
+    paper = book.chapter_parameters("02_spectra", "paper")
+    assert paper.config == "paper" and paper.engine_options == {"resolution": 100000, "threshold": 0.0001}
+    assert paper.n_sweep == 7                                     # a default no scale block changes
+    assert book.chapter_parameters("02_spectra", "ci").n_sweep == 4  # the ci chapter block
+    q = book.chapter_parameters("05_results", "ci", {"seed": 1, "train": {"max_epochs": 2}})
+    assert q.seed == 1 and q.train == {"max_epochs": 2}           # overrides replace whole values
+
+
+def test_unknown_names_are_rejected():
+    with pytest.raises(ValueError, match=r"takes no parameter \['n_sweep'\].*max_extrapolation"):
+        book.chapter_parameters("01_grid", "ci", {"n_sweep": 3})
+    with pytest.raises(ValueError, match="not an override"):
+        book.chapter_parameters("01_grid", "ci", {"scale": "paper"})
+    with pytest.raises(ValueError, match="unknown scale"):
+        book.chapter_parameters("01_grid", "huge")
+    with pytest.raises(ValueError, match="unknown chapter"):
+        book.chapter_parameters("99_nothing", "ci")
+
+
+def test_parameters_are_read_only_copies():
+    p = book.chapter_parameters("06_beyond", "ci")
+    with pytest.raises(AttributeError, match="read-only"):
+        p.seed = 3
+    with pytest.raises(AttributeError, match="no parameter 'sed'"):
+        _ = p.sed
+    p.snr_list.append(99)
+    assert book.chapter_parameters("06_beyond", "ci").snr_list == [30, 40, 50]
+    assert "n_new" in repr(p) and dict(p) == p.to_dict()
+
+
+def test_scale_block_with_unknown_name_is_rejected(tmp_path):
+    spec = yaml.safe_load((NOTEBOOKS / "scales.yml").read_text())
+    spec["scales"]["ci"]["01_grid"] = {"n_sweep": 3}
+    bad = tmp_path / "scales.yml"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match=r"scale 'ci', block '01_grid' sets \['n_sweep'\]"):
+        book.load_scales(bad)
+    spec["scales"]["ci"].pop("01_grid")
+    spec["defaults"].pop("04_models")
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ValueError, match="`defaults` must have blocks"):
+        book.load_scales(bad)
