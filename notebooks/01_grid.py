@@ -63,8 +63,8 @@ pd.Series(cov["excluded_by_feh"], name="excluded nodes per [Fe/H]").to_frame().T
 ok = atmospheres.in_coverage(full["teff"], full["logg"], full["feh"], max_extrapolation=p.max_extrapolation)
 usable = full[ok]
 ex = cov["excluded_nodes"]
-fig = plots.grid_coverage(usable["teff"], usable["logg"], usable["feh"], excluded=(ex[:, 0], ex[:, 1]))
-fig.axes[0].set_title(f"Fig. 1 — {usable.size} usable models of {full.size}; crosses: no atmosphere")
+plots.grid_coverage(usable["teff"], usable["logg"], usable["feh"], excluded=(ex[:, 0], ex[:, 1]),
+                    title=f"Fig. 1 — {usable.size} usable models of {full.size}; crosses: no atmosphere")
 plt.show()
 
 # %% [markdown]

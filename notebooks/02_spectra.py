@@ -162,6 +162,6 @@ pick = rng.choice(ds.n, size=min(6, ds.n), replace=False)
 lab = ds.labels
 names = [f"{lab['teff'][i]:.0f}/{lab['logg'][i]:.2f}/{lab['feh'][i]:.1f} O{lab['ofe'][i]:+.1f} Mg{lab['mgfe'][i]:+.1f}"
          for i in pick]
-fig = plots.spectra(ds.wave, ds.flux[pick], names, offset=0.6)
-fig.axes[0].set_title("random spectra of the grid (Teff/log g/[Fe/H], [O/Fe], [Mg/Fe]), offset for clarity")
+plots.spectra(ds.wave, ds.flux[pick], names, offset=0.6,
+              title="random spectra of the grid (Teff/log g/[Fe/H], [O/Fe], [Mg/Fe]), offset for clarity")
 plt.show()

@@ -83,8 +83,8 @@ bins = {"teff": np.arange(3500, 8001, 500), "logg": np.arange(0, 5.01, 0.5), "fe
 for label in ("ofe", "mgfe"):
     curves = {band: book.error_curves(band_eval[band]["noiseless"], band_runs[band].labels.index(label),
                                       ds.labels, label, bins) for band in ("full", "optical")}
-    fig = plots.binned_error_panels(curves, label)
-    fig.suptitle(f"Fig. {8 if label == 'ofe' else 9} — {plots.LABEL_TEX[label]} prediction error")
+    plots.binned_error_panels(curves, label,
+                              title=f"Fig. {8 if label == 'ofe' else 9} — {plots.LABEL_TEX[label]} prediction error")
     plt.show()
 
 # %% [markdown]

@@ -141,8 +141,8 @@ for j, label in enumerate(clean.labels):
     ig = integrated_gradients(clean.model, x, j, steps=24, scale=float(clean.scaler.std[j]))
     maps[label] = np.abs(ig).mean(axis=0)
 windows = {"Mg II/Mg I": (2780, 2870), "OH": (3050, 3250), "Mg b": (5160, 5190), "O I": (7760, 7790)}
-fig = plots.attribution(ds.wave[mask], maps, spectrum=x.mean(axis=0), windows=windows)
-fig.axes[0].set_title("mean |integrated gradient| over test spectra (full-band SPT-GloCal)")
+plots.attribution(ds.wave[mask], maps, spectrum=x.mean(axis=0), windows=windows,
+                  title="mean |integrated gradient| over test spectra (full-band SPT-GloCal)")
 plt.show()
 share = {label: {name: float(m[(ds.wave[mask] >= lo - 20) & (ds.wave[mask] <= hi + 20)].sum() / m.sum())
                  for name, (lo, hi) in windows.items()} for label, m in maps.items()}

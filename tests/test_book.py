@@ -77,3 +77,12 @@ def test_scale_block_with_unknown_name_is_rejected(tmp_path):
     bad.write_text(yaml.safe_dump(spec))
     with pytest.raises(ValueError, match="`defaults` must have blocks"):
         book.load_scales(bad)
+
+
+@pytest.mark.parametrize("chapter", book.chapters())
+def test_notebook_uses_only_parameters_it_takes(chapter):
+    """Every ``p.<name>`` a chapter reads is a parameter scales.yml gives it (else it fails only when run)."""
+    text = (NOTEBOOKS / f"{chapter}.py").read_text()
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    used = set(re.findall(r"\bp\.([A-Za-z_]\w*)", code)) - {"to_dict"}
+    assert used <= {"scale", *book.parameter_names(chapter)}, sorted(used - set(book.parameter_names(chapter)))

@@ -45,8 +45,9 @@ def test_grid_coverage_and_preset_nodes(tmp_path):
     teff, logg = np.meshgrid([4000.0, 4500.0, 5000.0], [1.0, 2.0])
     nodes = {"teff": np.repeat(teff.ravel(), 2), "logg": np.repeat(logg.ravel(), 2),
              "feh": np.tile([-2.0, -1.0], teff.size)}
-    fig = _saved(plots.grid_coverage(nodes["teff"], nodes["logg"], nodes["feh"], excluded=([3500.0], [5.0])),
-                 tmp_path, "coverage")
+    fig = _saved(plots.grid_coverage(nodes["teff"], nodes["logg"], nodes["feh"], excluded=([3500.0], [5.0]),
+                                     title="Fig. 1"), tmp_path, "coverage")
+    assert fig.axes[0].get_title() == "Fig. 1"
     assert len(fig.axes) == 2                                  # panel + colour bar
     assert len(fig.axes[0].collections) == 2                   # nodes + excluded crosses
     assert fig.axes[0].xaxis_inverted() and fig.axes[0].yaxis_inverted()
@@ -140,6 +141,7 @@ def test_binned_error_panels(tmp_path):
     per_var = {v: (centres, RNG.random(5), RNG.random(5)) for v in ("teff", "logg", "feh", "ofe")}
     fig = _saved(plots.binned_error_panels({"full": per_var, "optical": per_var}, "ofe"), tmp_path, "fig8")
     assert len(fig.axes) == 8
+    assert fig._suptitle.get_text() == "[O/Fe] prediction error"
     assert all(len(ax.lines) == 2 for ax in fig.axes)
 
 
@@ -164,7 +166,7 @@ def test_attribution(tmp_path):
                  tmp_path, "attribution")
     lines = fig.axes[0].lines
     assert len(lines) == 3
-    assert max(np.max(np.abs(line.get_ydata())) for line in lines[:2]) == pytest.approx(1.0)
+    assert all(np.max(np.abs(line.get_ydata())) == pytest.approx(1.0) for line in lines[:2])
 
 
 def test_new_star_predictions(tmp_path):

@@ -9,12 +9,12 @@ import numpy as np
 from ._base import LABEL_TEX, WAVE_AIR, fig_ax, label_tex
 
 
-def grid_coverage(teff, logg, feh, counts=None, excluded=None, ax=None):
+def grid_coverage(teff, logg, feh, counts=None, excluded=None, ax=None, title=None):
     """Fig. 1: models in the (Teff, log g) plane, coloured by the number of [Fe/H] values present.
 
     ``teff`` (K), ``logg`` and ``feh`` are one entry per model; ``counts`` overrides the per-node count;
     ``excluded = (teff, logg)`` of nodes without an atmosphere, drawn as grey crosses. Both axes are
-    inverted (HR-diagram orientation).
+    inverted (HR-diagram orientation); ``title`` titles the axes.
     """
     teff, logg, feh = map(np.asarray, (teff, logg, feh))
     fig, ax = fig_ax(ax, (7, 4.5))
@@ -25,7 +25,7 @@ def grid_coverage(teff, logg, feh, counts=None, excluded=None, ax=None):
     if excluded is not None and len(excluded[0]):
         ax.scatter(excluded[0], excluded[1], s=10, marker="x", color="0.5", label="outside atmosphere grid")
         ax.legend(loc="lower left", fontsize=8)
-    ax.set(xlabel=LABEL_TEX["teff"], ylabel=LABEL_TEX["logg"])
+    ax.set(xlabel=LABEL_TEX["teff"], ylabel=LABEL_TEX["logg"], title=title)
     ax.invert_xaxis()
     ax.invert_yaxis()
     return fig

@@ -41,10 +41,11 @@ def predicted_vs_true_grid(panels: Mapping[str, Mapping[str, tuple]]):
     return fig
 
 
-def binned_error_panels(curves: dict, label: str, variables=("teff", "logg", "feh", None)):
+def binned_error_panels(curves: dict, label: str, variables=("teff", "logg", "feh", None), title=None):
     """Figs 8–9: MSE (left) and σ (right) of the residuals binned in each variable, per band.
 
     ``curves[band][var] = (centres, mse, sigma)``; ``None`` in ``variables`` stands for the true ``label``.
+    ``title`` defaults to "<label> prediction error".
     """
     fig, axes = plt.subplots(len(variables), 2, figsize=(8, 2.3 * len(variables)), squeeze=False)
     for row, var in enumerate(variables):
@@ -57,7 +58,7 @@ def binned_error_panels(curves: dict, label: str, variables=("teff", "logg", "fe
         axes[row, 0].set(xlabel=label_tex(key), ylabel="MSE")
         axes[row, 1].set(xlabel=label_tex(key), ylabel=r"$\sigma$")
     axes[0, 0].legend(fontsize=7)
-    fig.suptitle(f"{label_tex(label)} prediction error")
+    fig.suptitle(title or f"{label_tex(label)} prediction error")
     fig.tight_layout()
     return fig
 
@@ -103,11 +104,11 @@ def mae_by_band(records: Iterable[Mapping], labels=("ofe", "mgfe"), bands=("full
     return fig
 
 
-def attribution(wave, maps: dict, spectrum=None, ax=None, windows=None):
+def attribution(wave, maps: dict, spectrum=None, ax=None, windows=None, title=None):
     """Attribution (|integrated gradient| or occlusion) against wavelength, per label, each scaled to max 1.
 
     ``maps[label]`` is on ``wave`` (Å); ``spectrum`` (F/Fc) is drawn in grey; ``windows[name] = (lo, hi)``
-    shades and names wavelength windows.
+    shades and names wavelength windows; ``title`` titles the axes.
     """
     fig, ax = fig_ax(ax, (9, 3.5))
     for lab, m in maps.items():
@@ -118,7 +119,7 @@ def attribution(wave, maps: dict, spectrum=None, ax=None, windows=None):
     for name, (lo, hi) in (windows or {}).items():
         ax.axvspan(lo, hi, color="0.9", zorder=0)
         ax.text((lo + hi) / 2, 1.02, name, ha="center", fontsize=7, transform=ax.get_xaxis_transform())
-    ax.set(xlabel=WAVE_AIR, ylabel="normalised attribution")
+    ax.set(xlabel=WAVE_AIR, ylabel="normalised attribution", title=title)
     ax.legend(fontsize=7)
     return fig
 
