@@ -176,7 +176,7 @@ def chapter_grid(p: Mapping[str, Any], *, verbose: bool = True):
 
 
 def uv_sweeps(n_sweep: int, *, engine: str, engine_options: Mapping | None = None, variants=None,
-              wave_range=(2450.0, 4100.0), uv_range=(2550.0, 4000.0)) -> dict:
+              wave_range=(2450, 4100), uv_range=(2550, 4000)) -> dict:
     """Spectra of the Figs 3–5 sweeps at R = 200 over ``uv_range`` (Å, air).
 
     Three sweeps of ``n_sweep`` nodes: Teff 3500–8000 K at log g 3.0, [Fe/H] −1.0; log g 0.5–5.0 at
