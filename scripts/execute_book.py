@@ -35,6 +35,20 @@ NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "book" / "chapters"
 
 
+def load_scales() -> dict:
+    """The checked scales file (:func:`glocal.book.load_scales`); kept for scripts/export_pretrained.py."""
+    return book.load_scales()
+
+
+def parameters_for(scales: dict, scale: str, chapter: str, overrides: dict) -> dict:
+    """A chapter's resolved parameters as a dict (:func:`glocal.book.chapter_parameters`); kept for
+    scripts/export_pretrained.py. Exits with the error's message for an unknown scale, chapter or name."""
+    try:
+        return book.chapter_parameters(chapter, scale, overrides, spec=scales).to_dict()
+    except ValueError as err:
+        raise SystemExit(str(err)) from None
+
+
 def parse_value(text: str):
     """A `-p` value as YAML (numbers, lists, dicts, null), or the text itself where it is not YAML."""
     try:
