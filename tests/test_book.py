@@ -5,6 +5,7 @@ import ast
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -86,3 +87,25 @@ def test_notebook_uses_only_parameters_it_takes(chapter):
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     used = set(re.findall(r"\bp\.([A-Za-z_]\w*)", code)) - {"to_dict"}
     assert used <= {"scale", *book.parameter_names(chapter)}, sorted(used - set(book.parameter_names(chapter)))
+
+
+def test_error_curves_bins_each_variable_and_the_label():
+    rng = np.random.default_rng(1)
+    n = 200
+    labels = {"teff": rng.uniform(3500, 8000, 2 * n), "logg": rng.uniform(0, 5, 2 * n),
+              "feh": rng.uniform(-4, -1, 2 * n)}
+    rows = np.arange(0, 2 * n, 2)
+    y_true = rng.uniform(-0.2, 1.2, (n, 2))
+    y_pred = y_true + rng.normal(0, 0.1, (n, 2))
+    bins = {"teff": np.arange(3500, 8001, 1500), "logg": np.arange(0, 5.01, 2.5), "feh": np.arange(-4, -0.99, 1.5),
+            "mgfe": np.arange(-0.3, 1.31, 0.4)}
+    curves = book.error_curves({"y_true": y_true, "y_pred": y_pred, "rows": rows}, 1, labels, "mgfe", bins)
+    assert list(curves) == ["teff", "logg", "feh", "mgfe"]
+    for var, (centres, mse, sigma) in curves.items():
+        assert len(centres) == len(mse) == len(sigma) == len(bins[var]) - 1
+        assert np.nanmax(mse) < 0.05                             # residuals of σ = 0.1 dex: MSE ≈ 0.01
+    from glocal.evaluation import binned_errors
+    expected = binned_errors(y_true[:, 1], y_pred[:, 1], labels["teff"][rows], bins["teff"])
+    np.testing.assert_array_equal(curves["teff"][1], expected["mse"])   # column 1, rows into the label table
+    expected = binned_errors(y_true[:, 1], y_pred[:, 1], y_true[:, 1], bins["mgfe"])
+    np.testing.assert_array_equal(curves["mgfe"][2], expected["sigma"])  # the label binned on its true value
