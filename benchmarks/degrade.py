@@ -106,7 +106,8 @@ def main() -> None:
     print(f"direct loop (slice) : {t_slice:.3f} s/spectrum -> {t_slice * n:.1f} s for {n}")
     print(f"sparse operator     : build {t_build:.3f} s (nnz={op.matrix.nnz}, "
           f"{(op.matrix.data.nbytes + op.matrix.indices.nbytes + op.matrix.indptr.nbytes) / 2**20:.1f} MiB), "
-          f"apply {t_apply:.3f} s for {n} (banded, best of {args.repeat}; all: {', '.join(f'{x:.3f}' for x in times)}); "
+          f"apply {t_apply:.3f} s for {n} (banded, best of {args.repeat}; "
+          f"all: {', '.join(f'{x:.3f}' for x in times)}); "
           f"scipy CSR product {t_sparse:.3f} s")
     print(f"speed ratio (mask loop / (build+apply))  : {direct_total / sparse_total:.0f}x")
     print(f"speed ratio (slice loop / (build+apply)) : {t_slice * n / sparse_total:.0f}x")

@@ -86,7 +86,9 @@ def _read_header(path: Path) -> _Header:
 
 @dataclass
 class Dataset:
-    """An in-memory dataset: ``wave`` (n_pix,), ``flux`` (n, n_pix) float32, ``labels`` columns."""
+    """An in-memory dataset: ``wave`` (n_pix,) in Å (air), ``flux`` (n, n_pix) float32, ``labels``
+    {name: (n,)} (float64; int64 for names ending in ``_id``), the file's ``provenance`` and the
+    ``done`` model ids (None when the file has no completion record)."""
 
     wave: np.ndarray
     flux: np.ndarray
@@ -96,6 +98,7 @@ class Dataset:
 
     @property
     def n(self) -> int:
+        """Number of spectra (rows)."""
         return int(self.flux.shape[0])
 
     def __len__(self) -> int:
@@ -128,7 +131,13 @@ class Dataset:
 
 
 def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
-    """Read and validate a dataset file (shapes, finite values, monotonic wave, required labels)."""
+    """The dataset at ``path``, read completely into memory and validated.
+
+    Checks: format attribute, a finite, positive, strictly increasing ``/wave`` (Å), ``/flux`` of
+    shape (n, n_pix) with finite values, the ``required_labels`` columns present, every label of
+    shape (n,) and finite.  FileNotFoundError when missing, ValueError (naming the file and what is
+    wrong) otherwise; a UserWarning when committed shards are not merged yet (they are not read).
+    """
     path = Path(path)
     parts = path.with_name(path.name + ".parts")
     if parts.is_dir() and any(parts.glob("batch-*.h5")):

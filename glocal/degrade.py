@@ -170,6 +170,7 @@ class DegradeOperator:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(len(grid), len(wave_in)): output pixels × input pixels."""
         return self.matrix.shape
 
     @property

@@ -33,6 +33,16 @@ sys.path.insert(0, str(ROOT))
 
 from glocal import atmospheres as atm  # noqa: E402
 from glocal import linelists as ll  # noqa: E402
+from glocal.constants import (  # noqa: E402
+    AMU,
+    C_CGS,
+    E_CHARGE,
+    EV_ERG,
+    H_CGS,
+    K_BOLTZMANN,
+    M_E,
+    RYDBERG_H,
+)
 
 DEFAULT_SHARED = ROOT.parent / "shared" / "data"
 OUT_DIR = ROOT / "glocal" / "data"
@@ -63,20 +73,21 @@ ALPHA_BOOST = {8: 1.2, 12: 1.2}
 STRENGTH_MODELS = [(t, g, -1.0) for t in (3500.0, 3750.0, 4000.0, 4500.0, 5000.0, 6000.0, 7000.0, 8000.0)
                    for g in (0.0, 5.0)]  # log g extremes (nearest existing model); strengths are monotonic in log g
 LOGTAU_RANGE = (-5.0, 1.5)  # depth range of the weighted weak-line integral
+#: log10(e)/k_B in K eV⁻¹ as the committed list was pruned with it: 5039.78, the CODATA 2018 value
+#: 5039.7782… (log10(e) / glocal.constants.K_EV) rounded to 6 figures.  A parameter of the strength
+#: estimate, kept so that ``make data`` rebuilds the committed file identically: the unrounded value
+#: keeps one more line (1 186 497 instead of 1 186 496).
+THETA_K_EV = 5039.78
 
-CITATION_ATM = "Kurucz, R. L. 1993, ATLAS9 Stellar Atmosphere Programs and 2 km/s grid, Kurucz CD-ROM No. 13 (SAO)"
+CITATION_ATM = ("Kurucz, R. L. 1993, ATLAS9 Stellar Atmosphere Programs and 2 km/s grid, "
+                "Kurucz CD-ROM No. 13 (SAO)")
 CITATION_LINES = ("Placco, V. M., Sneden, C., Roederer, I. U., et al. 2021, RNAAS 5, 92 (linemake); atomic data: "
-                  "Wisconsin laboratory papers (Lawler, Den Hartog, Wood, Sneden et al.) and Kurucz; CH: Masseron et al. "
+                  "Wisconsin laboratory papers (Lawler, Den Hartog, Wood, Sneden et al.) and Kurucz; "
+                  "CH: Masseron et al. "
                   "2014, A&A 571, A47; CN: Sneden et al. 2014, ApJS 214, 26; MgH: Hinkle et al. 2013, ApJS 207, 26; "
                   "C2: Ram et al. 2014, ApJS 211, 5; TiO: ExoMol (McKemmish et al. 2019); OH, NH, SiH, FeH, HF, HCl: "
                   "Kurucz molecular lists; isotopic fractions: Asplund et al. 2009, ARA&A 47, 481")
 
-K_B = 1.380649e-16
-H_PLANCK = 6.62607015e-27
-M_E = 9.1093837e-28
-AMU = 1.66053907e-24
-C_LIGHT = 2.99792458e10
-E_CHARGE = 4.80320471e-10
 
 
 def sha256(path: Path) -> str:
@@ -103,7 +114,7 @@ def _resample(m: atm.Atmosphere, n: int) -> np.ndarray:
 
 def build_atmospheres(shared: Path, out: Path) -> dict:
     src = shared / "atmospheres" / "kurucz1993"
-    rows, structs, abund, names, resampled = [], [], [], [], []
+    rows, structs, abund, resampled = [], [], [], []
     sums = {}
     for name in KURUCZ_FILES:
         path = src / name
@@ -204,18 +215,18 @@ def _populations(model: atm.Atmosphere, phys: _Physics, species_codes: np.ndarra
     for z, boost in ALPHA_BOOST.items():
         ab[z - 1] += boost
     eps = 10.0 ** (ab - 12.0)
-    n_nuc = model.P / (K_B * T) - ne
+    n_nuc = model.P / (K_BOLTZMANN * T) - ne
     n_H = n_nuc / eps.sum()
     rho = n_H * AMU * np.sum(eps * ll.ATOMIC_MASSES)
-    saha_c = 2.0 * (2 * np.pi * M_E * K_B * T / H_PLANCK**2) ** 1.5 / ne
+    saha_c = 2.0 * (2 * np.pi * M_E * K_BOLTZMANN * T / H_CGS**2) ** 1.5 / ne
     zs = set()
     for c in species_codes:
         z = int(np.floor(c + 1e-9))
-        zs.update([z] if z < 100 else ll._molecule_atoms(z))
+        zs.update([z] if z < 100 else ll.molecule_atoms(z))
     zs.update([1, 6, 8])
     neutral, stage_n = {}, {}
     for z in sorted(zs):
-        kT_ev = K_B * T / 1.602176634e-12
+        kT_ev = K_BOLTZMANN * T / EV_ERG
         chi1, chi2 = phys.ie.get(z, (np.inf, np.inf))
         U1, U2, U3 = phys.U(z, 1, T), phys.U(z, 2, T), phys.U(z, 3, T)
         r1 = saha_c * U2 / U1 * np.exp(-chi1 / kT_ev) if chi1 > 0 else np.zeros_like(T)
@@ -224,7 +235,7 @@ def _populations(model: atm.Atmosphere, phys: _Physics, species_codes: np.ndarra
         N = n_H * eps[z - 1]
         stage_n[z] = (N * f1, N * f1 * r1, N * f1 * r1 * r2)
         neutral[z] = N * f1
-    kT = K_B * T
+    kT = K_BOLTZMANN * T
     # H + H2:  n_H2 = n_H^2 kT / K  →  2 a n^2 + n − N = 0
     a = kT / phys.K_cgs("H2", T)
     NH = neutral[1]
@@ -245,7 +256,7 @@ def _populations(model: atm.Atmosphere, phys: _Physics, species_codes: np.ndarra
             n = neutral[z] if stage == 1 else stage_n[z][stage - 1]
             out[c] = n / (rho * phys.U(z, stage, T))
         else:
-            z1, z2 = ll._molecule_atoms(z)
+            z1, z2 = ll.molecule_atoms(z)
             name = ll.MOLECULE_NAMES[z]
             n = neutral[z1] * neutral[z2] * kT / phys.K_cgs(name, T)
             # conservation cap: no more molecules than nuclei of the rarer constituent
@@ -276,7 +287,7 @@ def line_strengths(lines: ll.LineList, shared: Path, models) -> np.ndarray:
     loggf = lines["loggf"]
     elow = lines["elow"]
     best = np.zeros(len(lines))
-    pref = np.pi * E_CHARGE**2 / (M_E * C_LIGHT**2) * (lines["wave"] * 1e-8) ** 2 * 1e8 * 10.0 ** loggf  # Å
+    pref = np.pi * E_CHARGE**2 / (M_E * C_CGS**2) * (lines["wave"] * 1e-8) ** 2 * 1e8 * 10.0 ** loggf  # Å
     for m in models:
         tau = m.tau_ross
         lt = np.log10(tau)
@@ -287,7 +298,7 @@ def line_strengths(lines: ll.LineList, shared: Path, models) -> np.ndarray:
         T = m.T[sel]
         pops, _ = _populations(m, phys, codes)
         base = np.stack([pops[c][sel] for c in codes]) / m.abross[sel][None, :] * weight[None, :]  # (ncode, ndep)
-        theta = 5039.78 / T  # log10(e)/k in K eV⁻¹
+        theta = THETA_K_EV / T  # log10(e)/kT in eV⁻¹
         for start in range(0, len(lines), 200_000):
             s = slice(start, start + 200_000)
             val = np.einsum("ld,ld->l", base[code_idx[s]], 10.0 ** (-elow[s, None] * theta[None, :]))
@@ -355,7 +366,7 @@ def merge_weak_lines(lines: ll.LineList, w_est: np.ndarray, w_max: float = TIO_M
     sub = np.floor(within / w_max).astype(np.int64)
     new_group = cell | np.r_[True, sub[1:] != sub[:-1]]
     gid = np.cumsum(new_group) - 1
-    beta = 1.0 / (K_B * t_ref / 1.602176634e-12)  # 1/kT in eV⁻¹
+    beta = 1.0 / (K_BOLTZMANN * t_ref / EV_ERG)  # 1/kT in eV⁻¹
     g = 10.0 ** d["loggf"] * np.exp(-beta * d["elow"])
     gsum = np.bincount(gid, g)
     first = np.flatnonzero(new_group)
@@ -433,7 +444,7 @@ def _write_lines(lines: ll.LineList, out: Path, sums: dict, per_species: dict, s
     out.parent.mkdir(parents=True, exist_ok=True)
     kw = dict(compression="gzip", compression_opts=9, shuffle=True, track_times=False)
     d = lines.data
-    if np.any(np.isfinite(d["gamma_rad"])) or np.any(np.isfinite(d["gamma_stark"])) or np.any(np.isfinite(d["gamma_vdw"])):
+    if any(np.any(np.isfinite(d[k])) for k in ("gamma_rad", "gamma_stark", "gamma_vdw")):
         raise ValueError("linemake damping constants present: extend the encoding before building")
     wave_ma = _exact_int(d["wave"], 1000.0, "wavelength", np.int64)
     if np.any(np.diff(wave_ma) < 0):
@@ -496,7 +507,7 @@ def deuterium_mask(lst: ll.LineList) -> np.ndarray:
     sigma = 1e8 / ll.air_to_vacuum(lst["wave"][idx])
     with np.errstate(invalid="ignore", divide="ignore"):
         term = 1.0 / n_lo**2 - 1.0 / n_up**2
-        d_h = np.abs(sigma - ll.RYDBERG_H * term)
+        d_h = np.abs(sigma - RYDBERG_H * term)
         d_d = np.abs(sigma - RYDBERG_D * term)
     out[idx[ok & (d_d < d_h) & (d_h > 1.0)]] = True
     return out
@@ -544,7 +555,8 @@ def verify_pruning(shared: Path, windows=VERIFY_WINDOWS, models=VERIFY_MODELS, r
             fp = np.interp(wf, wp, fp)
             _, sf = smooth_to_r(wf, ff, resolution)
             _, sp = smooth_to_r(wf, fp, resolution)
-            results.append({"model": [t, g, f], "O_Mg_enhancement": boost, "window": [lo, hi], "n_full": len(sel_f), "n_pruned": len(sel_p),
+            results.append({"model": [t, g, f], "O_Mg_enhancement": boost, "window": [lo, hi],
+                            "n_full": len(sel_f), "n_pruned": len(sel_p),
                             "max_rel_diff_R200": float(np.max(np.abs(sp / sf - 1))),
                             "max_rel_diff_native": float(np.max(np.abs(fp / ff - 1))),
                             "seconds": round(time.time() - t0, 1)})
@@ -596,7 +608,8 @@ def sme_synth(model: atm.Atmosphere, lines: ll.LineList, lo: float, hi: float, b
     zeros = np.zeros(len(d))
     df = pd.DataFrame({"species": species, "wlcent": d["wave"], "gflog": d["loggf"], "excit": d["elow"],
                        "j_lo": zeros, "e_upp": zeros, "j_up": zeros, "lande_lower": zeros, "lande_upper": zeros,
-                       "lande": zeros, "gamrad": np.nan_to_num(d["gamma_rad"]), "gamqst": np.nan_to_num(d["gamma_stark"]),
+                       "lande": zeros, "gamrad": np.nan_to_num(d["gamma_rad"]),
+                       "gamqst": np.nan_to_num(d["gamma_stark"]),
                        "gamvw": np.nan_to_num(d["gamma_vdw"]), "reference": "linemake", "term_lower": "",
                        "term_upper": "", "error": 0.5})
     sme = SME_Structure()
@@ -607,8 +620,8 @@ def sme_synth(model: atm.Atmosphere, lines: ll.LineList, lo: float, hi: float, b
     a.teff, a.logg, a.monh, a.vturb, a.lonh, a.wlstd = model.teff, model.logg, model.feh, 2.0, 1.25, 5000.0
     a.opflag = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0])
     a.rhox, a.temp, a.xne = model.rhox, model.T, model.xne
-    a.xna = model.P / (K_B * model.T)  # as pysme's own ATLAS reader (krzfile.py)
-    a.rho = model.P * 1.2643 * AMU / (K_B * model.T)  # mean molecular weight of neutral solar gas
+    a.xna = model.P / (K_BOLTZMANN * model.T)  # as pysme's own ATLAS reader (krzfile.py)
+    a.rho = model.P * 1.2643 * AMU / (K_BOLTZMANN * model.T)  # mean molecular weight of neutral solar gas
     sme.atmo = a
     sme.abund = Abund(monh=model.feh, pattern="asplund2009")
     for el in ("O", "Mg"):

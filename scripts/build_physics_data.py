@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import sys
 from pathlib import Path
 
 import h5py
@@ -41,11 +42,27 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-ELEMENTS = ("H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
-            "Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb "
-            "Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U").split()
-# standard atomic weights (IUPAC 2013, rounded; most stable isotope for radioactive elements), amu
+from glocal.constants import C_CGS as C_LIGHT  # noqa: E402
+from glocal.constants import EV_ERG as EV  # noqa: E402
+from glocal.constants import H_CGS as H_P  # noqa: E402
+from glocal.constants import K_BOLTZMANN as K_B  # noqa: E402
+from glocal.elements import ELEMENTS as _ELEMENTS  # noqa: E402
+
+#: The chemistry's elements, Z = 1…92 (H … U), from the package's element table.
+ELEMENTS = _ELEMENTS[:92]
+#: Atomic mass constant (g) as the committed tables were built with it: CODATA 2018 m_u rounded to 9
+#: figures.  glocal.constants.AMU (1.66053906660e-24) moves one stored float32 value, H2O's log10 K_p at
+#: one temperature, by one unit in the last place (7.5e-9 dex), so the rounded value stays for ``make data``
+#: to rebuild the file identically.
+AMU = 1.66053907e-24
+# Standard atomic weights of Z = 1…92 in amu, as stored in the tables (``atoms/mass_amu``): IUPAC 2013
+# (Meija et al. 2016, Pure Appl. Chem. 88, 265) in their abridged form (at most five significant
+# figures), mass number of the most stable isotope for radioactive elements (Tc 98).  These are the
+# data of the committed file and the built-in engine reads them from it; glocal.elements.ATOMIC_MASSES
+# rounds differently (30 of the 92 differ in float32, e.g. He 4.003, Tc 97), so using it here would
+# change the file and the engine's output.
 MASSES = [1.008, 4.0026, 6.94, 9.0122, 10.81, 12.011, 14.007, 15.999, 18.998, 20.180, 22.990, 24.305,
           26.982, 28.085, 30.974, 32.06, 35.45, 39.948, 39.098, 40.078, 44.956, 47.867, 50.942, 51.996,
           54.938, 55.845, 58.933, 58.693, 63.546, 65.38, 69.723, 72.630, 74.922, 78.971, 79.904, 83.798,
@@ -66,11 +83,6 @@ MOLECULES = {
 # H2O: rotational constants A, B, C (cm-1), fundamentals (cm-1), symmetry number, D0 (eV)
 H2O_CONST = dict(A=27.877, B=14.512, C=9.285, nu=(3657.05, 1594.75, 3755.93), sigma=2, D0=9.511)
 
-K_B = 1.380649e-16
-H_P = 6.62607015e-27
-AMU = 1.66053907e-24
-C_LIGHT = 2.99792458e10
-EV = 1.602176634e-12
 
 # ---------------------------------------------------------------- published small tables (facts)
 # Bell & Berrington (1987) H- free-free, units 1e-26 cm^4 dyn^-1 per H atom (stimulated emission incl.)
@@ -325,11 +337,16 @@ def read_fe1_rmatrix(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, fl
     head, o = _read_header(buf)
     if "Fe 1 photoionization" not in head:
         raise ValueError(f"{path} is not an SMElib Fe I photoionisation table")
-    delta = float(np.frombuffer(buf[o:o + 4], "<f4")[0]); o += 4
-    ne = int(np.frombuffer(buf[o:o + 4], "<i4")[0]); o += 4
-    E = np.frombuffer(buf[o:o + 8 * ne], "<f8").copy(); o += 8 * ne
-    nw = int(np.frombuffer(buf[o:o + 4], "<i4")[0]); o += 4
-    wn0, dwn = np.frombuffer(buf[o:o + 16], "<f8"); o += 16
+    delta = float(np.frombuffer(buf[o:o + 4], "<f4")[0])
+    o += 4
+    ne = int(np.frombuffer(buf[o:o + 4], "<i4")[0])
+    o += 4
+    E = np.frombuffer(buf[o:o + 8 * ne], "<f8").copy()
+    o += 8 * ne
+    nw = int(np.frombuffer(buf[o:o + 4], "<i4")[0])
+    o += 4
+    wn0, dwn = np.frombuffer(buf[o:o + 16], "<f8")
+    o += 16
     gs = np.frombuffer(buf[o:o + 8 * ne * nw], "<f8")
     if gs.size != ne * nw:
         raise ValueError(f"{path}: truncated")
@@ -346,9 +363,12 @@ def read_nh_stancil(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if "NH photo" not in head:
         raise ValueError(f"{path} is not the Stancil NH table")
     o += 4  # FWHM of the smoothing kernel (km/s)
-    ntr, nt, nw = (int(x) for x in np.frombuffer(buf[o:o + 12], "<i4")); o += 12
-    w0, dw = np.frombuffer(buf[o:o + 16], "<f8"); o += 16
-    T = np.frombuffer(buf[o:o + 4 * nt], "<f4").astype(float); o += 4 * nt
+    ntr, nt, nw = (int(x) for x in np.frombuffer(buf[o:o + 12], "<i4"))
+    o += 12
+    w0, dw = np.frombuffer(buf[o:o + 16], "<f8")
+    o += 16
+    T = np.frombuffer(buf[o:o + 4 * nt], "<f4").astype(float)
+    o += 4 * nt
     d = np.frombuffer(buf[o:o + 8 * ntr * nt * nw], "<f8").reshape(nw, nt, ntr)  # Fortran [3, 15, nw]
     sig = d[:, :, 0] + d[:, :, 1] + 10.0 ** d[:, :, 2]
     return T, w0 + dw * np.arange(nw), sig.T.copy()
@@ -409,7 +429,7 @@ def build(shared: Path, out: Path, pysme_dir: Path | None = None) -> dict:
     comp = dict(compression="gzip", compression_opts=9, shuffle=True)
     with h5py.File(out, "w") as h5:
         h5.attrs["title"] = "glocal built-in LTE engine physics tables"
-        h5.attrs["created"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        h5.attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         h5.attrs["builder"] = "scripts/build_physics_data.py"
         h5.attrs["citations"] = (
             "Wheeler et al. 2023 AJ 165 68 (Korg, NIST partition functions); Barklem & Collet 2016 A&A 588 "

@@ -83,7 +83,8 @@ def test_read_moog_errors(tmp_path):
     (tmp_path / "short.moog").write_text("  5172.684      12.0     2.712\n")
     with pytest.raises(ValueError, match="shorter"):
         ll.read_moog(tmp_path / "short.moog")
-    (tmp_path / "bad.moog").write_text("  5172.684      12.0     2.712    -0.4x0\n  5000.000      26.0     1.000    -1.000\n")
+    (tmp_path / "bad.moog").write_text("  5172.684      12.0     2.712    -0.4x0\n"
+                                       "  5000.000      26.0     1.000    -1.000\n")
     with pytest.raises(ValueError, match="non-numeric"):
         ll.read_moog(tmp_path / "bad.moog")
     with pytest.raises(FileNotFoundError):

@@ -65,6 +65,7 @@ class AtmosphereGrid:
 
     @property
     def n_models(self) -> int:
+        """Number of models the grid holds (nodes with ``present``)."""
         return int(self.present.sum())
 
     def model(self, i: int, j: int, k: int) -> Atmosphere:

@@ -69,6 +69,7 @@ class Atmosphere:
 
     @property
     def ndepth(self) -> int:
+        """Number of depth points."""
         return int(self.rhox.size)
 
     @property

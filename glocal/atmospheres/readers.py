@@ -169,7 +169,12 @@ def _read_marcs(text: str, path: Path) -> Atmosphere:
 
 
 def read_atmospheres(path: str | Path) -> list[Atmosphere]:
-    """Read every model of an ATLAS9 ``READ DECK6`` file or a MARCS ``.mod`` file (gz ok)."""
+    """Every model of an ATLAS9 ``READ DECK6`` file (one or many decks) or of a MARCS ``.mod`` file,
+    plain or gzip-compressed, as :class:`Atmosphere` records in file order.
+
+    FileNotFoundError for a missing file; ValueError naming the file (and model) for an empty,
+    truncated, unrecognised or inconsistent one.
+    """
     path = Path(path)
     text = _read_text(path)
     if not text.strip():

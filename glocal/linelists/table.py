@@ -78,6 +78,7 @@ class LineList:
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """Column names of :data:`LINE_DTYPE`, in storage order."""
         return LINE_DTYPE.names
 
     @property
@@ -87,9 +88,11 @@ class LineList:
 
     @property
     def is_molecule(self) -> np.ndarray:
+        """Flag of molecular lines (MOOG code ≥ 100)."""
         return self.data["code"] >= 100
 
     def to_pandas(self):
+        """The table as a ``pandas.DataFrame`` (one column per field; metadata in ``df.attrs``)."""
         import pandas as pd
 
         df = pd.DataFrame({n: self.data[n] for n in LINE_DTYPE.names})
@@ -148,6 +151,8 @@ class LineList:
 
     @staticmethod
     def concatenate(lists: Iterable[LineList]) -> LineList:
+        """One list of the rows of ``lists`` in the given order; they must share the medium and
+        ``isotopes_applied`` (ValueError otherwise); sources and citations are joined."""
         lists = list(lists)
         if not lists:
             raise ValueError("nothing to concatenate")
