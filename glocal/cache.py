@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._io import atomic_write_text, json_default
+
 __all__ = ["cache_dir", "cache_key", "artifact"]
 
 
@@ -28,13 +30,9 @@ def cache_dir() -> Path:
 
 
 def _canonical(params: Any) -> str:
-    def default(o):
-        if hasattr(o, "tolist"):
-            return o.tolist()
-        if isinstance(o, Path):
-            return str(o)
-        raise TypeError(f"cache parameters must be JSON-serialisable, got {type(o).__name__}")
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=default)
+    """Compact JSON of ``params`` with sorted keys (numpy values and paths converted by
+    :func:`glocal._io.json_default`, which raises TypeError for anything else)."""
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=json_default)
 
 
 def cache_key(kind: str, params: dict) -> str:
@@ -60,7 +58,5 @@ def artifact(kind: str, params: dict, build: Callable[[Path], Any], suffix: str 
     build(path)
     if not path.exists():
         raise RuntimeError(f"builder for {kind!r} returned without creating {path}")
-    tmp = sidecar.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"kind": kind, "params": json.loads(_canonical(params))}, indent=1))
-    os.replace(tmp, sidecar)
+    atomic_write_text(sidecar, json.dumps({"kind": kind, "params": json.loads(_canonical(params))}, indent=1))
     return path

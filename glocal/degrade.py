@@ -41,7 +41,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 
-from ._checks import check_wave_grid
+from ._checks import check_wave_grid, positive_scalar
 
 __all__ = [
     "BANDS",
@@ -98,12 +98,11 @@ def _single_thread_blas():
 
 # ----------------------------------------------------------------------------- validation
 def _positive_finite(value, name: str) -> float:
+    """``value`` as a finite float > 0 (:func:`glocal._checks.positive_scalar`); TypeError unless it
+    is a real Python or numpy number (no strings, arrays or bools)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return value
+    return positive_scalar(value, name)
 
 
 def _as_flux(flux, n_pix: int) -> np.ndarray:

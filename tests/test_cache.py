@@ -43,3 +43,15 @@ def test_interrupted_build_is_retried(tmp_path):
 def test_rejects_unserialisable(tmp_path):
     with pytest.raises(TypeError):
         cache_key("grid", {"f": object()})
+
+
+def test_key_is_stable_for_numpy_values_and_paths():
+    """numpy scalars/arrays and paths hash like their plain values, and the key is the one earlier
+    versions computed (existing cached artifacts stay valid)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    plain = {"preset": "ci", "seed": 0, "x": 0.25, "w": [0, 1, 2], "p": "/a/b"}
+    typed = {"preset": "ci", "seed": 0, "x": np.float64(0.25), "w": np.arange(3), "p": Path("/a/b")}
+    assert cache_key("grid", typed) == cache_key("grid", plain) == "926c4f28ce08f2c3"
