@@ -118,6 +118,39 @@ def test_iraf_multispec_and_bands(tmp_path):
     np.testing.assert_allclose(b.sigma, 0.1 * rows[1])
 
 
+def test_iraf_nonlinear_multispec_via_specutils():
+    """Chebyshev (ftype 1) and Legendre (ftype 2) dispersions, checked against numpy's polynomials on
+    IRAF's normalised pixel coordinate x = (2p − (pmax + pmin)) / (pmax − pmin)."""
+    n = 400
+    hdu = image_hdu(np.stack([np.ones(n), 2 * np.ones(n), 3 * np.ones(n)]), CTYPE1="MULTISPE", CTYPE2="MULTISPE",
+                    WCSDIM=2)
+    hdu.header["WAT0_001"] = "system=multispec"
+    hdu.header["WAT1_001"] = "wtype=multispec label=Wavelength units=angstroms"
+    text = ('wtype=multispec spec1 = "1 71 2 4900. 0.5 400 0. 1. 2. 1. 0. 1 3 1. 400. 5000. 100. 2." '
+            'spec2 = "2 72 2 5900. 0.5 400 0. 1. 2. 1. 0. 2 3 1. 400. 6000. 100. 2." '
+            'spec3 = "3 73 0 7000. 0.25 400 0. 1. 2."')
+    for i in range(0, len(text), 68):
+        hdu.header[f"WAT2_{i // 68 + 1:03d}"] = text[i:i + 68]
+    a, b, c = read_spectra(fits.HDUList([hdu]))
+    x = (2 * np.arange(1, n + 1) - 401.0) / 399.0
+    np.testing.assert_allclose(a.wave, np.polynomial.chebyshev.chebval(x, [5000, 100, 2]), rtol=1e-13)
+    np.testing.assert_allclose(b.wave, np.polynomial.legendre.legval(x, [6000, 100, 2]), rtol=1e-13)
+    np.testing.assert_allclose(c.wave, 7000 + 0.25 * np.arange(n), rtol=1e-13)
+    np.testing.assert_array_equal(c.flux, 3.0)
+
+
+def test_iraf_bands_pick_the_object_band(tmp_path):
+    n = 300
+    bands = np.stack([np.full(n, 9.0), np.linspace(1, 2, n), np.full(n, 0.05)])  # sky, object, sigma
+    hdu = image_hdu(bands[:, None, :], CRVAL1=5000.0, CDELT1=0.1, CRPIX1=1, BANDID1="sky",
+                    BANDID2="object spectrum", BANDID3="error spectrum")
+    path = tmp_path / "bands.fits"
+    hdu.writeto(path)
+    s = only(read_spectra(path))
+    np.testing.assert_array_equal(s.flux, bands[1])
+    np.testing.assert_array_equal(s.sigma, bands[2])
+
+
 def test_image_without_wavelength_solution(tmp_path):
     path = tmp_path / "nowcs.fits"
     image_hdu(np.ones(100)).writeto(path)
@@ -215,12 +248,16 @@ def test_corrupt_files_give_clear_errors(tmp_path):
     badgz = tmp_path / "bad.fits.gz"
     badgz.write_bytes(gzip.compress(good.read_bytes())[:500])
     for path in (truncated, garbage, badgz):
-        with pytest.raises(ValueError, match=str(path.name).replace(".", r"\.")) as exc:
+        with pytest.raises(ValueError, match=str(path.name).replace(".", r"\.") + ": corrupt") as exc:
             read_spectra(path)
         assert "Traceback" not in str(exc.value)
         assert exc.value.__cause__ is None or isinstance(exc.value.__cause__, ValueError)
     with pytest.raises(FileNotFoundError):
         read_spectra(tmp_path / "missing.fits")
+    text = tmp_path / "words.txt"
+    text.write_text("wave flux\n1 2\nthree four\n")
+    with pytest.raises(SpectrumFormatError, match=r"words\.txt: a row is not numeric"):
+        read_spectra(text)
 
 
 # ----------------------------------------------------------------------------- text, HDF5, objects

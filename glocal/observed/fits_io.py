@@ -8,11 +8,13 @@ Images
     IRAF's ``DC-FLAG`` and cannot read rows of a 2-D image.  On top of the WCS: ``DC-FLAG = 1`` (IRAF)
     means the axis holds log10(λ/Å); the unit is CUNIT1, else IRAF's ``WAT1_001 units=``, else Å.
     IRAF ``MULTISPE`` headers give one solution per row in ``WAT2_*`` (dispersion types 0 = linear and
-    1 = log-linear, with Doppler factor 1/(1+z); non-linear types are refused with a clear message).
+    1 = log-linear, with Doppler factor 1/(1+z), evaluated here; type 2 = Chebyshev/Legendre evaluated by
+    specutils' IRAF multispec loader, other types refused with a clear message).
     Layouts: (n_pix,) one spectrum; (n_rows, n_pix) one spectrum per row (orders or apertures);
-    (n_bands, n_rows, n_pix) IRAF bands, band 1 the spectrum and a band whose ``BANDIDn`` says "sigma" or
-    "error" the 1σ error.  Error/mask images in extensions named ERR/ERROR/SIGMA/UNCERT/STDDEV (σ),
-    IVAR/INVVAR, VAR/VARIANCE, MASK/DQ/QUALITY/BADPIX (non-zero = bad) are used when their shape matches.
+    (n_bands, n_rows, n_pix) IRAF bands: the spectrum is the band whose ``BANDIDn`` starts with "spectrum"
+    or "object" (else band 1), the 1σ error a band whose ``BANDIDn`` says "sigma", "error" or "noise".
+    Error/mask images in extensions named ERR/ERROR/SIGMA/UNCERT/STDDEV (σ), IVAR/INVVAR, VAR/VARIANCE,
+    MASK/DQ/QUALITY/BADPIX (non-zero = bad) are used when their shape matches.
 Tables
     The first table HDU with recognisable columns (:mod:`glocal.observed.columns`).  Scalar columns hold one
     spectrum (a row per pixel); array columns hold one spectrum per row.  Units from TUNITn.  CALSPEC
@@ -92,12 +94,31 @@ def _multispec_waves(header, n_rows: int, n_pix: int) -> np.ndarray:
     for row, (_, text) in enumerate(specs[:n_rows]):
         f = text.split()
         dtype, w1, dw, z = int(f[2]), float(f[3]), float(f[4]), float(f[6])
+        if dtype == 2:
+            return _nonlinear_multispec(header, n_rows, n_pix) * scale
         if dtype not in (0, 1):
-            raise SpectrumFormatError(f"IRAF multispec dispersion type {dtype} (non-linear) is not supported; "
-                                      "linearise it first (IRAF dispcor) or write a table")
+            raise SpectrumFormatError(f"IRAF multispec dispersion type {dtype} is not supported")
         lin = w1 + dw * (phys - 1.0)
         out[row] = (10.0 ** lin if dtype == 1 else lin) / (1.0 + z) * scale
     return out
+
+
+def _nonlinear_multispec(header, n_rows: int, n_pix: int) -> np.ndarray:
+    """IRAF non-linear dispersions (Chebyshev, Legendre) evaluated by specutils' multispec loader."""
+    from specutils.io.default_loaders.wcs_fits import non_linear_multispec_fits
+    hdr = header.copy()
+    hdr["NAXIS"], hdr["NAXIS1"], hdr["NAXIS2"] = 2, n_pix, n_rows
+    hdr.setdefault("WCSDIM", 2)
+    try:
+        coll = non_linear_multispec_fits(fits.HDUList([fits.PrimaryHDU(np.zeros((n_rows, n_pix)), hdr)]),
+                                         spectral_axis_unit="Angstrom", flux_unit="")
+        waves = np.asarray(coll.spectral_axis.value, dtype=np.float64).reshape(-1, n_pix)
+    except (ValueError, KeyError, IndexError, NotImplementedError) as exc:
+        raise SpectrumFormatError(f"IRAF non-linear multispec dispersion not readable ({type(exc).__name__}: "
+                                  f"{exc}); linearise it first (IRAF dispcor) or write a table") from None
+    if waves.shape[0] < n_rows:
+        raise SpectrumFormatError(f"MULTISPE header describes {waves.shape[0]} spectra, the image has {n_rows} rows")
+    return waves[:n_rows]
 
 
 def _linear_waves(header, n_pix: int) -> np.ndarray:
@@ -149,11 +170,11 @@ def _image_layout(data, header):
     if data.ndim == 2:
         return data, None
     if data.ndim == 3:
-        sig = None
-        for b in range(1, data.shape[0]):
-            if re.search(r"sigma|error", str(header.get(f"BANDID{b + 1}", "")), re.I):
-                sig = data[b]
-        return data[0], sig
+        ids = [str(header.get(f"BANDID{b + 1}", "")) for b in range(data.shape[0])]
+        spec = next((b for b, t in enumerate(ids) if re.match(r"\s*(spectrum|object)", t, re.I)), 0)
+        sig = next((data[b] for b, t in enumerate(ids) if b != spec and re.search(r"sigma|error|noise", t, re.I)),
+                   None)
+        return data[spec], sig
     raise SpectrumFormatError(f"image with {data.ndim} axes; expected 1 (a spectrum), 2 (rows) or 3 (IRAF bands)")
 
 
@@ -278,7 +299,7 @@ def read_fits_hdulist(hdul, source: str, name: str, *, medium=None, default_medi
             try:
                 return _read_table(hdul, i, source, medium, default_medium, name)
             except SpectrumFormatError as exc:
-                problems.append(f"HDU {i} ({h.name}): {exc}")
+                problems.append(f"HDU {i}{f' ({h.name})' if h.name else ''}: {exc}")
                 continue
         if isinstance(h, (fits.PrimaryHDU, fits.ImageHDU)) and np.size(h.data) > 0:
             return _read_image(hdul, i, source, medium, default_medium, name)

@@ -12,8 +12,8 @@ FITS (``SIMPLE  =``), HDF5 (``\\x89HDF``) or text.  What each format may hold:
   attribute of ``/wave``, which glocal writes);
 * objects: :class:`ObservedSpectrum`, ``specutils.Spectrum`` (``Spectrum1D``) or ``SpectrumCollection``
   (flux with a leading spectrum axis gives one spectrum per row), a ``(wave, flux)`` or
-  ``(wave, flux, sigma)`` tuple of astropy Quantities or arrays (Å when unitless), an astropy HDUList,
-  or a list of any of these.
+  ``(wave, flux, sigma)`` tuple of astropy Quantities or arrays (Å when unitless), an open astropy
+  HDUList (read as a FITS file), or a list of any of these.
 
 Wavelengths are returned in Å in the medium the input records (:mod:`glocal.observed.medium`; default
 air), in the observed frame.  Any failure to read a file is a ValueError whose message starts with the
@@ -64,6 +64,9 @@ def read_spectra(source, *, medium: str | None = None, default_medium: str = "ai
     opts = {"medium": medium, "default_medium": default_medium}
     if isinstance(source, (str, Path)):
         return _read_path(Path(source), hdu=hdu, wave_unit=wave_unit, **opts)
+    from astropy.io import fits
+    if isinstance(source, fits.HDUList):
+        return _read_hdulist(source, hdu=hdu, **opts)
     if isinstance(source, (list, tuple)) and source and not _is_pair(source):
         return [s for item in source for s in read_spectra(item, hdu=hdu, wave_unit=wave_unit, **opts)]
     return _read_object(source, wave_unit=wave_unit, **opts)
@@ -75,6 +78,7 @@ def _read_path(path: Path, *, medium, default_medium, hdu, wave_unit) -> list[Ob
     except ValueError as exc:  # corrupt gzip: the message names the file already
         raise ValueError(str(exc)) from None
     name = _stem(path)
+    kind = "FITS" if raw.startswith(_FITS_MAGIC) else "HDF5" if raw.startswith(_HDF5_MAGIC) else "text"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -91,7 +95,22 @@ def _read_path(path: Path, *, medium, default_medium, hdu, wave_unit) -> list[Ob
     except SpectrumFormatError as exc:
         raise SpectrumFormatError(f"{path}: {exc}") from None
     except (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable spectrum file ({type(exc).__name__}: {exc})") from None
+        raise ValueError(f"{path}: corrupt, truncated or unreadable {kind} file ({type(exc).__name__}: {exc})") \
+            from None
+
+
+def _read_hdulist(hdul, *, medium, default_medium, hdu) -> list[ObservedSpectrum]:
+    from glocal.observed.fits_io import read_fits_hdulist
+    name = str(getattr(hdul, "filename", lambda: None)() or "HDUList")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return read_fits_hdulist(hdul, name, _stem(Path(name)), medium=medium,
+                                     default_medium=default_medium, hdu=hdu)
+    except SpectrumFormatError as exc:
+        raise SpectrumFormatError(f"{name}: {exc}") from None
+    except (OSError, ValueError, TypeError, KeyError, IndexError) as exc:
+        raise ValueError(f"{name}: unreadable FITS content ({type(exc).__name__}: {exc})") from None
 
 
 # ----------------------------------------------------------------------------- text
@@ -222,10 +241,6 @@ def _read_object(obj, *, medium, default_medium, wave_unit) -> list[ObservedSpec
         return [obj if medium is None or medium == obj.medium else replace(obj, medium=medium)]
     if hasattr(obj, "spectral_axis") and hasattr(obj, "flux"):
         return _from_specutils(obj, medium, default_medium, wave_unit)
-    from astropy.io import fits
-    if isinstance(obj, fits.HDUList):
-        from glocal.observed.fits_io import read_fits_hdulist
-        return read_fits_hdulist(obj, "HDUList", "spectrum", medium=medium, default_medium=default_medium)
     if _is_pair(obj):
         import astropy.units as u
         wave = _to_angstrom(obj[0], wave_unit)
