@@ -2,6 +2,7 @@
 read back to the same arrays; header WCS variants; gzip; errors; air/vacuum; masks; the real files."""
 from __future__ import annotations
 
+import csv
 import gzip
 
 import astropy.units as u
@@ -376,6 +377,9 @@ def test_every_real_spectrum_reads(shared_data):
         pytest.skip(f"real spectra not found at {folder}")
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix != ".csv")
     assert len(files) >= 9
+    with open(folder / "literature.csv") as fh:  # the BOSZ SED fits copied from the CALSPEC headers
+        sed = {row["file"]: {k: float(row[f"sed_{k}"]) for k in ("teff", "logg", "logz", "ebv")}
+               for row in csv.DictReader(fh) if row["sed_teff"]}
     for path in files:
         specs = read_spectra(path)
         assert len(specs) >= 1, path
@@ -385,5 +389,8 @@ def test_every_real_spectrum_reads(shared_data):
             if "calspec" in str(path):
                 assert s.medium == "vacuum" and s.sigma is not None and "erg" in s.meta["flux_unit"]
                 assert s.wave[-1] < (25000 if "stisnic" in path.name else 10200), "CALSPEC model part not cut"
+                rel = str(path.relative_to(folder))
+                if sed.get(rel):
+                    assert s.meta["calspec_sed_fit"] == sed[rel], rel
             else:
                 assert s.medium == "air" and 3300 < s.wave[0] < 3500 and 9100 < s.wave[-1] < 9500

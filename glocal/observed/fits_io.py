@@ -222,6 +222,24 @@ def _calspec_data_ranges(primary_header) -> list[tuple[float, float]] | None:
     return data if any_row else None
 
 
+_CALSPEC_RV = re.compile(r"radial\s+vel\w*\s*=\s*(-?\d+(?:\.\d*)?)", re.I)
+_CALSPEC_SED = re.compile(r"Teff,\s*log g,\s*log z,\s*E\(B-V\)\s*=\s*([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)\s+([-\d.]+)")
+
+
+def _calspec_meta(primary_header) -> dict:
+    """CALSPEC HISTORY facts: the radial velocity (km/s) applied to the appended model, and the BOSZ SED fit
+    (Teff, log g, log z, E(B−V)) — recorded in ``meta``, not applied."""
+    if "HISTORY" not in primary_header:
+        return {}
+    text = " ".join(str(c) for c in primary_header["HISTORY"])
+    out = {}
+    if m := _CALSPEC_RV.search(text):
+        out["calspec_rv_kms"] = float(m.group(1))
+    if m := _CALSPEC_SED.search(text):
+        out["calspec_sed_fit"] = dict(zip(("teff", "logg", "logz", "ebv"), (float(g) for g in m.groups())))
+    return out
+
+
 def _column(tab, name, rows):
     return None if name is None else np.asarray(tab[name], dtype=np.float64).reshape(rows, -1)
 
@@ -249,6 +267,8 @@ def _read_table(hdul, index: int, source: str, medium, default_medium: str, name
     base = _header_meta(header, source, index)
     base.update(flux_unit=flux_unit_string(units.get(cols["flux"])), medium_reason=reason, columns=cols)
     ranges = _calspec_data_ranges(hdul[0].header)
+    if ranges:
+        base.update(_calspec_meta(hdul[0].header))
     names = _row_names(tab, n, name)
     out = []
     for r in range(n):
