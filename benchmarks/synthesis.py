@@ -23,7 +23,6 @@ import sys
 import time
 import warnings
 
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 TARGET_S_PER_SPECTRUM = 5.0
@@ -44,15 +43,16 @@ def main(argv=None):
     warnings.filterwarnings("ignore")
     from glocal.grid import PRESETS, paper_variants, preset_grid
     from glocal.linelists import builtin_linelist
-    from glocal.synthesis import convergence_table, synthesize_variants
-    from glocal.synthesis.sme import DEFAULTS
+    from glocal.synthesis import synthesize_variants
+    from glocal.synthesis.sme import SMEOptions
+    from glocal.validation import convergence_table
 
     all16 = paper_variants()
     variants = all16[: max(1, min(16, a.variants))]
     lines = builtin_linelist((a.wmin - 25, a.wmax + 25))
     w0, c0 = time.perf_counter(), time.process_time()
     vs = synthesize_variants(a.teff, a.logg, a.feh, variants, wave_range=(a.wmin, a.wmax), line_list=lines,
-                             return_details=True)
+                             engine="sme")
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     det = vs.details
     tim = det["timing"]
@@ -74,14 +74,16 @@ def main(argv=None):
                n_chunks=det.get("n_chunks", 1), h_lines_used=det.get("h_lines_used"),
                wall_s=wall, cpu_s=cpu, line_selection_cpu_s=sel, cpu_s_per_variant=per_var,
                cpu_s_per_16_variant_model=per_model_16, cpu_s_per_spectrum=per_spec,
-               ratio_to_target=per_spec / TARGET_S_PER_SPECTRUM, peak_rss_mb=rss_mb, settings=DEFAULTS)
+               ratio_to_target=per_spec / TARGET_S_PER_SPECTRUM, peak_rss_mb=rss_mb, settings=SMEOptions().as_dict())
     print(f"model Teff={a.teff:.0f} logg={a.logg} [Fe/H]={a.feh}  {a.wmin:.0f}-{a.wmax:.0f} A, "
           f"{det['n_wave']} points in {det.get('n_chunks', 1)} chunks, lines {det['n_lines_used']}/{det['n_lines_in']} "
           f"after selection" + (f", H I lines {det['h_lines_used']}/{det['h_lines']}" if "h_lines" in det else ""))
-    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s for {len(variants)} variants ({n_syn} distinct; CPU/wall {cpu_ratio:.2f})")
+    print(f"wall {wall:.1f} s, CPU {cpu:.1f} s for {len(variants)} variants ({n_syn} distinct; "
+          f"CPU/wall {cpu_ratio:.2f})")
     print(f"line selection {sel:.1f} CPU s (once per model), synthesis {per_var:.1f} CPU s per variant")
     print(f"=> {per_spec:.2f} CPU s per spectrum, {per_model_16:.1f} CPU s per 16-variant model "
-          f"({n_syn16} distinct); ratio to the {TARGET_S_PER_SPECTRUM:.0f} s target: {per_spec / TARGET_S_PER_SPECTRUM:.2f}")
+          f"({n_syn16} distinct); ratio to the {TARGET_S_PER_SPECTRUM:.0f} s target: "
+          f"{per_spec / TARGET_S_PER_SPECTRUM:.2f}")
     print(f"peak RSS {rss_mb:.0f} MB")
     proj = {}
     for name in PRESETS:

@@ -25,22 +25,25 @@ import logging
 import os
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._io import sha256_file
+from ._checks import check_wave_range, require_air_linelist
+from ._io import json_default, sha256_file
+from .grid import GRID_DTYPE
+from .synthesis.registry import DEFAULT_ENGINE
 
 #: Environment of the LocalCluster worker processes. Dask's default sets MALLOC_TRIM_THRESHOLD_=65536,
 #: which makes glibc hand every freed block back to the kernel; the synthesis engines allocate and free
-#: arrays of 1-100 MB per model, so each allocation then costs fresh page faults: the built-in engine
-#: spends 16 s of 28 s in the kernel that way instead of ~1 s of 8 s (benchmarks/worker_malloc.py).
-#: Large mmap/trim thresholds keep freed memory in the process for reuse.
+#: arrays of 1-100 MB per model, so each allocation then costs fresh page faults, most of a worker's
+#: time in the built-in engine (benchmarks/worker_malloc.py; measurements in
+#: results/benchmarks/build_notes.md). Large mmap/trim thresholds keep freed memory in the process.
 WORKER_ENVIRON = {"MALLOC_TRIM_THRESHOLD_": 4 * 2**30, "MALLOC_MMAP_THRESHOLD_": 2**30,
                   "MALLOC_TOP_PAD_": 256 * 2**20, "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1,
                   "OPENBLAS_NUM_THREADS": 1}
-from .grid import GRID_DTYPE
 
 __all__ = ["build_grid", "resolve_nodes", "resolve_variants", "synthesize_model", "data_checksums",
            "read_failures"]
@@ -125,7 +128,8 @@ def data_checksums() -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(d.glob("*.h5"))} if d.is_dir() else {}
 
 
-def _versions(engine_name: str) -> dict[str, str]:
+def _versions(engine_version: str) -> dict[str, str]:
+    """Versions of the packages a grid depends on, and the engine's (``"engine"``)."""
     import importlib.metadata as md
     out = {}
     for pkg in ("glocal", "numpy", "scipy", "h5py", "dask", "distributed", "pysme-astro"):
@@ -133,23 +137,52 @@ def _versions(engine_name: str) -> dict[str, str]:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
             out[pkg] = "not installed"
-    if engine_name == "sme":
-        try:
-            from .synthesis.sme import engine_version
-            out["engine"] = engine_version()
-        except Exception as exc:  # pragma: no cover
-            out["engine"] = f"unknown ({exc})"
-    elif engine_name == "spectrum":
-        out["engine"] = "SPECTRUM v2.77 (Gray & Corbally 1994)"
-    elif engine_name == "builtin":
-        out["engine"] = f"glocal built-in LTE engine (glocal {out['glocal']})"
+    out["engine"] = engine_version
     return out
 
 
-def synthesize_model(node: Mapping, variants: Sequence[Mapping], engine, wave_range, grid: np.ndarray,
-                     R: float, engine_options: Mapping) -> dict:
+def _custom_engine_name(func: Callable) -> str:
+    return f"custom:{getattr(func, '__module__', '')}.{getattr(func, '__qualname__', 'engine')}"
+
+
+def _engine_name(engine) -> str:
+    """Registry name of ``engine``: a registered name, or a function registered (in this process) as a
+    custom engine that takes no options (``glocal.synthesis.registry.NoOptions``)."""
+    if isinstance(engine, str):
+        return engine
+    if not callable(engine):
+        raise TypeError(f"engine must be a registered name or an engine function, got {engine!r}")
+    from .synthesis import available_engines, register_engine
+    name = _custom_engine_name(engine)
+    if name not in available_engines():
+        register_engine(name, engine, version=lambda: "custom engine", description=name)
+    return name
+
+
+def _labels(node: Mapping, variants: Sequence[Mapping], vturb: float) -> dict:
+    """Label columns of one model's rows: teff, logg, feh, vturb, ofe, mgfe, model_id, <el>fe."""
+    nv = len(variants)
+    labels = {
+        "teff": np.full(nv, float(node["teff"])), "logg": np.full(nv, float(node["logg"])),
+        "feh": np.full(nv, float(node["feh"])), "vturb": np.full(nv, vturb),
+        "ofe": np.array([v.get("O", 0.0) for v in variants], float),
+        "mgfe": np.array([v.get("Mg", 0.0) for v in variants], float),
+        "model_id": np.full(nv, int(node["model_id"]), dtype=np.int64),
+    }
+    for el in sorted({el for v in variants for el in v} - {"O", "Mg"}):
+        labels[f"{el.lower()}fe"] = np.array([v.get(el, 0.0) for v in variants], float)
+    return labels
+
+
+def synthesize_model(node: Mapping, variants, engine, wave_range, grid: np.ndarray, R: float,
+                     options=None, line_list=None) -> dict:
     """Worker task: all variants of one node → dict(model_id, flux (n_var, n_pix) float32, labels,
-    seconds) or dict(model_id, error, traceback).  Never raises."""
+    seconds) or dict(model_id, error, traceback).  Never raises.
+
+    ``variants``: list of [X/Fe] dicts, or ``"joint:<seed>"`` (16 Latin-hypercube draws seeded by
+    (seed, model_id)); ``engine``: a registered name or an engine function; ``options``: the engine's
+    options (dataclass or mapping); ``grid``: the R = ``R`` output grid (air Å).
+    """
     t0 = time.perf_counter()
     mid = int(node["model_id"])
     try:
@@ -157,36 +190,17 @@ def synthesize_model(node: Mapping, variants: Sequence[Mapping], engine, wave_ra
             from .grid import joint_variants
             variants = joint_variants(16, rng=np.random.default_rng([int(variants.split(":")[1]), mid]))
         from .degrade import degrade
-        from .synthesis import synthesize_variants, get_engine, register_engine
-        if callable(engine):
-            name = f"custom:{getattr(engine, '__name__', 'engine')}"
-            try:
-                get_engine(name)
-            except ValueError:
-                register_engine(name, engine)
-            engine_name = name
-        else:
-            engine_name = engine
+        from .synthesis import synthesize_variants
         vs = synthesize_variants(float(node["teff"]), float(node["logg"]), float(node["feh"]), variants,
-                                 wave_range=wave_range, engine=engine_name, **dict(engine_options))
+                                 wave_range=wave_range, engine=_engine_name(engine), line_list=line_list,
+                                 options=options)
         norm = vs.normalized
         if not np.all(np.isfinite(norm)):
             raise RuntimeError("non-finite normalised flux")
-        _, low = degrade(vs.wave, norm, R=R, grid=grid)
-        low = np.atleast_2d(low)
+        low = np.atleast_2d(degrade(vs.wave, norm, R=R, grid=grid)[1])
         if not np.all(np.isfinite(low)):
             raise RuntimeError("non-finite degraded flux")
-        nv = len(variants)
-        labels = {
-            "teff": np.full(nv, float(node["teff"])), "logg": np.full(nv, float(node["logg"])),
-            "feh": np.full(nv, float(node["feh"])), "vturb": np.full(nv, vs.vturb),
-            "ofe": np.array([v.get("O", 0.0) for v in variants], float),
-            "mgfe": np.array([v.get("Mg", 0.0) for v in variants], float),
-            "model_id": np.full(nv, mid, dtype=np.int64),
-        }
-        for el in sorted({el for v in variants for el in v} - {"O", "Mg"}):
-            labels[f"{el.lower()}fe"] = np.array([v.get(el, 0.0) for v in variants], float)
-        return dict(model_id=mid, flux=low.astype(np.float32), labels=labels,
+        return dict(model_id=mid, flux=low.astype(np.float32), labels=_labels(node, variants, vs.vturb),
                     seconds=time.perf_counter() - t0)
     except Exception as exc:  # recorded by the caller, never silent
         return dict(model_id=mid, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
@@ -198,7 +212,8 @@ def _describe_option(value):
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, np.ndarray):
-        return {"array_shape": list(value.shape), "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}
+        return {"array_shape": list(value.shape),
+                "sha256": hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()}
     data = getattr(value, "data", None)
     if isinstance(data, np.ndarray) and data.dtype.names is not None:
         return {"type": type(value).__name__, "n_lines": int(data.shape[0]),
@@ -227,70 +242,167 @@ def read_failures(out) -> list[dict]:
     return rows
 
 
-def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = "sme", workers: int = 2,
+def _append_failure(path: Path, res: dict, engine_name: str) -> None:
+    """One JSON line per failed model: id, error, traceback, engine, UTC time."""
+    record = {"model_id": res["model_id"], "error": res["error"], "traceback": res["traceback"],
+              "engine": engine_name, "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    with open(path, "a") as f:
+        f.write(json.dumps(record, default=json_default) + "\n")
+
+
+@dataclass
+class _Plan:
+    """Everything a build needs, validated before any work."""
+    nodes: np.ndarray
+    variants: list
+    task_variants: object
+    engine: object
+    engine_name: str
+    options: object
+    line_list: object
+    lo: float
+    hi: float
+    R: float
+    grid: np.ndarray
+    covered: np.ndarray
+    provenance: dict
+
+
+def _check_positive_ints(workers, batch_models) -> None:
+    if not isinstance(workers, (int, np.integer)) or isinstance(workers, bool) or workers < 0:
+        raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
+    if not isinstance(batch_models, (int, np.integer)) or isinstance(batch_models, bool) or batch_models < 1:
+        raise ValueError(f"batch_models must be a positive integer, got {batch_models!r}")
+
+
+def _provenance(plan: _Plan, variants_arg, seed: int, version: str) -> dict:
+    skipped = plan.nodes[~plan.covered]
+    params = {"wave_range": [plan.lo, plan.hi], "R": plan.R, "seed": int(seed),
+              "variants": "joint (16 Latin-hypercube draws per model, rng=(seed, model_id))"
+              if variants_arg == "joint" else plan.variants,
+              "engine_options": _describe_option(plan.options.as_dict()),
+              "normalisation": "F/Fc with the same atmosphere (paper 2.1)",
+              "degradation": "Gaussian FWHM=lambda/R, +-5 FWHM, Eq. 8 grid (paper 2.2)"}
+    if plan.line_list is not None:
+        params["line_list"] = _describe_option(plan.line_list)
+    return {"engine": plan.engine_name, "engine_version": version, "versions": _versions(version),
+            "data_sha256": data_checksums(), "parameters": params,
+            "n_nodes_requested": int(plan.nodes.size), "n_skipped_coverage": int(skipped.size),
+            "skipped_coverage_model_ids": [int(i) for i in skipped["model_id"]]}
+
+
+def _plan(nodes, engine, variants, wave_range, R, engine_options, line_list, seed) -> _Plan:
+    """Resolve and validate the nodes, variants, engine and options, the output grid and the coverage;
+    unknown engines and options fail here, before any work."""
+    from .atmospheres import in_coverage
+    from .degrade import csst_grid
+    from .synthesis import get_engine
+    nodes_arr = resolve_nodes(nodes, seed=seed)
+    var = resolve_variants(variants)
+    lo, hi = check_wave_range(wave_range)
+    if line_list is not None:
+        require_air_linelist(line_list, "build_grid")
+    name = _engine_name(engine)
+    spec = get_engine(name)
+    options = spec.options(engine_options)
+    try:
+        version = spec.version()
+    except Exception as exc:  # recorded, not fatal: the engine may still fail per model, and say why
+        version = f"unknown ({type(exc).__name__}: {exc})"
+    cov = np.asarray(in_coverage(nodes_arr["teff"], nodes_arr["logg"], nodes_arr["feh"]), bool)
+    # "joint": fresh Latin-hypercube draws per model, seeded by (seed, model_id) -> reproducible
+    plan = _Plan(nodes_arr, var, f"joint:{int(seed)}" if variants == "joint" else var, engine, name, options,
+                 line_list, lo, hi, float(R), csst_grid(lo, hi, R), cov, {})
+    plan.provenance = _provenance(plan, variants, seed, version)
+    return plan
+
+
+def _run_tasks(todo, args, handle, workers, scheduler) -> None:
+    """``synthesize_model`` on every node of ``todo`` (serial, or one Dask task per model), results to
+    ``handle`` as they come."""
+    if scheduler == "serial" or workers == 0:
+        for n in todo:
+            handle(synthesize_model({k: n[k] for k in n.dtype.names}, *args))
+        return
+    if not todo:
+        return
+    from distributed import Client, LocalCluster, as_completed
+    cluster = None
+    if scheduler is None:
+        import dask
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
+            # worker warnings are silenced: at shutdown a worker's last heartbeat can race the closing
+            # scheduler and print a harmless CommClosedError traceback; failures of models are recorded
+            # per model (``failures``), not through Dask's logs
+            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        client = Client(scheduler)
+    try:
+        futs = [client.submit(synthesize_model, {k: n[k] for k in n.dtype.names}, *args,
+                              key=f"glocal-model-{int(n['model_id'])}-{os.getpid()}", pure=False) for n in todo]
+        for fut in as_completed(futs):
+            handle(fut.result())
+            fut.release()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+class _Collector:
+    """Writes finished models to the dataset in batches of ``batch_models`` and failures to the log."""
+
+    def __init__(self, writer, fail_path: Path, engine_name: str, batch_models: int, bar):
+        self.writer, self.fail_path, self.engine_name = writer, fail_path, engine_name
+        self.batch_models, self.bar = batch_models, bar
+        self.pending: list[dict] = []
+        self.failed: list[int] = []
+        self.built = 0
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        flux = np.concatenate([r["flux"] for r in self.pending])
+        labels = {k: np.concatenate([r["labels"][k] for r in self.pending]) for k in self.pending[0]["labels"]}
+        self.writer.append(flux, labels)
+        self.pending.clear()
+
+    def __call__(self, res: dict) -> None:
+        if "error" in res:
+            self.failed.append(res["model_id"])
+            _append_failure(self.fail_path, res, self.engine_name)
+        else:
+            self.pending.append(res)
+            self.built += 1
+            if len(self.pending) >= self.batch_models:
+                self.flush()
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(failed=len(self.failed))
+
+
+def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = DEFAULT_ENGINE, workers: int = 2,
                scheduler: str | None = None, variants="paper", progress: bool = True,
-               wave_range=(2550.0, 10000.0), R: float = 200.0, engine_options: Mapping | None = None,
+               wave_range=(2550.0, 10000.0), R: float = 200.0, engine_options=None, line_list=None,
                batch_models: int = 1, seed: int = 0, overwrite: bool = False) -> dict:
     """Build (or resume) an R = 200 dataset of all ``variants`` for every in-coverage node.
 
-    Returns a summary dict: n_nodes, n_skipped_coverage, n_done_before, n_built, n_failed,
-    failed (list of model ids), seconds, path.
+    ``engine``: a registered engine name (default the built-in one) or an engine function (contract
+    of ``glocal.synthesis.contract``, taking no options); ``engine_options``: its options dataclass or
+    a mapping (unknown names fail at once, listing the valid ones); ``line_list``: a ``LineList`` for
+    every model (default: the built-in list).  Returns a summary dict: n_nodes, n_skipped_coverage,
+    n_done_before, n_built, n_failed, failed (list of model ids), seconds, path.
     """
-    from .atmospheres import in_coverage
     from .dataset import REQUIRED_LABELS, DatasetWriter
-    from .degrade import csst_grid
-
-    nodes_arr = resolve_nodes(nodes, seed=seed)
-    var = resolve_variants(variants)
-    # "joint": fresh Latin-hypercube draws per model, seeded by (seed, model_id) -> reproducible
-    task_variants = f"joint:{int(seed)}" if variants == "joint" else var
-    extra_labels = _extra_label_names(var)
-    engine_options = dict(engine_options or {})
-    if not isinstance(workers, (int, np.integer)) or workers < 0:
-        raise ValueError(f"workers must be a non-negative integer, got {workers!r}")
-    if not isinstance(batch_models, (int, np.integer)) or batch_models < 1:
-        raise ValueError(f"batch_models must be a positive integer, got {batch_models!r}")
-    lo, hi = (float(x) for x in wave_range)
-    grid = csst_grid(lo, hi, R)
-    engine_name = engine if isinstance(engine, str) else f"custom:{getattr(engine, '__name__', 'engine')}"
-    if isinstance(engine, str):
-        import inspect
-
-        from .synthesis import get_engine, synthesize_variants
-
-        # unknown engine names and option names fail before any work: the options go to the front door
-        # (``synthesize_variants``: line_list, atmosphere, vturb) and on to the engine's keywords
-        def keywords(f):
-            return {k for k, p in inspect.signature(f).parameters.items() if p.kind == p.KEYWORD_ONLY}
-        allowed = (keywords(synthesize_variants) | keywords(get_engine(engine))) - {"wave_range", "engine"}
-        unknown = sorted(set(engine_options) - allowed)
-        if unknown:
-            raise ValueError(f"unknown option(s) {unknown} for engine {engine!r}; it takes {sorted(allowed)}")
-
-    cov = np.asarray(in_coverage(nodes_arr["teff"], nodes_arr["logg"], nodes_arr["feh"]), bool)
-    skipped = nodes_arr[~cov]
-    todo_all = nodes_arr[cov]
-    prov = {
-        "engine": engine_name,
-        "engine_version": _versions(engine_name).get("engine", "unknown"),
-        "versions": _versions(engine_name),
-        "data_sha256": data_checksums(),
-        "parameters": {"wave_range": [lo, hi], "R": R,
-                       "variants": "joint (16 Latin-hypercube draws per model, rng=(seed, model_id))"
-                       if variants == "joint" else var, "seed": int(seed),
-                       "engine_options": _describe_option(engine_options),
-                       "normalisation": "F/Fc with the same atmosphere (paper 2.1)",
-                       "degradation": "Gaussian FWHM=lambda/R, +-5 FWHM, Eq. 8 grid (paper 2.2)"},
-        "n_nodes_requested": int(nodes_arr.size),
-        "n_skipped_coverage": int(skipped.size),
-        "skipped_coverage_model_ids": [int(i) for i in skipped["model_id"]],
-    }
+    _check_positive_ints(workers, batch_models)
+    plan = _plan(nodes, engine, variants, wave_range, R, engine_options, line_list, seed)
+    todo_all = plan.nodes[plan.covered]
     t_start = time.perf_counter()
     fail_path = Path(str(out) + ".failures.jsonl")
-    failed: list[int] = []
-    built = 0
-    with DatasetWriter(out, grid, prov, label_names=list(REQUIRED_LABELS) + extra_labels,
-                       overwrite=overwrite) as writer:
+    labels = list(REQUIRED_LABELS) + _extra_label_names(plan.variants)
+    with DatasetWriter(out, plan.grid, plan.provenance, label_names=labels, overwrite=overwrite) as writer:
         if overwrite and fail_path.exists():
             fail_path.unlink()
         done = set(writer.done_models().tolist())
@@ -299,70 +411,17 @@ def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = "sme", wor
         bar = None
         if progress:
             from tqdm.auto import tqdm
-            bar = tqdm(total=len(todo_all), initial=n_done_before, desc=f"grid ({engine_name})", unit="model")
-        pending: list[dict] = []
-
-        def flush():
-            if not pending:
-                return
-            flux = np.concatenate([r["flux"] for r in pending])
-            labels = {k: np.concatenate([r["labels"][k] for r in pending]) for k in pending[0]["labels"]}
-            writer.append(flux, labels)
-            pending.clear()
-
-        def handle(res: dict):
-            nonlocal built
-            if "error" in res:
-                failed.append(res["model_id"])
-                with open(fail_path, "a") as f:
-                    f.write(json.dumps({"model_id": res["model_id"], "error": res["error"],
-                                        "traceback": res["traceback"], "engine": engine_name,
-                                        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
-            else:
-                pending.append(res)
-                built += 1
-                if len(pending) >= batch_models:
-                    flush()
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(failed=len(failed))
-
-        args = (task_variants, engine, (lo, hi), grid, R, engine_options)
+            bar = tqdm(total=len(todo_all), initial=n_done_before, desc=f"grid ({plan.engine_name})", unit="model")
+        collect = _Collector(writer, fail_path, plan.engine_name, batch_models, bar)
+        args = (plan.task_variants, plan.engine, (plan.lo, plan.hi), plan.grid, plan.R, plan.options, plan.line_list)
         try:
-            if scheduler == "serial" or workers == 0:
-                for n in todo:
-                    handle(synthesize_model({k: n[k] for k in n.dtype.names}, *args))
-            elif todo:
-                from distributed import Client, LocalCluster, as_completed
-                cluster = None
-                if scheduler is None:
-                    import dask
-                    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
-                        # worker warnings are silenced: at shutdown a worker's last heartbeat can race the
-                        # closing scheduler and print a harmless CommClosedError traceback; failures of models
-                        # are recorded per model (``failures``), not through Dask's logs
-                        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                               dashboard_address=None, silence_logs=logging.ERROR)
-                    client = Client(cluster)
-                else:
-                    client = Client(scheduler)
-                try:
-                    futs = [client.submit(synthesize_model, {k: n[k] for k in n.dtype.names}, *args,
-                                          key=f"glocal-model-{int(n['model_id'])}-{os.getpid()}", pure=False)
-                            for n in todo]
-                    for fut in as_completed(futs):
-                        handle(fut.result())
-                        fut.release()
-                finally:
-                    client.close()
-                    if cluster is not None:
-                        cluster.close()
-            flush()
+            _run_tasks(todo, args, collect, workers, scheduler)
+            collect.flush()
         finally:
             if bar is not None:
                 bar.close()
-            writer.provenance["failures"] = {"n_failed_this_run": len(failed), "failed_model_ids": failed,
-                                             "log": fail_path.name}
-    return dict(path=str(out), n_nodes=int(nodes_arr.size), n_skipped_coverage=int(skipped.size),
-                n_done_before=int(n_done_before), n_built=int(built), n_failed=len(failed),
-                failed=failed, seconds=time.perf_counter() - t_start)
+            writer.provenance["failures"] = {"n_failed_this_run": len(collect.failed),
+                                             "failed_model_ids": collect.failed, "log": fail_path.name}
+    return dict(path=str(out), n_nodes=int(plan.nodes.size), n_skipped_coverage=int((~plan.covered).sum()),
+                n_done_before=int(n_done_before), n_built=int(collect.built), n_failed=len(collect.failed),
+                failed=collect.failed, seconds=time.perf_counter() - t_start)

@@ -3,13 +3,14 @@
 Both engines synthesise, on the same interpolated Kurucz atmosphere, shipped line list, abundances
 (Eqs 1-3) and microturbulence (Eqs 4-7), the base abundances and +``delta`` dex of O and of Mg over
 2550-10000 A: the built-in engine at its converged default (R_int = 100 000, line threshold 1e-4), SME
-on its own converged grid (2 km/s). ``glocal.synthesis.builtin.validation.compare_with_sme`` degrades
+on its own converged grid (2 km/s). ``glocal.validation.builtin_vs_sme.compare_with_sme`` degrades
 both to R = 200 and measures rms/max differences, the continuum and the O/Mg responses.
 
 SME needs ~0.5-1 CPU-min per full-range spectrum here, so this is not part of the book build: it writes
 ``results/validation/builtin_vs_sme.json`` (table + provenance) and one ``.npz`` of R = 200 spectra per
 model, which the engine chapter (03) reads. SME's side of each model (its R = 200 spectra -- the +delta
-variants synthesised in the response windows only -- and a line-free continuum on a 1 A grid) is cached in ``results/validation/builtin_vs_sme/sme/``, so ``--rerun-builtin``
+variants synthesised in the response windows only -- and a line-free continuum on a 1 A grid) is cached
+in ``results/validation/builtin_vs_sme/sme/``, so ``--rerun-builtin``
 re-validates a changed built-in engine in minutes. Resumable: finished models are skipped; every file is
 written under a temporary name and renamed.
 
@@ -70,10 +71,10 @@ def one_model(m, out: Path, wave_range=(2550.0, 10000.0)) -> dict:
     warnings.filterwarnings("ignore")
     from glocal.abundances import abundance_pattern
     from glocal.atmospheres import grid_atmosphere
+    from glocal.constants import WING_MARGIN
     from glocal.grid import microturbulence
     from glocal.linelists import builtin_linelist
-    from glocal.constants import WING_MARGIN
-    from glocal.synthesis.builtin.validation import compare_builtin, sme_reference, sme_window_variants
+    from glocal.validation.builtin_vs_sme import compare_builtin, sme_reference, sme_window_variants
     teff, logg, feh = m
     atm = grid_atmosphere(teff, logg, feh)
     A, vt = abundance_pattern(feh, {}), float(microturbulence(teff, logg, feh))
@@ -116,8 +117,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from glocal.atmospheres import in_coverage
     from glocal.build import WORKER_ENVIRON
-    from glocal.synthesis.builtin.validation import MIN_RESPONSE
     from glocal.synthesis.sme import engine_version
+    from glocal.validation.builtin_vs_sme import MIN_RESPONSE
     for k, v in WORKER_ENVIRON.items():
         os.environ.setdefault(k, str(v))
     out = Path(a.out)
@@ -162,7 +163,7 @@ def main(argv=None) -> int:
                             "min_response": MIN_RESPONSE, "R": 200,
                             "wave_range": list(a.wave_range)},
                "sme_version": engine_version(), "glocal_commit": commit,
-               "created_utc": dt.datetime.now(dt.timezone.utc).isoformat(),
+               "created_utc": dt.datetime.now(dt.UTC).isoformat(),
                "wall_seconds_this_run": time.perf_counter() - t0}
     tmp = out / "builtin_vs_sme.json.tmp"
     tmp.write_text(json.dumps(summary, indent=1))

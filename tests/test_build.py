@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -9,14 +10,16 @@ import pytest
 from glocal.build import build_grid, read_failures, resolve_nodes, resolve_variants, synthesize_model
 from glocal.dataset import load_dataset
 from glocal.degrade import csst_grid
+from glocal.synthesis import EngineOptions
 
 WAVE_RANGE = (3000.0, 4000.0)
 
 
-def analytic_engine(atmosphere, abundances_list, line_list, wave_range, vturb, wave=None, **_):
+def analytic_engine(atmosphere, abundances, line_list, wave_range, vturb, options, *, wave=None):
     """Deterministic analytic 'engine' (Gaussian lines whose depth follows A(O), A(Mg)) used to test
-    the build machinery quickly; it obeys the engine interface of glocal.synthesis."""
-    A = np.asarray(abundances_list, float)
+    the build machinery quickly; it obeys the engine contract of glocal.synthesis.contract."""
+    from glocal.synthesis import EngineResult
+    A = np.asarray(abundances, float)
     if atmosphere.teff > 7900:
         raise RuntimeError("analytic engine refuses Teff > 7900 K (failure-path test)")
     w = np.linspace(wave_range[0], wave_range[1], 4001)
@@ -25,7 +28,7 @@ def analytic_engine(atmosphere, abundances_list, line_list, wave_range, vturb, w
     prof = np.exp(-0.5 * ((w - 3100.0) / 8.0) ** 2), np.exp(-0.5 * ((w - 3800.0) / 8.0) ** 2)
     cont = np.tile(1e6 * (w / 5000.0) ** -2, (A.shape[0], 1))
     flux = cont * (1 - np.clip(depth_o * prof[0] + depth_mg * prof[1], 0, 0.9))
-    return w, flux, cont
+    return EngineResult(w, flux, cont, {"options": options})
 
 
 def one_line_list():
@@ -70,7 +73,7 @@ def test_build_resume_failures_and_labels(tmp_path):
     cov = _covered()
     variants = resolve_variants("paper")
     opts = dict(engine=analytic_engine, scheduler="serial", variants=variants, progress=False,
-                wave_range=WAVE_RANGE, engine_options={"line_list": one_line_list()})
+                wave_range=WAVE_RANGE, line_list=one_line_list())
     # first run on the first two nodes only (simulates a run killed after two models)
     r1 = build_grid(np.array(NODES[:2]), out, **opts)
     assert r1["n_built"] == int(cov[:2].sum()) and r1["n_failed"] == 0
@@ -114,8 +117,9 @@ def test_build_resume_failures_and_labels(tmp_path):
 
 def test_worker_never_raises():
     node = {"model_id": 7, "teff": 4500.0, "logg": 2.0, "feh": -2.0}
-    res = synthesize_model(node, [{"O": 0.0, "Mg": 0.0}], "no-such-engine", WAVE_RANGE, csst_grid(*WAVE_RANGE), 200.0, {})
-    assert res["model_id"] == 7 and "ValueError" in res["error"]
+    res = synthesize_model(node, [{"O": 0.0, "Mg": 0.0}], "no-such-engine", WAVE_RANGE, csst_grid(*WAVE_RANGE),
+                           200.0, {})
+    assert res["model_id"] == 7 and "ValueError" in res["error"] and "no-such-engine" in res["error"]
 
 
 @pytest.mark.slow
@@ -128,7 +132,7 @@ def test_build_with_dask_processes(tmp_path):
     lines = builtin_linelist((5140.0, 5210.0))
     r = build_grid([(5000.0, 4.5, -1.4), (4500.0, 2.0, -2.0)], out, engine="sme", workers=2,
                    variants=[{"O": 0.0, "Mg": 0.0}, {"O": 0.0, "Mg": 1.0}], progress=False,
-                   wave_range=(5120.0, 5230.0), engine_options={"line_list": lines})
+                   wave_range=(5120.0, 5230.0), line_list=lines)
     assert r["n_built"] == 2 and r["n_failed"] == 0, read_failures(out)
     ds = load_dataset(out)
     assert ds.flux.shape[0] == 4
@@ -150,7 +154,7 @@ def test_joint_variants_and_extra_elements(tmp_path):
     """'joint' draws differ per model but are reproducible; other elements get their own label column."""
     nodes = [(4500.0, 2.0, -2.0), (5000.0, 4.5, -1.4)]
     opts = dict(engine=analytic_engine, scheduler="serial", progress=False, wave_range=WAVE_RANGE,
-                engine_options={"line_list": one_line_list()})
+                line_list=one_line_list())
     build_grid(nodes, tmp_path / "j.h5", variants="joint", seed=3, **opts)
     build_grid(nodes, tmp_path / "j2.h5", variants="joint", seed=3, **opts)
     a, b = load_dataset(tmp_path / "j.h5"), load_dataset(tmp_path / "j2.h5")
@@ -164,13 +168,52 @@ def test_joint_variants_and_extra_elements(tmp_path):
 
 
 def test_engine_options_are_checked_before_any_work(tmp_path):
-    """A misspelt engine option fails at once with the engine's valid keywords, not once per model."""
+    """A misspelt engine option fails at once with the engine's valid options, not once per model; so do
+    an unknown engine, another engine's options and a vacuum line list."""
     out = tmp_path / "g.h5"
-    with pytest.raises(ValueError, match="unknown option.*resolutoin.*threshold"):
+    with pytest.raises(TypeError, match="unknown option.*resolutoin.*valid:.*threshold"):
         build_grid("ci", out, engine="builtin", engine_options={"resolutoin": 40000}, progress=False)
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(TypeError, match="unknown option.*resolution.*valid:.*step_kms"):
         build_grid("ci", out, engine="sme", engine_options={"resolution": 40000}, progress=False)  # builtin's
+    from glocal.synthesis.sme import SMEOptions
+    with pytest.raises(TypeError, match="SMEOptions"):
+        build_grid("ci", out, engine="spectrum", engine_options=SMEOptions(), progress=False)
+    with pytest.raises(ValueError, match="unknown engine.*available: builtin"):
+        build_grid("ci", out, engine="nope", progress=False)
+    with pytest.raises(ValueError, match="air"):
+        build_grid("ci", out, engine=analytic_engine, line_list=one_line_list().to_medium("vacuum"), progress=False)
     assert not out.exists()
+
+
+@dataclass(frozen=True)
+class _ScaleOptions(EngineOptions):
+    """Options of the test engine below: ``depth`` scales its line depths."""
+    depth: float = 1.0
+
+
+def _scaled_engine(atmosphere, abundances, line_list, wave_range, vturb, options, *, wave=None):
+    res = analytic_engine(atmosphere, abundances, line_list, wave_range, vturb, options, wave=wave)
+    norm = 1 - options.depth * (1 - res.normalized)
+    return type(res)(res.wave, norm * res.continuum, res.continuum)
+
+
+def test_provenance_records_engine_name_version_and_all_options(tmp_path):
+    """The registry's engine name, its version and every option (defaults included) reach the grid's
+    provenance; the options change the spectra."""
+    from glocal.synthesis import register_engine
+    register_engine("test-scaled", _scaled_engine, _ScaleOptions, lambda: "scaled 1.0", overwrite=True)
+    kw = dict(engine="test-scaled", scheduler="serial", variants=[{"O": 0.8}], progress=False,
+              wave_range=WAVE_RANGE, line_list=one_line_list())
+    build_grid(NODES[:1], tmp_path / "a.h5", **kw)
+    build_grid(NODES[:1], tmp_path / "b.h5", engine_options={"depth": 2.0}, **kw)
+    a, b = load_dataset(tmp_path / "a.h5"), load_dataset(tmp_path / "b.h5")
+    params = a.provenance["parameters"]
+    params = json.loads(params) if isinstance(params, str) else params
+    assert a.provenance["engine"] == "test-scaled" and a.provenance["engine_version"] == "scaled 1.0"
+    assert params["engine_options"] == {"depth": 1.0} and params["line_list"]["n_lines"] == 1
+    pix = np.argmin(np.abs(a.wave - 3100.0))
+    depth_a, depth_b = 1 - np.asarray(a.flux)[0, pix], 1 - np.asarray(b.flux)[0, pix]
+    assert depth_a > 0.01 and depth_b == pytest.approx(2 * depth_a, rel=1e-3)
 
 
 def test_cli_engine_option_values():

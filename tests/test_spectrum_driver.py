@@ -13,6 +13,7 @@ import pytest
 
 from glocal.abundances import SOLAR_GS98, abundance_pattern
 from glocal.synthesis import spectrum as sp
+from glocal.synthesis.spectrum import SpectrumOptions
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,8 @@ def _read_lst(path, isotopes):
 def test_line_list_isotope_column_never_both(tmp_path):
     """With ``i`` a line's isotopic fraction is either SPECTRUM's (iso number, unscaled log gf) or
     folded into log gf (iso 0) — never both, never neither — for applied and unapplied lists."""
-    from glocal.linelists import SOLAR_ISOTOPE_FRACTIONS as F, LineList, builtin_linelist
+    from glocal.linelists import SOLAR_ISOTOPE_FRACTIONS as F
+    from glocal.linelists import LineList, builtin_linelist
     lines = builtin_linelist((4290.0, 4340.0))             # isotope fractions applied
     d = lines.data.copy()
     d["loggf"] -= np.log10(d["isotope_fraction"])
@@ -239,10 +241,11 @@ def test_spectrum_end_to_end_against_sme(spectrum_binary, atm, mgb_lines):
     V = [{"O": 0.0, "Mg": 0.0}, {"O": 0.0, "Mg": 0.8}]
     a = synthesize_variants(atm.teff, atm.logg, atm.feh, V, wave_range=(5165.0, 5190.0), atmosphere=atm,
                             line_list=mgb_lines, engine="spectrum", binary=str(spectrum_binary))
+    assert a.details["normalized_only"] and a.options == SpectrumOptions(binary=str(spectrum_binary))
     assert np.allclose(a.continuum, 1.0) and np.all((a.normalized > 0) & (a.normalized <= 1.0 + 1e-6))
     assert a.wave[1] - a.wave[0] == pytest.approx(0.02, abs=1e-3)
     b = synthesize_variants(atm.teff, atm.logg, atm.feh, V, wave_range=(5165.0, 5190.0), atmosphere=atm,
-                            line_list=mgb_lines, wave=a.wave)
+                            line_list=mgb_lines, wave=a.wave, engine="sme")
     ew_a = np.trapezoid(1 - a.normalized, a.wave, axis=1)
     ew_b = np.trapezoid(1 - b.normalized, b.wave, axis=1)
     assert ew_a[1] > 1.4 * ew_a[0]                        # [Mg/Fe] = +0.8 strengthens Mg b in SPECTRUM
@@ -277,8 +280,9 @@ def test_run_passes_paper_switches_and_writes_their_files(fake_spectrum, atm, mg
     ATLAS9 model; isotope column in the line list.  ``na`` still gives the former inputs."""
     ab = abundance_pattern(-2.0)
     A = np.stack([ab, abundance_pattern(-2.0, {"Mg": 0.4})])
-    w, f, c, det = sp.run(atm, A, mgb_lines, (5165.0, 5190.0), 1.8, binary=str(fake_spectrum),
-                          workdir=tmp_path / "nita", return_details=True)
+    r = sp.run(atm, A, mgb_lines, (5165.0, 5190.0), 1.8,
+               SpectrumOptions(binary=str(fake_spectrum), workdir=str(tmp_path / "nita")))
+    w, f, c, det = r.wave, r.flux, r.continuum, r.details
     assert f.shape == (2, w.size) and np.allclose(f, 0.9) and np.allclose(c, 1.0)
     calls = [json.loads(l) for l in (tmp_path / "nita" / "calls.jsonl").read_text().splitlines()]
     assert [c["argv"] for c in calls] == [["nita"], ["nita"]] and det["switches"] == "nita"
@@ -291,15 +295,38 @@ def test_run_passes_paper_switches_and_writes_their_files(fake_spectrum, atm, mg
     assert all(r[2].isdigit() for r in rows) and any(r[2] != "0" for r in rows)   # the isotope column
     assert det["n_isotope_lines"] > 0 and det["model_format"] == "atlas9"
 
-    sp.run(atm, ab[None], mgb_lines, (5165.0, 5190.0), 1.8, binary=str(fake_spectrum), switches="na",
-           workdir=tmp_path / "na")
+    sp.run(atm, ab[None], mgb_lines, (5165.0, 5190.0), 1.8,
+           SpectrumOptions(binary=str(fake_spectrum), switches="na", workdir=str(tmp_path / "na")))
     call = json.loads((tmp_path / "na" / "calls.jsonl").read_text())
     assert call["argv"] == ["na"] and "isotopes.iso" not in call["stdin"] and len(call["stdin"]) == 7
     assert not (tmp_path / "na" / "isotopes.iso").exists()
     head = (tmp_path / "na" / "model.dat").read_text().splitlines()[0].split()
     assert [float(x) for x in head] == [atm.teff, atm.logg, atm.feh, atm.ndepth]
-    with pytest.raises(ValueError):
-        sp.run(atm, ab[None], mgb_lines, (5165.0, 5190.0), 1.8, binary=str(fake_spectrum), switches="nitaf")
+    with pytest.raises(ValueError, match="switches"):
+        SpectrumOptions(binary=str(fake_spectrum), switches="nitaf")
+
+
+def test_spectrum_options_step_grid_timeout_and_scratch_folder(fake_spectrum, atm, mgb_lines, tmp_path,
+                                                               monkeypatch):
+    """``dwave`` is SPECTRUM's step (its last prompt), a ``wave`` grid receives the output by interpolation,
+    a temporary scratch folder is removed after the run, and a SPECTRUM call that outlives ``timeout`` is
+    killed with a RuntimeError."""
+    ab = abundance_pattern(-2.0)[None]
+    r = sp.run(atm, ab, mgb_lines, (5165.0, 5190.0), 1.8,
+               SpectrumOptions(binary=str(fake_spectrum), dwave=0.05, workdir=str(tmp_path / "w")))
+    call = json.loads((tmp_path / "w" / "calls.jsonl").read_text())
+    assert call["stdin"][-1] == "0.0500" and np.allclose(np.diff(r.wave), 0.05) and r.details["dwave"] == 0.05
+    grid = np.linspace(5170.0, 5180.0, 7)
+    r = sp.run(atm, ab, mgb_lines, (5165.0, 5190.0), 1.8, SpectrumOptions(binary=str(fake_spectrum)), wave=grid)
+    assert np.array_equal(r.wave, grid) and r.flux.shape == (1, 7) and not Path(r.details["workdir"]).exists()
+    slow = tmp_path / "slow-spectrum"
+    slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(30)\n")
+    slow.chmod(0o755)
+    with pytest.raises(RuntimeError, match="timeout"):
+        sp.run(atm, ab, mgb_lines, (5165.0, 5190.0), 1.8, SpectrumOptions(binary=str(slow), timeout=0.5))
+    for bad in (dict(dwave=0.0), dict(dwave=2.0), dict(timeout=0), dict(switches="f")):
+        with pytest.raises(ValueError):
+            SpectrumOptions(**bad)
 
 
 def _ch13_lines():
@@ -317,12 +344,13 @@ def test_spectrum_13ch_isotope_file_equals_folded_log_gf(spectrum_binary, tmp_pa
     atm = grid_atmosphere(4500.0, 1.5, -2.0)
     lines = _ch13_lines()
     ab = abundance_pattern(-2.0)[None]
-    w, f_new, _, det = sp.run(atm, ab, lines, (4300.0, 4330.0), 1.8, binary=str(spectrum_binary),
-                              workdir=tmp_path / "nita", return_details=True)
+    r = sp.run(atm, ab, lines, (4300.0, 4330.0), 1.8,
+               SpectrumOptions(binary=str(spectrum_binary), workdir=str(tmp_path / "nita")))
+    w, f_new, det = r.wave, r.flux, r.details
     assert det["n_isotope_lines"] == det["n_lines_written"] > 100
     assert all(l.split()[2] == "13" for l in (tmp_path / "nita" / "lines.lst").read_text().splitlines())
-    _, f_old, _ = sp.run(atm, ab, lines, (4300.0, 4330.0), 1.8, binary=str(spectrum_binary), switches="na",
-                         workdir=tmp_path / "na")
+    f_old = sp.run(atm, ab, lines, (4300.0, 4330.0), 1.8,
+                   SpectrumOptions(binary=str(spectrum_binary), switches="na", workdir=str(tmp_path / "na"))).flux
     ew_new, ew_old = np.trapezoid(1 - f_new[0], w), np.trapezoid(1 - f_old[0], w)
     assert ew_old > 0.2                                       # the 13CH band is there (Å)
     mu_ratio = (0.935332 / (1.008 * 12.011 / 13.019)) ** -1.5  # 0.9914: N(13CH) in `i` mode / atom-file value
@@ -350,10 +378,10 @@ def test_spectrum_nita_matches_na_full_list(spectrum_binary, atm):
     from glocal.linelists import builtin_linelist
     lines = builtin_linelist((4260.0, 4370.0))
     ab = abundance_pattern(-2.0)[None]
-    out = {s: sp.run(atm, ab, lines, (4300.0, 4330.0), 1.8, binary=str(spectrum_binary), switches=s)
+    out = {s: sp.run(atm, ab, lines, (4300.0, 4330.0), 1.8, SpectrumOptions(binary=str(spectrum_binary), switches=s))
            for s in ("na", "nta", "nita")}
-    w = out["na"][0]
-    f = {s: v[1][0] for s, v in out.items()}
+    w = out["na"].wave
+    f = {s: v.flux[0] for s, v in out.items()}
     assert f["na"].min() < 0.3                                # strong CH band: a meaningful comparison
     assert np.array_equal(f["nta"], f["na"])
     assert 0 < np.abs(f["nita"] - f["na"]).max() < 3e-3

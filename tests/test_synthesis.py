@@ -1,16 +1,16 @@
-"""Tests of glocal.abundances and the SME front door (glocal.synthesis, §2.1, Eqs. 1–7)."""
+"""Tests of glocal.abundances, the synthesis front door (glocal.synthesis, §2.1, Eqs. 1–7) and the SME engine."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from glocal.abundances import (ABSENT, SOLAR_GS98, abundance_pattern, abundance_patterns, element_index,
-                               xfe_of)
+from glocal.abundances import ABSENT, SOLAR_GS98, abundance_pattern, abundance_patterns, element_index, xfe_of
 
 pysme = pytest.importorskip("pysme", reason="pysme-astro not installed")
 
-from glocal import synthesis  # noqa: E402
+from glocal import synthesis, validation  # noqa: E402
 from glocal.synthesis import sme as sme_engine  # noqa: E402
+from glocal.synthesis.sme import SMEOptions  # noqa: E402
 
 H_PLANCK, C_LIGHT, K_B = 6.62607015e-27, 2.99792458e10, 1.380649e-16
 
@@ -141,7 +141,7 @@ def test_sme_end_to_end_mg_b(kurucz_atm, small_lines):
     variants = [{"O": 0.0, "Mg": 0.0}, {"O": 0.0, "Mg": 0.0}, {"O": 0.0, "Mg": 0.8}, {"O": 0.8, "Mg": 0.0}]
     vs = synthesis.synthesize_variants(kurucz_atm.teff, kurucz_atm.logg, kurucz_atm.feh, variants,
                                        wave_range=(5160.0, 5190.0), atmosphere=kurucz_atm,
-                                       line_list=small_lines, return_details=True)
+                                       line_list=small_lines, engine="sme")
     assert vs.flux.shape == (4, vs.wave.size) and vs.normalized.shape == vs.flux.shape
     assert vs.vturb == pytest.approx(2.478 - 0.325 * kurucz_atm.logg)   # Eq. 7 (giant, [Fe/H] < -1)
     norm = vs.normalized
@@ -160,11 +160,12 @@ def test_sme_end_to_end_mg_b(kurucz_atm, small_lines):
     assert norm[0, core] < 0.6                                           # a strong line really is there
     assert abs(norm[3, core] - norm[0, core]) < 0.01
     assert vs.details["n_lines_used"] <= vs.details["n_lines_in"]
+    assert vs.engine == "sme" and vs.options == SMEOptions()
 
 
 def test_eos_warm_start_does_not_change_the_result(kurucz_atm, small_lines):
     V = [{"O": 0.0, "Mg": 0.0}, {"O": 1.2, "Mg": 0.0}, {"O": 0.0, "Mg": 1.2}]
-    kw = dict(wave_range=(5170.0, 5175.0), atmosphere=kurucz_atm, line_list=small_lines)
+    kw = dict(wave_range=(5170.0, 5175.0), atmosphere=kurucz_atm, line_list=small_lines, engine="sme")
     warm = synthesis.synthesize_variants(4500, 2.0, -2.0, V, eos_warm_start=True, **kw)
     cold = synthesis.synthesize_variants(4500, 2.0, -2.0, V, eos_warm_start=False, **kw)
     np.testing.assert_allclose(warm.normalized, cold.normalized, atol=1e-5)
@@ -174,10 +175,16 @@ def test_eos_warm_start_does_not_change_the_result(kurucz_atm, small_lines):
 def test_synthesize_single_and_dict_access(kurucz_atm, small_lines):
     s = synthesis.synthesize(kurucz_atm.teff, kurucz_atm.logg, kurucz_atm.feh, abundances={"Mg": 0.4},
                              vturb=1.5, wave_range=(5165.0, 5175.0), atmosphere=kurucz_atm,
-                             line_list=small_lines, wave=np.arange(5165.0, 5175.0, 0.02))
+                             line_list=small_lines, wave=np.arange(5165.0, 5175.0, 0.02), engine="sme")
     assert s.vturb == 1.5 and s["wave"].size == s.flux.size == s.continuum.size
     np.testing.assert_allclose(s["normalized"], s.flux / s.continuum)
     assert np.all(np.diff(s.wave) > 0)
+
+
+def _run(*args, **kwargs):
+    """The SME engine called directly (engine contract): (wave, flux, continuum, details)."""
+    r = sme_engine.run(*args, **kwargs)
+    return r.wave, r.flux, r.continuum, r.details
 
 
 def _r200(wave, norm, lo, hi):
@@ -207,9 +214,9 @@ def test_chunked_synthesis_equals_unchunked_across_h_beta():
     lines = lines_for(lo - 25.0, hi + 25.0)
     A = abundance_pattern(-1.0, {})[None, :]
     vt = microturbulence(8000.0, 4.5, -1.0)
-    w1, f1, c1, d1 = sme_engine.run(atm, A, lines, (lo, hi), vt, chunk_width=30.0, return_details=True)
-    w0, f0, c0 = sme_engine.run(atm, A, lines, (lo, hi), vt, chunk_width=None)
-    wr, fr, cr = sme_engine.run(atm, A, lines, (lo, hi), vt, chunk_width=None, h_depth_min=None)
+    w1, f1, c1, d1 = _run(atm, A, lines, (lo, hi), vt, SMEOptions(chunk_width=30.0))
+    w0, f0, c0, _ = _run(atm, A, lines, (lo, hi), vt, SMEOptions(chunk_width=None))
+    wr, fr, cr, _ = _run(atm, A, lines, (lo, hi), vt, SMEOptions(chunk_width=None, h_depth_min=None))
     assert d1["n_chunks"] == 2
     assert abs(d1["chunk_edges"][1][0] - 4861.33) < 0.5       # the boundary sits in the core
     np.testing.assert_array_equal(w1, wr)
@@ -229,9 +236,9 @@ def test_h_windows_cut_far_wings_within_tolerance(kurucz_atm):
     lo, hi = 4781.0, 4941.0
     lines = lines_for(lo - 25.0, hi + 25.0)
     A = abundance_pattern(-2.0, {"O": 0.4})[None, :]
-    kw = dict(atmosphere=kurucz_atm, abundances_list=A, line_list=lines, wave_range=(lo, hi), vturb=1.8)
-    w1, f1, c1, d1 = sme_engine.run(chunk_width=50.0, return_details=True, **kw)
-    wr, fr, cr = sme_engine.run(chunk_width=None, h_depth_min=None, **kw)
+    kw = dict(atmosphere=kurucz_atm, abundances=A, line_list=lines, wave_range=(lo, hi), vturb=1.8)
+    w1, f1, c1, d1 = _run(options=SMEOptions(chunk_width=50.0), **kw)
+    wr, fr, cr, _ = _run(options=SMEOptions(chunk_width=None, h_depth_min=None), **kw)
     assert d1["n_chunks"] == 4 and d1["h_lines_used"] >= 1
     assert 0 < d1["h_window_max"] < 80.0                      # H-beta's wing is cut inside the range
     r1, rr = _r200(w1, f1 / c1, lo, hi), _r200(wr, fr / cr, lo, hi)
@@ -261,7 +268,8 @@ def test_variants_must_be_a_list(kurucz_atm, small_lines):
 
 
 def test_engine_registry():
-    assert {"sme", "builtin"} <= set(synthesis.available_engines())
+    assert {"sme", "builtin", "spectrum"} <= set(synthesis.available_engines())
+    assert synthesis.available_engines()[0] == synthesis.DEFAULT_ENGINE == "builtin"
     with pytest.raises(ValueError):
         synthesis.register_engine("sme", lambda *a, **k: None)
     with pytest.raises(TypeError):
@@ -272,7 +280,7 @@ def test_engine_registry():
 def test_convergence_of_default_sampling(shared_data, kurucz_atm):
     """Default settings vs 0.01 Å / 7 μ / all lines: every R=200 pixel within 0.2 % (two models)."""
     lines = moog_lines(shared_data, 4990.0, 5360.0)
-    rows = synthesis.convergence_table(models=((4500.0, 2.0, -2.0), (6000.0, 4.0, -1.0)),
+    rows = validation.convergence_table(models=((4500.0, 2.0, -2.0), (6000.0, 4.0, -1.0)),
                                        wave_range=(5000.0, 5350.0), line_list=lines)
     for r in rows:
         assert r["n_pixels"] >= 3
@@ -283,8 +291,8 @@ def test_convergence_of_default_sampling(shared_data, kurucz_atm):
 def test_physics_checks_section_2_3():
     """§2.3 claims on a few models (high resolution, narrow windows to stay fast)."""
     windows = {"OH": (3120.0, 3140.0), "MgI_2852": (2848.0, 2856.0)}
-    r = synthesis.physics_checks(feh=-1.0, teffs=(3500, 4000, 5000, 7000), loggs=(1.0, 3.0, 5.0), R=None,
-                                 windows=windows, almax_min=None)
+    r = validation.physics_checks("sme", feh=-1.0, teffs=(3500, 4000, 5000, 7000), loggs=(1.0, 3.0, 5.0), R=None,
+                                  windows=windows, almax_min=None)
     v = {d["claim"]: d for d in r["verdicts"]}
     assert v["OH band depth rises then falls with Teff, peak 4000-5000 K"]["passed"], v
     assert v["Mg I 2852 depth peaks between 4000 and 5800 K"]["passed"], v
@@ -326,3 +334,30 @@ def test_short_range_keeps_far_wings_of_lines_outside_it(engine):
     bare = synthesis.synthesize(4000.0, 4.5, -1.0, wave_range=(2900.0, 2910.0), wave=short_wave, line_list=cut,
                                 **kw)
     assert np.mean(bare.normalized - short.normalized) > 0.01
+
+
+def test_sme_options_act_as_documented(kurucz_atm):
+    """``step_kms`` sets the grid's velocity step, ``n_mu`` the quadrature (F/F_c moves little between 3 and
+    7 angles), ``h2broad`` the H2 van der Waals broadening: off, the Na D wings of a cool dwarf are shallower."""
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.linelists import builtin_linelist
+    lines = builtin_linelist((5860.0, 5920.0))
+    A = abundance_pattern(-1.0, {})[None, :]
+    dwarf = grid_atmosphere(4000.0, 4.5, -1.0)
+    base = sme_engine.run(dwarf, A, lines, (5885.0, 5900.0), 1.0)
+    coarse = sme_engine.run(dwarf, A, lines, (5885.0, 5900.0), 1.0, SMEOptions(step_kms=4.0))
+    assert np.allclose(np.diff(np.log(base.wave)) * 299792.458, 2.0)
+    assert np.allclose(np.diff(np.log(coarse.wave)) * 299792.458, 4.0)
+    mu7 = sme_engine.run(dwarf, A, lines, (5885.0, 5900.0), 1.0, SMEOptions(n_mu=7))
+    assert base.details["n_mu"] == 3 and mu7.details["n_mu"] == 7
+    assert 0 < np.max(np.abs(mu7.normalized - base.normalized)) < 0.02
+    no_h2 = sme_engine.run(dwarf, A, lines, (5885.0, 5900.0), 1.0, SMEOptions(h2broad=False))
+    wing = (base.wave > 5891.0) & (base.wave < 5894.0)         # between Na D2 5890.0 and D1 5895.9
+    assert np.mean(no_h2.normalized[0, wing] - base.normalized[0, wing]) > 0.005
+
+
+@pytest.mark.parametrize("bad", [dict(n_mu=0), dict(step_kms=-1.0), dict(h_depth_min=0.5), dict(chunk_width=0.5),
+                                 dict(almax_min=float("nan")), dict(h2broad="yes")])
+def test_sme_options_reject_bad_values(bad):
+    with pytest.raises((ValueError, TypeError)):
+        SMEOptions(**bad)

@@ -1,85 +1,21 @@
-"""Driver for R. O. Gray's SPECTRUM v2.77 (Gray & Corbally 1994, AJ 107, 742), the paper's code (§2.1).
+"""SPECTRUM's input files (model, atom, isotope and line files) and its output, as ``spectrum.c`` and its
+readers (``inmodel6.c``, ``inatom2.c``, ``inisotope.c``, ``linelst12b.c``, ``pop13.c``) expect them.
 
-By default SPECTRUM runs with the paper's switches ``nita`` (§2.1: "computed with the ``nita``
-switch and without the ``f`` option"): ``n`` silent, ``i`` isotopes enabled, ``t`` ATLAS9 model
-headers, ``a`` atom file given; no ``f``, so the output is the normalised intensity F/F_c.
-``run(..., switches=...)`` also accepts ``"nta"``, ``"nia"`` and ``"na"`` (the driver's former
-path: simple-header model, isotope fractions folded into log gf), kept to cross-check the
-``t``/``i`` inputs against it (``tests/test_spectrum_driver.py``).
-
-``run`` writes, in a scratch directory:
-
-* the model atmosphere.  With ``t`` an ATLAS9 ``READ DECK6`` deck (:func:`write_kurucz_model`).
-  Under ``t`` SPECTRUM's ``inmodel6.c`` reads only: Teff after ``TEFF`` and log g after
-  ``GRAVITY`` on the first line holding ``TEFF``; [M/H] = log10 of the number after ``SCALE`` on
-  the first later line holding ``SCALE`` (``ABUNDANCE SCALE 10^[Fe/H]``); it skips to the line holding
-  ``READ`` and takes every following row ``rhox T P n_e κ_R accrad [vturb]`` up to ``PRADK``.
-  The ``ABUNDANCE CHANGE`` lines (the atmosphere's own mixture, ATLAS convention) are written for
-  other ATLAS readers (``glocal.atmospheres.read_atmospheres`` reads the deck back) but SPECTRUM
-  ignores them: its abundances come from the atom file.  The deck has no PRADK value (written
-  0) and no per-layer ACCRAD (written 0); neither is used by SPECTRUM.  Without ``t`` the simple
-  header (:func:`write_model`): ``Teff log g [M/H] N`` and N rows ``rhox T P n_e κ_R 0``.  Both
-  carry the same depth values; [M/H] = the model's [Fe/H], which SPECTRUM adds to every metal (Eq. 1);
-* an atom file per abundance variant in ``stdatom.dat`` format (``inatom2.c``): a comment line,
-  then NATOM − NMOL = 92 element rows ``Z log(N_X/N_tot) mass I1 I2 I3 I4 maxcharge`` followed by
-  NMOL = 15 molecule rows (the molecules ``pop13.c`` knows).  The element abundances are the solar
-  mixture plus the [X/Fe] offsets of the variant — Eq. 2 (A_X^file = A_X⊙ + [X/Fe]); SPECTRUM then
-  adds [M/H] (Eq. 3).  Ionisation energies and masses come from ``glocal/data/physics_tables.h5``;
-  triply ionised stages are not tabulated there, so ``maxcharge`` ≤ 2;
-* with ``i`` an isotope file (:func:`write_isotope_file`, ``inisotope.c``): rows
-  ``code iso atomic-mass relative-abundance`` with the solar isotopic fractions the line lists use
-  (``glocal.linelists.SOLAR_ISOTOPE_FRACTIONS``, Asplund et al. 2009, plus Ca, which
-  ``isorelabun.c`` requires but no glocal list resolves, from the same source) and isotope
-  masses (AME2016);
-* the line list in ``luke.lst`` style (``linelst12b.c``): ``λ code [iso] E_low E_up log gf fac type …``
-  with energies in cm⁻¹, log gf to 4 decimals (a fraction folded into 3 decimals would be rounded
-  by up to 5·10⁻⁴ dex), species SPECTRUM does not support dropped, transition type ``GA`` with
-  the log10 damping constants when the list has all three, else ``99`` (SPECTRUM's
-  approximations).  Each line's isotopic fraction is applied exactly once
-  (:func:`spectrum_isotopes`).  Without ``i`` it is folded into log gf.  With ``i`` the line
-  carries SPECTRUM's isotope number and the unscaled log gf wherever SPECTRUM applies that same
-  fraction itself — atoms with an isotope in the file (``inline8.c``: gf × relabund, and the
-  isotope's mass in the Doppler width) and the isotopologues ``pop13.c`` knows (CH, NH, OH, MgH,
-  SiH, CaH, C2, CN, CO, SiO: number density × the two atoms' relabund, with its own reduced
-  mass for each isotopologue); every other line (e.g. TiO, whose isotope numbers ``pop13.c``
-  ignores, or a line whose fraction differs from the file's product) gets isotope number 0 and
-  the fraction folded into log gf;
-
-and runs SPECTRUM, answering its prompts on stdin (model, line list, atom file, [isotope file],
-output, vturb, range, step).  The output (λ, F/F_c) is parsed and returned as flux = F/F_c,
-continuum = 1.  The binary comes from the ``binary`` argument or the ``GLOCAL_SPECTRUM_BIN``
-environment variable; :func:`build_spectrum` compiles the C sources.
-
-``nita`` and ``na`` agree closely but not exactly.  ``t`` alone changes nothing (``nta``
-reproduces ``na`` bit for bit: same depth values, same [M/H]).  With ``i`` SPECTRUM (a) uses its
-own reduced mass for each isotopologue in the dissociation equilibrium (``pop13.c``: ¹²CH 0.92974,
-¹³CH 0.93533, ¹⁶OH 0.94809, ¹⁸OH 0.95439, ²⁴MgH 0.96719 amu, …) instead of the atom file's
-mean-mass value (CH 0.92996, OH 0.94826, MgH 0.96786), which changes the molecule's number density
-∝ μ^−1.5 by −0.9 % (¹³CH, ¹⁸OH) to +0.1 % (²⁴MgH); (b) uses isotope masses in atomic Doppler
-widths; (c) estimates line-computation radii from the unscaled log gf (``initrad``).  On the
-models 4500/1.5/−2, 5000/4.5/−2, 4000/1.0/−1 in windows with OH (3080–3130 Å), Mg II (2790–2860),
-CH (4300–4330) and MgH/Mg b (5160–5190) the normalised spectra differ by ≤ 2·10⁻³ at full
-resolution (¹⁸OH lines in the 4000 K giant) and ≤ 5·10⁻⁵ after degradation to R = 200.
+The formats and the choices made in them are described in ``glocal.synthesis.spectrum``.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ..constants import EV_TO_CM1
+from ...constants import EV_TO_CM1
 
-__all__ = ["run", "build_spectrum", "write_model", "write_kurucz_model", "write_atom_file",
-           "write_isotope_file", "write_line_list", "read_output", "spectrum_isotopes", "isotope_table",
-           "SPECTRUM_MOLECULES", "SWITCHES", "DEFAULT_SWITCHES", "find_binary"]
+__all__ = ["write_model", "write_kurucz_model", "write_atom_file", "write_isotope_file", "write_line_list",
+           "read_output", "spectrum_isotopes", "isotope_table", "molecule_d0", "SPECTRUM_MOLECULES",
+           "SPECTRUM_NTAU", "SPECTRUM_REQUIRED_ISOTOPES", "SPECTRUM_ISOTOPOLOGUES", "MOLECULE_D0_EV",
+           "CA_ISOTOPE_FRACTIONS", "ISOTOPE_MASSES", "N_ELEMENTS_SPECTRUM", "ABSENT_LOG"]
 
-#: The paper's switches (§2.1) and the other accepted sets (see the module docstring).
-DEFAULT_SWITCHES = "nita"
-SWITCHES = ("nita", "nta", "nia", "na")
 #: NTAU of SPECTRUM's ``spectrum.h``: the most depth points a model may have.
 SPECTRUM_NTAU = 100
 
@@ -149,39 +85,9 @@ def _top_stage(z: int) -> int:
     return 2
 
 
-def find_binary(binary=None) -> Path:
-    """Path of the SPECTRUM executable (argument, else $GLOCAL_SPECTRUM_BIN)."""
-    b = binary or os.environ.get("GLOCAL_SPECTRUM_BIN")
-    if not b:
-        raise FileNotFoundError("SPECTRUM binary not given: pass binary=... or set GLOCAL_SPECTRUM_BIN "
-                                "(build it with glocal.synthesis.spectrum.build_spectrum)")
-    p = Path(b)
-    if not p.is_file() or not os.access(p, os.X_OK):
-        raise FileNotFoundError(f"SPECTRUM binary {p} does not exist or is not executable")
-    return p
-
-
-def build_spectrum(source_dir, build_dir) -> Path:
-    """Copy the SPECTRUM C sources to ``build_dir`` and run ``make``; returns the binary path."""
-    src = Path(source_dir)
-    if not (src / "Makefile").is_file() or not (src / "spectrum.c").is_file():
-        raise FileNotFoundError(f"{src} does not hold the SPECTRUM sources (Makefile, spectrum.c)")
-    dst = Path(build_dir)
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst)
-    for f in dst.iterdir():
-        f.chmod(0o644 if f.is_file() else 0o755)
-    r = subprocess.run(["make", "spectrum", "CFLAGS=-O2"], cwd=dst, capture_output=True, text=True, timeout=600)
-    exe = dst / "spectrum"
-    if r.returncode != 0 or not exe.is_file():
-        raise RuntimeError(f"building SPECTRUM failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
-    return exe
-
-
 def _tables():
     import h5py
-    path = Path(__file__).resolve().parents[1] / "data" / "physics_tables.h5"
+    path = Path(__file__).resolve().parents[2] / "data" / "physics_tables.h5"
     if not path.is_file():
         raise FileNotFoundError(f"{path} (ionisation energies, masses) not found")
     with h5py.File(path, "r") as f:
@@ -272,7 +178,8 @@ def write_atom_file(path, logeps_file, d0=None) -> None:
         maxcharge = int(max(0, min(2, ok.sum(), _top_stage(z) - 1)))
         I = [float(c[k]) if ok[k] else 0.0 for k in range(3)] + [0.0]
         lab = np.log10(frac[z - 1]) if frac[z - 1] > 0 else ABSENT_LOG
-        rows.append(f"{z:3d} {lab:9.4f} {mass[z - 1]:9.4f} {I[0]:8.4f} {I[1]:8.4f} {I[2]:8.4f} {I[3]:8.4f} {maxcharge:d}")
+        rows.append(f"{z:3d} {lab:9.4f} {mass[z - 1]:9.4f} {I[0]:8.4f} {I[1]:8.4f} {I[2]:8.4f} {I[3]:8.4f} "
+                    f"{maxcharge:d}")
     for code, (z1, z2) in SPECTRUM_MOLECULES.items():
         m1, m2 = mass[z1 - 1], mass[z2 - 1]
         rows.append(f"{code:3d} {0.0:9.4f} {m1 + m2:9.4f} {d0s[code]:8.4f} {m1 * m2 / (m1 + m2):8.4f} "
@@ -296,7 +203,7 @@ def molecule_d0(line_list) -> dict[int, float]:
 def isotope_table() -> dict[tuple[int, int], float]:
     """(Z, A) → solar isotopic fraction written to the isotope file: the fractions the line lists
     use (``glocal.linelists.SOLAR_ISOTOPE_FRACTIONS``) plus :data:`CA_ISOTOPE_FRACTIONS`."""
-    from ..linelists import SOLAR_ISOTOPE_FRACTIONS
+    from ...linelists import SOLAR_ISOTOPE_FRACTIONS
     table = dict(CA_ISOTOPE_FRACTIONS)
     table.update(SOLAR_ISOTOPE_FRACTIONS)
     return table
@@ -367,7 +274,7 @@ def write_line_list(line_list, path, wave_range=None, isotopes: bool = False, ta
     whose fraction SPECTRUM applies carry the unscaled log gf, the others isotope number 0 and
     the fraction folded in — never both.  ``info`` (a dict) receives the counts.
     """
-    from ..linelists import air_to_vacuum
+    from ...linelists import air_to_vacuum
     d = line_list.data
     if getattr(line_list, "medium", "air") != "air":
         raise ValueError("SPECTRUM line lists are in air wavelengths")
@@ -422,83 +329,3 @@ def read_output(path) -> tuple[np.ndarray, np.ndarray]:
     if arr.shape[0] < 2 or arr.shape[1] != 2 or not np.all(np.isfinite(arr)):
         raise ValueError(f"{p}: SPECTRUM output has {arr.shape} values or NaN")
     return arr[:, 0], arr[:, 1]
-
-
-def run(atmosphere, abundances_list, line_list, wave_range, vturb, *, binary=None, dwave: float = 0.02,
-        wave=None, timeout: float = 3600.0, workdir=None, keep_files: bool = False,
-        return_details: bool = False, switches: str = DEFAULT_SWITCHES):
-    """Engine interface (see ``glocal.synthesis``): F/F_c from SPECTRUM for each abundance set.
-
-    ``abundances_list`` (n_var, 99) log ε include [Fe/H] (Eq. 3); the atom file receives
-    A − [Fe/H] (Eq. 2) and the model [M/H] = [Fe/H].  Returns (wave, F/F_c, ones).
-    With ``wave`` the output is linearly interpolated onto it.  ``switches``: one of
-    :data:`SWITCHES`, default the paper's ``"nita"`` (module docstring).
-    """
-    if switches not in SWITCHES:
-        raise ValueError(f"switches must be one of {SWITCHES}, got {switches!r}")
-    use_t, use_i = "t" in switches, "i" in switches
-    exe = find_binary(binary)
-    A = np.atleast_2d(np.asarray(abundances_list, float))
-    if A.ndim != 2 or A.shape[1] != 99 or not np.all(np.isfinite(A)):
-        raise ValueError(f"abundances_list must be finite (n_var, 99) log eps, got {A.shape}")
-    lo, hi = (float(x) for x in wave_range)
-    if wave is not None:
-        wave = np.asarray(wave, float)
-        if wave.ndim != 1 or np.any(np.diff(wave) <= 0) or not np.all(np.isfinite(wave)):
-            raise ValueError("wave must be 1-D, finite, strictly increasing")
-        lo, hi = min(lo, wave[0]), max(hi, wave[-1])
-    if not (0 < lo < hi) or not np.isfinite(hi):
-        raise ValueError(f"bad wave_range {wave_range!r}")
-    dwave = float(dwave)
-    if not 0 < dwave < 1:
-        raise ValueError(f"dwave must be in (0, 1) Å, got {dwave}")
-    vt = float(vturb)
-    if not np.isfinite(vt) or vt < 0:
-        raise ValueError(f"vturb must be finite and >= 0, got {vturb!r}")
-    feh = float(atmosphere.feh)
-    tmp = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="glocal-spectrum-"))
-    tmp.mkdir(parents=True, exist_ok=True)
-    try:
-        (write_kurucz_model if use_t else write_model)(atmosphere, tmp / "model.dat", feh=feh)
-        info: dict = {}
-        n_lines = write_line_list(line_list, tmp / "lines.lst", (lo - 30.0, hi + 30.0), isotopes=use_i,
-                                  info=info)
-        if n_lines == 0:
-            raise ValueError("no SPECTRUM-supported lines in range")
-        iso_answer = ""
-        if use_i:
-            write_isotope_file(tmp / "isotopes.iso")
-            iso_answer = "isotopes.iso\n"
-        d0 = molecule_d0(line_list)
-        fluxes, grid = [], None
-        for v, ab in enumerate(A):
-            file_ab = ab.copy()
-            file_ab[2:] -= feh                      # Eq. 2: the file holds A_sun + [X/Fe]
-            write_atom_file(tmp / f"atom{v}.dat", file_ab, d0=d0)
-            out = tmp / f"out{v}.spc"
-            # prompts of spectrum.c in order: model, line list, atom file (a), isotope file (i),
-            # output, microturbulence, range, step
-            stdin = (f"model.dat\nlines.lst\natom{v}.dat\n{iso_answer}{out.name}\n{vt:.4f}\n"
-                     f"{lo:.3f},{hi:.3f}\n{dwave:.4f}\n")
-            r = subprocess.run([str(exe), switches], input=stdin, cwd=tmp, capture_output=True, text=True,
-                               timeout=timeout)
-            if r.returncode != 0:
-                raise RuntimeError(f"SPECTRUM failed (rc={r.returncode}): {r.stdout[-1000:]} {r.stderr[-1000:]}")
-            w, f = read_output(out)
-            if grid is None:
-                grid = w
-            elif w.shape != grid.shape:
-                raise RuntimeError("SPECTRUM variants returned different grids")
-            fluxes.append(f)
-        flux = np.array(fluxes)
-        if wave is not None:
-            flux = np.array([np.interp(wave, grid, f) for f in flux])
-            grid = wave
-        if return_details:
-            return grid, flux, np.ones_like(flux), {**info, "dwave": dwave, "switches": switches,
-                                                    "model_format": "atlas9" if use_t else "simple",
-                                                    "molecule_d0": d0, "workdir": str(tmp)}
-        return grid, flux, np.ones_like(flux)
-    finally:
-        if not keep_files and workdir is None:
-            shutil.rmtree(tmp, ignore_errors=True)
