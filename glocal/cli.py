@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
 # ----------------------------------------------------------------------------- spectra I/O
 def read_spectra(path: Path):
@@ -22,33 +23,67 @@ def read_spectra(path: Path):
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix in (".h5", ".hdf5"):
+    name = path.name.lower()
+    if name.endswith((".h5", ".hdf5")):
         from glocal.dataset import load_dataset
         ds = load_dataset(path, required_labels=())
         return ds.wave, ds.flux, ds.labels, None
-    if suffix in (".fits", ".fit", ".fits.gz"):
-        from astropy.table import Table
-        tab = Table.read(path)
-        cols = {c.upper(): c for c in tab.colnames}
-        if "WAVE" not in cols or "FLUX" not in cols:
-            raise ValueError(f"{path}: FITS table needs WAVE and FLUX columns, found {tab.colnames}")
-        wave = np.asarray(tab[cols["WAVE"]], dtype=float)
-        flux = np.asarray(tab[cols["FLUX"]], dtype=float)
-        if wave.ndim == 1:
-            return wave, flux[None, :], None, [path.stem]
-        if not np.allclose(wave, wave[0]):
-            raise ValueError(f"{path}: spectra in one FITS table must share a wavelength grid")
-        names = [str(x) for x in tab[cols["NAME"]]] if "NAME" in cols else [f"{path.stem}[{i}]" for i in range(len(tab))]
-        return wave[0], flux, None, names
-    raise ValueError(f"{path}: unsupported format {suffix!r} (use .h5/.hdf5 or .fits)")
+    if name.endswith(FITS_SUFFIXES):
+        return _read_fits_table(path)
+    raise ValueError(f"{path}: unsupported format (use .h5/.hdf5 or {', '.join(FITS_SUFFIXES)})")
+
+
+def _read_fits_table(path: Path):
+    from astropy.table import Table
+    tab = Table.read(path, format="fits")
+    cols = {c.upper(): c for c in tab.colnames}
+    if "WAVE" not in cols or "FLUX" not in cols:
+        raise ValueError(f"{path}: FITS table needs WAVE and FLUX columns, found {tab.colnames}")
+    wave = np.asarray(tab[cols["WAVE"]], dtype=float)
+    flux = np.asarray(tab[cols["FLUX"]], dtype=float)
+    stem = path.name[:-len(next(s for s in FITS_SUFFIXES if path.name.lower().endswith(s)))]
+    if wave.ndim == 1:
+        return wave, flux[None, :], None, [stem]
+    if not np.allclose(wave, wave[0]):
+        raise ValueError(f"{path}: spectra in one FITS table must share a wavelength grid")
+    names = [str(x) for x in tab[cols["NAME"]]] if "NAME" in cols else [f"{stem}[{i}]" for i in range(len(tab))]
+    return wave[0], flux, None, names
+
+
+class _Choices:
+    """Choices read from a registry on first use (``glocal --help`` does not import torch)."""
+
+    def __init__(self, load):
+        self._load, self._names = load, None
+
+    def _get(self) -> tuple[str, ...]:
+        if self._names is None:
+            self._names = tuple(self._load())
+        return self._names
+
+    def __contains__(self, item) -> bool:
+        return item in self._get()
+
+    def __iter__(self):
+        return iter(self._get())
+
+
+def _estimator_names():
+    from glocal.models import ESTIMATOR_NAMES
+    return ESTIMATOR_NAMES
+
+
+def _engine_names():
+    from glocal.synthesis import available_engines
+    return available_engines()
 
 
 # ----------------------------------------------------------------------------- commands
 def cmd_grid_info(args):
-    from glocal import grid, atmospheres
+    from glocal import atmospheres, grid
     exclude = (lambda t, g, f: ~atmospheres.in_coverage(t, g, f)) if not args.no_coverage else None
-    nodes = grid.paper_grid() if args.preset == "paper-full" else grid.preset_grid(args.preset, seed=args.seed, exclude=exclude)
+    nodes = grid.paper_grid() if args.preset == "paper-full" else \
+        grid.preset_grid(args.preset, seed=args.seed, exclude=exclude)
     summary = grid.grid_summary(nodes)
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
@@ -84,8 +119,8 @@ def cmd_grid_build(args):
 
 
 def cmd_degrade(args):
-    from glocal.degrade import degrade
     from glocal.dataset import write_dataset
+    from glocal.degrade import degrade
     wave, flux, labels, names = read_spectra(args.input)
     grid, out = degrade(wave, flux, R=args.R, wmin=args.wmin, wmax=args.wmax, truncate=args.truncate)
     n = out.shape[0]
@@ -106,15 +141,15 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    from glocal.runs import load_run, evaluate_run
-    from glocal.dataset import load_dataset
+    from glocal.runs import evaluate_run, load_run
     snr = [float(s) for s in args.snr.split(",")] if args.snr else None
-    metrics = evaluate_run(load_run(args.run), load_dataset(args.data), snr_list=snr, seed=args.seed)
+    metrics = evaluate_run(load_run(args.run), args.data, snr_list=snr, seed=args.seed)
     print(json.dumps(metrics, indent=1, default=float))
 
 
 def cmd_predict(args):
     import pandas as pd
+
     from glocal.runs import load_run, predict
     wave, flux, labels, names = read_spectra(args.spectra)
     table = predict(load_run(args.run), wave, flux)
@@ -158,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
     gi.set_defaults(func=cmd_grid_info)
     gb = gsub.add_parser("build", help="synthesize, degrade and store a grid (resumable)")
     gb.add_argument("--preset", default="ci", choices=["ci", "laptop", "paper"])
-    gb.add_argument("--engine", default="builtin", choices=["sme", "spectrum", "builtin"])
+    gb.add_argument("--engine", default="builtin", choices=_Choices(_engine_names), metavar="ENGINE",
+                    help="synthesis engine: %(choices)s (default: %(default)s)")
     gb.add_argument("--out", required=True, type=Path)
     gb.add_argument("--workers", type=int, default=2)
     gb.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler")
@@ -181,7 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on a dataset")
     t.add_argument("--data", required=True, type=Path)
-    t.add_argument("--model", default="spt-glocal", choices=["spt-glocal", "spt", "xgboost", "lightgbm", "catboost"])
+    t.add_argument("--model", default="spt-glocal", choices=_Choices(_estimator_names), metavar="MODEL",
+                   help="estimator: %(choices)s (default: %(default)s)")
     t.add_argument("--band", default="full", choices=["full", "optical", "uv"])
     t.add_argument("--config", default="cpu", help="cpu, paper, or a JSON dict")
     t.add_argument("--split", default="random", choices=["random", "grouped"])

@@ -8,12 +8,12 @@ Paper numbers quoted next to ours come from Zhang et al. (2025), Tables 1–3.
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
+from ._io import read_json, to_jsonable, write_json
 from .cache import artifact
 
 __all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "grid_dataset", "trained_run",
@@ -40,11 +40,13 @@ PAPER_TABLE3 = {(m, lab, snr): v for lab, rows in _T3.items() for snr, vals in r
                 for m, v in zip(METHODS, vals)}
 
 
-def grid_dataset(preset: str, *, engine: str = "sme", seed: int = 0, variants="paper",
+def grid_dataset(preset: str, *, engine: str = "builtin", seed: int = 0, variants="paper",
                  workers: int = 2, engine_options: dict | None = None, progress: bool = True,
                  n_models: int | None = None) -> Path:
     """Path of the R=200 dataset of ``preset`` (built with :func:`glocal.build.build_grid` once, cached).
 
+    ``engine``: a name of :func:`glocal.synthesis.available_engines` (default: the built-in engine);
+    ``engine_options`` its options.
     ``variants`` is "paper" (16 per model, §2.1), "joint", or a list of abundance dicts (e.g. with
     "C" or "Ca" for the other-element study). ``n_models`` keeps that many of the preset's models,
     evenly spaced in model id (a smaller grid for side studies). A killed build resumes on the next call.
@@ -81,6 +83,7 @@ def trained_run(data: Path, model: str, *, band: str = "full", split: str = "ran
     ``seed`` fixes the data split; ``init_seed`` (default ``seed``) the network initialisation, so
     deep-ensemble members share a split and differ only there.
     """
+    from .models import TREE_KINDS
     from .runs import load_run, train_run
 
     data = Path(data)
@@ -88,8 +91,8 @@ def trained_run(data: Path, model: str, *, band: str = "full", split: str = "ran
               "seed": seed, "labels": list(labels), "train": train or {}}
     if init_seed is not None and init_seed != seed:
         params["init_seed"] = init_seed
-    tree = model in ("xgboost", "lightgbm", "catboost")
-    kw = {} if tree else dict(train or {})
+    # ``train`` holds the networks' training options; the trees' settings come through ``config``
+    kw = {} if model in TREE_KINDS else dict(train or {})
 
     def build(path: Path):
         train_run(data, model=model, band=band, config=config, split=split, out=path, seed=seed,
@@ -117,7 +120,8 @@ def metrics_records(run, results: dict, *, scale: str, split: str | None = None,
     return out
 
 
-def write_headline(records: Iterable[dict], scale: str, root: Path | None = None, *, replace: dict | None = None) -> Path:
+def write_headline(records: Iterable[dict], scale: str, root: Path | None = None, *,
+                   replace: dict | None = None) -> Path:
     """Merge ``records`` into ``results/<scale>/headline.json``.
 
     A record replaces an earlier one with the same (method, band, split, snr, label, study), so
@@ -126,14 +130,15 @@ def write_headline(records: Iterable[dict], scale: str, root: Path | None = None
     root = Path(root) if root is not None else Path(__file__).resolve().parents[1] / "results"
     path = root / scale / "headline.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(path.read_text()) if path.exists() else []
-    key = lambda r: (r["method"], r["band"], r["split"], r["snr"], r["label"], r.get("study", "paper"))
+    old = read_json(path, "headline") if path.exists() else []
+
+    def key(r):
+        return r["method"], r["band"], r["split"], r["snr"], r["label"], r.get("study", "paper")
+
     merged = {key(r): r for r in old}
     for r in records:
-        merged[key(r)] = _jsonable(r)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(sorted(merged.values(), key=lambda r: tuple(str(x) for x in key(r))), indent=1))
-    tmp.replace(path)
+        merged[key(r)] = to_jsonable(r)
+    write_json(path, sorted(merged.values(), key=lambda r: tuple(str(x) for x in key(r))))
     return path
 
 
@@ -148,13 +153,3 @@ def compare_with_paper(records: list[dict], paper: dict, key_fields: tuple[str, 
                      "σ (paper)": p_sigma, "MAE (ours)": ours.get("mae", np.nan), "MAE (paper)": p_mae,
                      "n_test": ours.get("n_test", np.nan)})
     return pd.DataFrame(rows).set_index(list(key_fields))
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj

@@ -13,20 +13,19 @@ Choices where the paper is silent: the loss is the mean squared error of the sta
 noiseless validation spectra; batch size 128; ``max_epochs`` caps training (1000 by default);
 the input spectra are centred on the training mean spectrum and divided by one global scale
 (without this the networks do not learn at all from continuum-normalised fluxes ≈ 1).
-The CPU configuration may use a larger ``lr`` — it is a parameter.
+The CPU configuration may use a larger ``lr`` — it is a parameter (:class:`TrainOptions`).
 
 Reproducibility and resume: the shuffling, the noise augmentation and the dropout masks of epoch
 ``e`` are drawn from generators seeded with ``(seed, e)``, so a run resumed from its per-epoch
-checkpoint continues exactly as an uninterrupted run would. Checkpoints (``run_dir``) hold the
-model and Adam state in safetensors files and the counters, history, scheduler and scaler in
-JSON (no pickle anywhere); the weights of the last ``average_last`` epochs are kept as
-``epoch_XXXXX.safetensors`` for the final average.
+checkpoint (:mod:`glocal.checkpoints`, written when ``run_dir`` is given) continues exactly as an
+uninterrupted run would. Without ``run_dir`` nothing touches the disk: the weights of the last
+``average_last`` epochs are kept in memory for the final average. The loop accumulates the
+training loss on the device and reads it once per epoch (no host synchronisation per batch); a
+non-finite training loss stops training at the end of the epoch in which it appeared.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -34,12 +33,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-__all__ = ["LabelScaler", "TrainResult", "train_model", "predict_array", "resolve_device",
-           "add_noise_torch", "average_state_dicts"]
+from . import checkpoints as _ck
+
+__all__ = ["LabelScaler", "TrainOptions", "TrainResult", "train_model", "predict_array",
+           "resolve_device", "add_noise_torch", "average_state_dicts"]
 
 
 # ----------------------------------------------------------------------------- scaler
@@ -52,7 +52,7 @@ class LabelScaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, y, names) -> "LabelScaler":
+    def fit(cls, y, names) -> LabelScaler:
         y = _as_2d_labels(y, "y")
         names = [str(n) for n in names]
         if len(names) != y.shape[1]:
@@ -81,7 +81,7 @@ class LabelScaler:
         return {"names": list(self.names), "mean": self.mean.tolist(), "std": self.std.tolist()}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "LabelScaler":
+    def from_dict(cls, d: dict) -> LabelScaler:
         try:
             names, mean, std = list(d["names"]), np.asarray(d["mean"], float), np.asarray(d["std"], float)
         except (KeyError, TypeError, ValueError) as exc:
@@ -156,10 +156,6 @@ def average_state_dicts(states: list[dict]) -> dict:
     return out
 
 
-def _cpu_state(model: nn.Module) -> dict:
-    return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in model.state_dict().items()}
-
-
 def predict_array(model: nn.Module, x, *, batch_size: int = 512,
                   device: str | torch.device | None = None) -> np.ndarray:
     """Deterministic (eval-mode) model outputs for spectra ``x`` (n, n_pixels), float64."""
@@ -176,47 +172,54 @@ def predict_array(model: nn.Module, x, *, batch_size: int = 512,
     return torch.cat(out).numpy() if out else np.zeros((0, model.head.out_features))
 
 
-# ----------------------------------------------------------------------------- checkpoints
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
+# ----------------------------------------------------------------------------- options, result
+@dataclass(frozen=True)
+class TrainOptions:
+    """Hyper-parameters of the §3.3 recipe (defaults: the paper's; see the module docstring).
 
-def _atomic_save_tensors(tensors: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp))
-    os.replace(tmp, path)
+    ``noise_snr``: ``None`` (noiseless, as the paper), a S/N, or a ``(lo, hi)`` range for on-the-fly
+    Gaussian noise augmentation (one S/N per spectrum, uniform in [lo, hi]). ``seed`` seeds the
+    shuffling, noise and dropout streams. ``normalise_input`` sets the model's input normalisation
+    from the training spectra. ValueError for out-of-range values.
+    """
 
+    max_epochs: int = 1000
+    batch_size: int = 128
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    lr_step: int = 100
+    lr_gamma: float = 0.8
+    patience: int = 10
+    average_last: int = 10
+    seed: int = 0
+    noise_snr: object = None
+    normalise_input: bool = True
 
-def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict, dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for name, val in st.items():
-            if isinstance(val, torch.Tensor):
-                tensors[f"opt.{idx}.{name}"] = val.detach().cpu().contiguous()
-            else:
-                scalars[f"{idx}.{name}"] = val
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+    def __post_init__(self):
+        for name in ("max_epochs", "batch_size", "lr_step", "patience", "average_last"):
+            val = getattr(self, name)
+            if isinstance(val, bool) or not isinstance(val, (int, float, np.integer, np.floating)) \
+                    or int(val) != val or val < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {val!r}")
+            object.__setattr__(self, name, int(val))
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be positive, got {self.lr!r}")
+        _check_snr(self.noise_snr)
+        object.__setattr__(self, "betas", tuple(self.betas))
+        if np.ndim(self.noise_snr) == 1:
+            object.__setattr__(self, "noise_snr", tuple(self.noise_snr))
 
-
-def _restore_optimizer(opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
-    state: dict = {}
-    for key, val in tensors.items():
-        if key.startswith("opt."):
-            _, idx, name = key.split(".", 2)
-            state.setdefault(int(idx), {})[name] = val
-    for key, val in meta["scalars"].items():
-        idx, name = key.split(".", 1)
-        state.setdefault(int(idx), {})[name] = val
-    groups = []
-    for g in meta["param_groups"]:
-        g = dict(g)
-        if "betas" in g:
-            g["betas"] = tuple(g["betas"])
-        groups.append(g)
-    opt.load_state_dict({"state": state, "param_groups": groups})
+    def record(self, n_train: int, n_val: int) -> dict:
+        """The parameters as stored in checkpoints and results (compared when resuming)."""
+        return dict(max_epochs=int(self.max_epochs), batch_size=int(self.batch_size), lr=float(self.lr),
+                    weight_decay=float(self.weight_decay), betas=[float(b) for b in self.betas],
+                    eps=float(self.eps), lr_step=int(self.lr_step), lr_gamma=float(self.lr_gamma),
+                    patience=int(self.patience), average_last=int(self.average_last), seed=int(self.seed),
+                    noise_snr=None if self.noise_snr is None else np.asarray(self.noise_snr, float).tolist(),
+                    n_train=int(n_train), n_val=int(n_val), normalise_input=bool(self.normalise_input))
 
 
 @dataclass
@@ -239,22 +242,99 @@ class TrainResult:
                 "params": self.params}
 
 
+@dataclass
+class _Progress:
+    """Early-stopping state and history (what a checkpoint stores besides tensors)."""
+
+    history: list = field(default_factory=list)
+    best_val_loss: float = math.inf
+    best_epoch: int = -1
+    since_best: int = 0
+    stopped: bool = False
+
+    def as_dict(self) -> dict:
+        return {"history": self.history, "best_val_loss": self.best_val_loss, "best_epoch": self.best_epoch,
+                "since_best": self.since_best, "stopped": self.stopped}
+
+    def update(self, epoch: int, train_loss: float, val: float, lr: float, seconds: float,
+               patience: int) -> None:
+        if val < self.best_val_loss:
+            self.best_val_loss, self.best_epoch, self.since_best = val, epoch, 0
+        else:
+            self.since_best += 1
+        self.stopped = self.since_best >= patience
+        self.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
+                             "lr": lr, "seconds": seconds})
+
+
+@dataclass
+class _Data:
+    """Training (host) and validation (device) tensors; labels standardised."""
+
+    xt: torch.Tensor
+    zt: torch.Tensor
+    xv: torch.Tensor
+    zv: torch.Tensor
+
+
 # ----------------------------------------------------------------------------- training
-def train_model(model: nn.Module, x_train, y_train, x_val, y_val, *, label_names=None,
-                max_epochs: int = 1000, batch_size: int = 128, lr: float = 1e-4,
-                weight_decay: float = 5e-4, betas=(0.9, 0.999), eps: float = 1e-8,
-                lr_step: int = 100, lr_gamma: float = 0.8, patience: int = 10,
-                average_last: int = 10, seed: int = 0, device: str | torch.device = "auto",
-                run_dir=None, resume: bool = True, noise_snr=None, progress: bool = True,
-                scaler: LabelScaler | None = None, normalise_input: bool = True) -> TrainResult:
+def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: TrainOptions | None = None, *,
+                label_names=None, scaler: LabelScaler | None = None, run_dir=None, resume: bool = True,
+                device: str | torch.device = "auto", progress: bool = True) -> TrainResult:
     """Train ``model`` on standardised labels with the §3.3 recipe; see the module docstring.
 
     ``x_*``: (n, n_pixels) spectra; ``y_*``: (n, n_labels) raw labels (``label_names`` names
-    them). ``noise_snr``: ``None`` (noiseless, as the paper), a S/N, or a ``(lo, hi)`` range
-    for on-the-fly noise augmentation. ``run_dir``: per-epoch checkpoints there (resumed when
-    ``resume`` and a checkpoint exists). Returns a :class:`TrainResult`; on return the model
-    holds the average of the last ``average_last`` epochs' weights and is in eval mode.
+    them; ``scaler`` standardises them, by default fitted on ``y_train``). ``options``: a
+    :class:`TrainOptions` (default: the paper's). ``run_dir``: per-epoch checkpoints there
+    (resumed when ``resume`` and a checkpoint exists; removed and restarted otherwise); ``None``
+    keeps everything in memory. Returns a :class:`TrainResult`; on return the model holds the
+    average of the last ``average_last`` epochs' weights and is in eval mode.
     """
+    opts = options if options is not None else TrainOptions()
+    if not isinstance(opts, TrainOptions):
+        raise TypeError(f"options must be a TrainOptions, got {type(opts).__name__}")
+    x_train, y_train, x_val, y_val = _check_data(model, x_train, y_train, x_val, y_val)
+    names = list(label_names) if label_names is not None else [f"y{j}" for j in range(y_train.shape[1])]
+    scaler = scaler or LabelScaler.fit(y_train, names)
+    params = opts.record(len(x_train), len(x_val))
+    if opts.normalise_input:
+        _set_input_normalisation(model, x_train)
+    dev = resolve_device(device)
+    model.to(dev)
+    data = _Data(torch.from_numpy(x_train), torch.from_numpy(scaler.transform(y_train).astype(np.float32)),
+                 torch.from_numpy(x_val).to(dev),
+                 torch.from_numpy(scaler.transform(y_val).astype(np.float32)).to(dev))
+    opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=tuple(opts.betas), eps=opts.eps,
+                           weight_decay=opts.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=opts.lr_step, gamma=opts.lr_gamma)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    state, start = _Progress(), 0
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        meta = _ck.load_checkpoint(run_dir, params, model, opt, sched, dev) if resume else None
+        if meta is not None:
+            state = _Progress(meta["history"], meta["best_val_loss"], meta["best_epoch"],
+                              meta["since_best"], meta["stopped"])
+            start, scaler = meta["epoch"] + 1, LabelScaler.from_dict(meta["scaler"])
+        elif not resume:
+            _ck.clear_checkpoints(run_dir)
+    recent = _run_epochs(model, opt, sched, data, opts, state, start, run_dir=run_dir, scaler=scaler,
+                         params=params, device=dev, progress=progress)
+    if run_dir is not None:
+        states = _ck.last_epoch_states(run_dir, state.history[-1]["epoch"], opts.average_last) \
+            if state.history else []
+    else:
+        states = list(recent)
+    if not states:
+        raise RuntimeError("no epoch weights available to average (max_epochs reached before training?)")
+    model.load_state_dict(average_state_dicts(states))
+    model.to(dev).eval()
+    final_val = _val_loss(model, data.xv, data.zv, opts.batch_size * 4)
+    return TrainResult(state.history, len(state.history), state.best_epoch, float(state.best_val_loss),
+                       bool(state.stopped), final_val, scaler, params)
+
+
+def _check_data(model, x_train, y_train, x_val, y_val):
     x_train, x_val = _as_flux(x_train, "x_train"), _as_flux(x_val, "x_val")
     y_train, y_val = _as_2d_labels(y_train, "y_train"), _as_2d_labels(y_val, "y_val")
     if len(x_train) != len(y_train) or len(x_val) != len(y_val):
@@ -267,136 +347,69 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, *, label_names
     n_out = getattr(getattr(model, "head", None), "out_features", y_train.shape[1])
     if n_out != y_train.shape[1]:
         raise ValueError(f"model has {n_out} outputs but {y_train.shape[1]} label columns were given")
-    for name, val, lo in (("max_epochs", max_epochs, 1), ("batch_size", batch_size, 1),
-                          ("lr_step", lr_step, 1), ("patience", patience, 1),
-                          ("average_last", average_last, 1)):
-        if int(val) != val or val < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {val!r}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be positive, got {lr!r}")
-    _check_snr(noise_snr)
-    names = list(label_names) if label_names is not None else [f"y{j}" for j in range(y_train.shape[1])]
-    scaler = scaler or LabelScaler.fit(y_train, names)
-    params = dict(max_epochs=int(max_epochs), batch_size=int(batch_size), lr=float(lr),
-                  weight_decay=float(weight_decay), betas=[float(b) for b in betas], eps=float(eps),
-                  lr_step=int(lr_step), lr_gamma=float(lr_gamma), patience=int(patience),
-                  average_last=int(average_last), seed=int(seed),
-                  noise_snr=None if noise_snr is None else np.asarray(noise_snr, float).tolist(),
-                  n_train=len(x_train), n_val=len(x_val), normalise_input=bool(normalise_input))
-    if normalise_input:
-        if not hasattr(model, "set_input_normalisation"):
-            raise TypeError(f"{type(model).__name__} has no set_input_normalisation(); "
-                            "pass normalise_input=False")
-        mean = x_train.mean(axis=0, dtype=np.float64)
-        rms = float(np.sqrt(np.mean((x_train - mean) ** 2)))
-        model.set_input_normalisation(mean, rms if rms > 0 else 1.0)
+    return x_train, y_train, x_val, y_val
 
-    dev = resolve_device(device)
-    model.to(dev)
-    xt, xv = torch.from_numpy(x_train), torch.from_numpy(x_val).to(dev)
-    zt = torch.from_numpy(scaler.transform(y_train).astype(np.float32))
-    zv = torch.from_numpy(scaler.transform(y_val).astype(np.float32)).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(betas), eps=eps,
-                           weight_decay=weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=lr_step, gamma=lr_gamma)
 
-    run_dir = Path(run_dir) if run_dir is not None else None
-    history: list[dict] = []
-    start, best_val, best_epoch, since_best, stopped = 0, math.inf, -1, 0, False
-    recent: deque = deque(maxlen=average_last)       # in-memory weights when no run_dir
-    if run_dir is not None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ck = run_dir / "checkpoint.json"
-        if ck.exists() and resume:
-            try:
-                meta = json.loads(ck.read_text())
-                saved = {k: meta["params"][k] for k in params if k not in ("max_epochs",)}
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise ValueError(f"corrupt checkpoint {ck}: {exc}") from exc
-            mine = {k: params[k] for k in saved}
-            if saved != mine:
-                diff = {k: (saved[k], mine[k]) for k in saved if saved[k] != mine[k]}
-                raise ValueError(f"cannot resume {run_dir}: training parameters differ {diff}")
-            tensors_path = run_dir / meta["tensors"]
-            if not tensors_path.is_file():
-                raise FileNotFoundError(f"checkpoint tensors {tensors_path} are missing")
-            tensors = load_file(str(tensors_path))
-            model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-            model.to(dev)
-            _restore_optimizer(opt, tensors, meta["optimizer"])
-            sched.load_state_dict(meta["scheduler"])
-            history, start = meta["history"], meta["epoch"] + 1
-            best_val, best_epoch = meta["best_val_loss"], meta["best_epoch"]
-            since_best, stopped = meta["since_best"], meta["stopped"]
-            scaler = LabelScaler.from_dict(meta["scaler"])
-        elif ck.exists():
-            for f in run_dir.glob("checkpoint*"):
-                f.unlink()
-            for f in run_dir.glob("epoch_*.safetensors"):
-                f.unlink()
+def _set_input_normalisation(model: nn.Module, x_train: np.ndarray) -> None:
+    if not hasattr(model, "set_input_normalisation"):
+        raise TypeError(f"{type(model).__name__} has no set_input_normalisation(); "
+                        "use TrainOptions(normalise_input=False)")
+    mean = x_train.mean(axis=0, dtype=np.float64)
+    rms = float(np.sqrt(np.mean((x_train - mean) ** 2)))
+    model.set_input_normalisation(mean, rms if rms > 0 else 1.0)
 
-    n = len(xt)
+
+def _run_epochs(model, opt, sched, data: _Data, opts: TrainOptions, state: _Progress, start: int, *,
+                run_dir, scaler, params, device, progress) -> deque:
+    """Epochs ``start, start+1, …`` until ``max_epochs`` or the early stop; returns the in-memory
+    weights of the last ``average_last`` epochs (empty when they are checkpointed to ``run_dir``)."""
+    recent: deque = deque(maxlen=opts.average_last)
     loss_fn = nn.MSELoss()
-    bar = tqdm(total=int(max_epochs), initial=min(start, int(max_epochs)), disable=not progress,
+    bar = tqdm(total=int(opts.max_epochs), initial=min(start, int(opts.max_epochs)), disable=not progress,
                desc=f"train {getattr(model, 'name', type(model).__name__)}", unit="epoch")
     epoch = start
-    while epoch < max_epochs and not stopped:
+    while epoch < opts.max_epochs and not state.stopped:
         t0 = time.time()
-        gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + epoch)
-        torch.manual_seed(int(seed) * 1_000_003 + epoch + 7)            # dropout masks
-        model.train()
-        perm = torch.randperm(n, generator=gen)
-        total, count = 0.0, 0
-        for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
-            xb = xt[idx]
-            if noise_snr is not None:
-                xb = add_noise_torch(xb, noise_snr, gen)
-            xb, zb = xb.to(dev), zt[idx].to(dev)
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), zb)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-            count += len(idx)
+        train_loss = _train_epoch(model, opt, data, opts, epoch, device, loss_fn)
         lr_now = opt.param_groups[0]["lr"]
         sched.step()
-        val = _val_loss(model, xv, zv, batch_size * 4)
-        improved = val < best_val
-        if improved:
-            best_val, best_epoch, since_best = val, epoch, 0
-        else:
-            since_best += 1
-        stopped = since_best >= patience
-        history.append({"epoch": epoch, "train_loss": total / count, "val_loss": val,
-                        "lr": lr_now, "seconds": time.time() - t0})
+        val = _val_loss(model, data.xv, data.zv, opts.batch_size * 4)
+        state.update(epoch, train_loss, val, lr_now, time.time() - t0, opts.patience)
         if run_dir is not None:
-            _save_epoch(run_dir, model, opt, sched, epoch, history, best_val, best_epoch,
-                        since_best, stopped, scaler, params, average_last)
+            _ck.save_epoch(run_dir, model, opt, sched, epoch, state.as_dict(), scaler.to_dict(), params,
+                           opts.average_last)
         else:
-            recent.append(_cpu_state(model))
+            recent.append(_ck.cpu_state(model))
         bar.update(1)
-        bar.set_postfix(train=f"{total / count:.4f}", val=f"{val:.4f}", best=best_epoch)
+        bar.set_postfix(train=f"{train_loss:.4f}", val=f"{val:.4f}", best=state.best_epoch)
         epoch += 1
     bar.close()
+    return recent
 
-    # final weights: mean of the last `average_last` epochs run
-    if run_dir is not None:
-        last = history[-1]["epoch"]
-        files = [run_dir / f"epoch_{e:05d}.safetensors"
-                 for e in range(max(0, last - average_last + 1), last + 1)]
-        states = [load_file(str(f)) for f in files if f.is_file()]
-    else:
-        states = list(recent)
-    if not states:
-        raise RuntimeError("no epoch weights available to average (max_epochs reached before training?)")
-    model.load_state_dict(average_state_dicts(states))
-    model.to(dev).eval()
-    final_val = _val_loss(model, xv, zv, batch_size * 4)
-    return TrainResult(history, len(history), best_epoch, float(best_val), bool(stopped),
-                       final_val, scaler, params)
+
+def _train_epoch(model, opt, data: _Data, opts: TrainOptions, epoch: int, device, loss_fn) -> float:
+    """One pass over the shuffled training set; the mean training loss (read once, at the end)."""
+    gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + epoch)
+    torch.manual_seed(int(opts.seed) * 1_000_003 + epoch + 7)            # dropout masks
+    model.train()
+    n, bs = len(data.xt), int(opts.batch_size)
+    perm = torch.randperm(n, generator=gen)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for i in range(0, n, bs):
+        idx = perm[i:i + bs]
+        xb = data.xt[idx]
+        if opts.noise_snr is not None:
+            xb = add_noise_torch(xb, opts.noise_snr, gen)
+        xb, zb = xb.to(device), data.zt[idx].to(device)
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), zb)
+        loss.backward()
+        opt.step()
+        total += loss.detach().double() * len(idx)
+    total = total.item()
+    if not math.isfinite(total):
+        raise FloatingPointError(f"non-finite training loss at epoch {epoch}")
+    return total / n
 
 
 def _val_loss(model, xv, zv, bs) -> float:
@@ -405,32 +418,3 @@ def _val_loss(model, xv, zv, bs) -> float:
         se = sum(((model(xv[i:i + bs]) - zv[i:i + bs]) ** 2).sum().item()
                  for i in range(0, len(xv), bs))
     return se / zv.numel()
-
-
-def _save_epoch(run_dir, model, opt, sched, epoch, history, best_val, best_epoch, since_best,
-                stopped, scaler, params, average_last) -> None:
-    weights = _cpu_state(model)
-    _atomic_save_tensors(weights, run_dir / f"epoch_{epoch:05d}.safetensors")
-    old = run_dir / f"epoch_{epoch - average_last:05d}.safetensors"
-    opt_tensors, opt_meta = _flatten_optimizer(opt)
-    tensors = {f"model.{k}": v for k, v in weights.items()} | opt_tensors
-    name = f"checkpoint_{epoch:05d}.safetensors"
-    _atomic_save_tensors(tensors, run_dir / name)
-    meta = {"epoch": epoch, "tensors": name, "history": history, "best_val_loss": best_val,
-            "best_epoch": best_epoch, "since_best": since_best, "stopped": stopped,
-            "scheduler": sched.state_dict(), "optimizer": opt_meta, "scaler": scaler.to_dict(),
-            "params": params}
-    _atomic_write_text(run_dir / "checkpoint.json", json.dumps(meta, default=_json_default))
-    for f in run_dir.glob("checkpoint_*.safetensors"):
-        if f.name != name:
-            f.unlink()
-    if old.exists():
-        old.unlink()
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, torch.Tensor):
-        return o.item() if o.numel() == 1 else o.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")

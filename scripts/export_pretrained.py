@@ -2,7 +2,7 @@
 
 The runs are the ones chapter 05 trains at the chosen scale (same grid, split, seed and training
 parameters, read from notebooks/scales.yml), taken from the book's artifact cache; if they are not
-there yet they are trained here with the same code. Each is written by ``glocal.runs.export_run``
+there yet they are trained here with the same code. Each is written by ``glocal.pretrained.export_run``
 (float16 weights, no checkpoints; checked to predict within 2e-3 dex of the source run) into
 ``glocal/data/pretrained/spt-glocal-<band>/``, and ``glocal/data/pretrained/README.md`` records what
 they were trained on, their test metrics and checksums.
@@ -36,11 +36,12 @@ def main(argv=None) -> int:
     os.environ["GLOCAL_CACHE"] = str(Path(a.cache).resolve())
 
     from execute_book import load_scales, parameters_for
+
     from glocal import experiments
     from glocal._io import sha256_file
     from glocal.dataset import load_dataset
     from glocal.degrade import band_mask
-    from glocal.runs import export_run
+    from glocal.pretrained import export_run
 
     p = parameters_for(load_scales(), a.scale, "05_results", {})
     data = experiments.grid_dataset(p["preset"], engine=p["engine"], seed=p["seed"],
@@ -91,8 +92,9 @@ def main(argv=None) -> int:
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, band, npx, o, m, sha, size in rows:
-        lines.append(f"| `{name}` | {band} | {npx} | {o.get('mae', float('nan')):.3f} | {o.get('sigma', float('nan')):.3f} "
-                     f"| {m.get('mae', float('nan')):.3f} | {m.get('sigma', float('nan')):.3f} | {size / 1e6:.2f} MB "
+        lines.append(f"| `{name}` | {band} | {npx} | {o.get('mae', float('nan')):.3f} "
+                     f"| {o.get('sigma', float('nan')):.3f} | {m.get('mae', float('nan')):.3f} "
+                     f"| {m.get('sigma', float('nan')):.3f} | {size / 1e6:.2f} MB "
                      f"| `{sha}` |")
     (out_root / "README.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {out_root / 'README.md'}")

@@ -54,3 +54,41 @@ def test_grid_dataset_subsamples_and_caches(tmp_path, monkeypatch):
     import pytest
     with pytest.raises(ValueError, match="n_models"):
         experiments.grid_dataset("ci", engine="builtin", n_models=0)
+
+
+def test_grid_dataset_default_engine_is_builtin(tmp_path, monkeypatch):
+    import inspect
+
+    import glocal.build
+    seen = {}
+
+    def fake_build(nodes, path, **kw):
+        seen.update(kw)
+        path.write_bytes(b"x")
+        return {"n_failed": 0}
+
+    monkeypatch.setattr(glocal.build, "build_grid", fake_build)
+    monkeypatch.setenv("GLOCAL_CACHE", str(tmp_path))
+    assert inspect.signature(experiments.grid_dataset).parameters["engine"].default == "builtin"
+    experiments.grid_dataset("ci", n_models=3, progress=False)
+    assert seen["engine"] == "builtin"
+
+
+def test_trained_run_is_cached_and_trees_ignore_network_options(tmp_path, monkeypatch):
+    from glocal.dataset import write_dataset
+    from glocal.degrade import csst_grid
+    monkeypatch.setenv("GLOCAL_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    wave, n = csst_grid(), 40
+    labels = {"teff": rng.uniform(4000, 6500, n), "logg": rng.uniform(1, 5, n), "feh": rng.uniform(-4, -1, n),
+              "vturb": np.full(n, 1.5), "ofe": rng.uniform(-0.2, 1.2, n), "mgfe": rng.uniform(-0.2, 1.2, n),
+              "model_id": np.arange(n)}
+    flux = (1 - 0.2 * labels["ofe"][:, None] * np.exp(-0.5 * ((wave - 3100) / 60) ** 2)).astype(np.float32)
+    data = tmp_path / "toy.h5"
+    write_dataset(data, wave, flux, labels, {"engine": "toy"})
+    kw = dict(config={"n_estimators": 5}, train={"max_epochs": 3})
+    run = experiments.trained_run(data, "xgboost", **kw)
+    assert run.name == "xgboost" and run.config["training"] == {} and run.estimator.n_estimators == 5
+    again = experiments.trained_run(data, "xgboost", **kw)
+    assert again.path == run.path
+    assert json.loads((run.path / "metrics.json").read_text()) == again.metrics

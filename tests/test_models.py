@@ -5,9 +5,20 @@ import numpy as np
 import pytest
 import torch
 
-from glocal.models import (CONFIGS, TreeRegressor, build, competitive_filter, count_parameters,
-                           enhanced_softmax, hadamard_attention, mc_dropout_predict,
-                           resolve_config, score_aware_flow)
+from glocal.models import (
+    CONFIGS,
+    NotFittedError,
+    build,
+    competitive_filter,
+    count_parameters,
+    enhanced_softmax,
+    estimator,
+    hadamard_attention,
+    load,
+    mc_dropout_predict,
+    resolve_config,
+    score_aware_flow,
+)
 from glocal.models.glocal_attention import hadamard_attention_reference
 
 torch.set_num_threads(2)
@@ -268,13 +279,16 @@ def test_mc_dropout_spread():
 
 
 # ----------------------------------------------------------------------------- trees
+TREE_SETTINGS = {"xgboost": dict(max_depth=3, colsample=1.0), "lightgbm": dict(num_leaves=8, colsample=1.0),
+                 "catboost": dict(max_depth=3)}
+
+
 @pytest.mark.parametrize("kind", ["xgboost", "lightgbm", "catboost"])
-def test_tree_regressors_fit_save_load(kind, tmp_path):
+def test_tree_estimators_fit_save_load(kind, tmp_path):
     rng = np.random.default_rng(0)
     X = rng.random((200, 12)).astype(np.float32)
     Y = np.stack([2 * X[:, 0] - X[:, 3], X[:, 5] ** 2], axis=1)
-    model = TreeRegressor(kind, n_estimators=60, learning_rate=0.2, max_depth=3,
-                          num_leaves=8, colsample=1.0).fit(X[:150], Y[:150])
+    model = estimator(kind, n_estimators=60, learning_rate=0.2, **TREE_SETTINGS[kind]).fit(X[:150], Y[:150])
     pred = model.predict(X[150:])
     assert pred.shape == (50, 2)
     for j in range(2):               # far better than predicting the training mean
@@ -282,23 +296,45 @@ def test_tree_regressors_fit_save_load(kind, tmp_path):
         assert mse < 0.3 * np.var(Y[150:, j])
     model.save(tmp_path)
     assert not list(tmp_path.glob("*.pkl"))
-    again = TreeRegressor.load(tmp_path)
-    np.testing.assert_allclose(again.predict(X[150:]), pred, rtol=1e-5, atol=1e-6)
+    ext = {"xgboost": "json", "lightgbm": "txt", "catboost": "cbm"}[kind]
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["estimator.json", f"tree_{kind}_0.{ext}", f"tree_{kind}_1.{ext}"]
+    again = load(tmp_path)
+    np.testing.assert_array_equal(again.predict(X[150:]), pred)
+    assert again.get_params() == model.get_params()
 
 
 def test_tree_errors(tmp_path):
-    with pytest.raises(ValueError, match="unknown tree model"):
-        TreeRegressor("randomforest")
-    with pytest.raises(ValueError, match="unknown tree parameter"):
-        TreeRegressor("xgboost", depth=3)
+    with pytest.raises(ValueError, match="unknown estimator"):
+        estimator("randomforest")
+    with pytest.raises(TypeError, match="unknown hyper-parameter.*depth.*valid"):
+        estimator("xgboost", depth=3)
+    with pytest.raises(TypeError, match="num_leaves"):
+        estimator("catboost", num_leaves=8)              # a LightGBM setting
+    with pytest.raises(ValueError, match="learning_rate"):
+        estimator("lightgbm", learning_rate=0.0)
+    with pytest.raises(ValueError, match="subsample"):
+        estimator("xgboost", subsample=1.5)
     X = np.ones((4, 3))
     X[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
-        TreeRegressor("xgboost").fit(X, np.ones(4))
-    with pytest.raises(ValueError, match="not fitted"):
-        TreeRegressor("xgboost").predict(np.ones((2, 3)))
+        estimator("xgboost").fit(X, np.ones(4))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        estimator("xgboost").predict(np.ones((2, 3)))
     with pytest.raises(FileNotFoundError):
-        TreeRegressor.load(tmp_path)
-    (tmp_path / "trees.json").write_text("{not json")
+        load(tmp_path)
+    (tmp_path / "estimator.json").write_text("{not json")
     with pytest.raises(ValueError, match="corrupt"):
-        TreeRegressor.load(tmp_path)
+        load(tmp_path)
+
+
+def test_tree_files_are_checked_on_load(tmp_path):
+    X = np.random.default_rng(1).random((40, 5))
+    est = estimator("xgboost", n_estimators=5).fit(X, X[:, :2])
+    est.save(tmp_path)
+    (tmp_path / "tree_xgboost_1.json").unlink()
+    with pytest.raises(FileNotFoundError, match="tree_xgboost_1.json"):
+        load(tmp_path)
+    (tmp_path / "tree_xgboost_1.json").write_text("garbage")
+    with pytest.raises(ValueError, match="could not read xgboost"):
+        load(tmp_path)

@@ -51,3 +51,49 @@ def test_shipped_full_band_run_reads_oxygen_from_a_new_spectrum():
     ofe, mgfe = table["ofe"], table["mgfe"]
     assert ofe[1] - ofe[0] > 0.5, ofe
     assert np.all(np.abs(mgfe) < 0.4), mgfe
+
+
+# predictions of the shipped runs on 1 − 0.3·U(0, 1) spectra (numpy default_rng(0), 3 × n_pixels), as
+# glocal.runs gave them at commit b7eaceb: deterministic, and the MC-dropout std of T=4 passes, seed 0
+PINNED = {"spt-glocal-full": ([[0.73525137, 0.1914592], [-0.00260961, 0.52700104], [0.55485354, 0.42999356]],
+                              [[0.09555063, 0.05306307], [0.09326121, 0.07458985], [0.10139964, 0.04310429]]),
+          "spt-glocal-optical": ([[0.88463243, -0.05620561], [0.46313783, -0.09607289], [0.73805881, 0.12176497]],
+                                 [[0.01602776, 0.02400487], [0.0297932, 0.01181213], [0.02169721, 0.01864635]])}
+
+
+@needs_runs
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_shipped_runs_predict_as_before(name):
+    from glocal.runs import predict_arrays
+    run = load_run(f"pretrained:{name}")
+    x = 1.0 - 0.3 * np.random.default_rng(0).random((3, run.wave.size))
+    pred = predict_arrays(run, run.wave, x, uncertainty="none")[0]
+    _, std = predict_arrays(run, run.wave, x, uncertainty="mc_dropout", T=4, seed=0)
+    np.testing.assert_allclose(pred, PINNED[name][0], rtol=0, atol=2e-6)
+    np.testing.assert_allclose(std, PINNED[name][1], rtol=0, atol=2e-6)
+
+
+@needs_runs
+def test_shipped_runs_are_estimators(tmp_path):
+    """The shipped runs (run format version 1) load through glocal.models.load; their predictions are the
+    network's, built from config.json and the safetensors file directly, and survive save -> load."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file
+
+    from glocal.models import build, load
+    for name in pretrained_runs():
+        d = PRETRAINED_DIR / name
+        est = load(d)
+        cfg = json.loads((d / "config.json").read_text())
+        scaler = json.loads((d / "scaler.json").read_text())
+        net = build(cfg["model"], cfg["model_config"], n_pixels=cfg["n_pixels"])
+        net.load_state_dict(load_file(str(d / "model.safetensors")))
+        x = (1.0 - 0.3 * np.random.default_rng(1).random((5, cfg["n_pixels"]))).astype(np.float32)
+        with torch.no_grad():
+            z = net.eval()(torch.from_numpy(x)).double().numpy()
+        np.testing.assert_array_equal(est.predict(x), z * np.asarray(scaler["std"]) + np.asarray(scaler["mean"]))
+        again = load(est.save(tmp_path / name, half=True))
+        np.testing.assert_array_equal(again.predict(x), est.predict(x))
+        assert again.label_names_ == ["ofe", "mgfe"] and again.n_features_in_ == cfg["n_pixels"]

@@ -8,8 +8,16 @@ import torch
 
 from glocal.dataset import load_dataset, write_dataset
 from glocal.degrade import csst_grid, degrade
-from glocal.runs import (evaluate_ensemble, evaluate_run, load_run, predict, predict_arrays, predict_ensemble,
-                         train_ensemble, train_run)
+from glocal.runs import (
+    evaluate_ensemble,
+    evaluate_run,
+    load_run,
+    predict,
+    predict_arrays,
+    predict_ensemble,
+    train_ensemble,
+    train_run,
+)
 
 torch.set_num_threads(2)
 TINY = dict(dim=16, depth=1, heads=2, mlp_ratio=2.0, patch_size=8, window=4, n_window_layers=1,
@@ -49,7 +57,7 @@ def glocal_run(data_file, tmp_path_factory):
 
 def test_run_directory_contents(glocal_run, data_file):
     d = glocal_run.path
-    for name in ("config.json", "model.safetensors", "scaler.json", "metrics.json",
+    for name in ("config.json", "estimator.json", "model.safetensors", "metrics.json",
                  "provenance.json", "wave.npy", "split.npz"):
         assert (d / name).is_file(), name
     assert not [p for p in d.rglob("*") if p.suffix in (".pkl", ".pt", ".pth", ".pickle")]
@@ -64,6 +72,11 @@ def test_run_directory_contents(glocal_run, data_file):
     assert sorted(np.concatenate([split[k] for k in ("train", "val", "test")])) == list(range(64))
     metrics = json.loads((d / "metrics.json").read_text())
     assert metrics["training"]["epochs_run"] == 2 and {"val", "test"} <= set(metrics)
+    est = json.loads((d / "estimator.json").read_text())
+    assert est["estimator"] == "spt-glocal" and est["label_names"] == ["ofe", "mgfe"] and est["n_features"] == 274
+    assert est["hyperparameters"]["max_epochs"] == 2 and est["hyperparameters"]["seed"] == 0
+    assert "device" not in est["hyperparameters"] and "checkpoint_dir" not in est["hyperparameters"]
+    assert (d / "checkpoints" / "checkpoint.json").is_file()
 
 
 def test_load_run_reproduces_predictions(glocal_run, data_file):
@@ -152,16 +165,77 @@ def test_evaluate_run_with_noise(glocal_run, data_file, tmp_path):
 def test_tree_run_roundtrip(data_file, tmp_path):
     run = train_run(data_file, "xgboost", "full", {"n_estimators": 15, "max_depth": 3},
                     out=tmp_path / "xgb")
-    assert sorted(p.name for p in (tmp_path / "xgb" / "trees").iterdir()) == \
-        ["tree_xgboost_0.json", "tree_xgboost_1.json", "trees.json"]
+    assert {"tree_xgboost_0.json", "tree_xgboost_1.json", "estimator.json"} <= \
+        {p.name for p in (tmp_path / "xgb").iterdir()}
+    assert json.loads((tmp_path / "xgb" / "config.json").read_text())["model_config"] == \
+        {"n_estimators": 15, "max_depth": 3}
     ds = load_dataset(data_file)
     again = load_run(tmp_path / "xgb")
     a = predict(run, ds.wave, ds.flux[:4])
-    np.testing.assert_allclose(predict(again, ds.wave, ds.flux[:4])["ofe"], a["ofe"], rtol=1e-6)
+    np.testing.assert_array_equal(predict(again, ds.wave, ds.flux[:4])["ofe"], a["ofe"])
     assert np.isnan(a["ofe_std"]).all()
     assert "xgboost" in repr(again) and len(repr(again)) < 200
-    with pytest.raises(ValueError, match="do not apply"):
+    with pytest.raises(TypeError, match="unknown hyper-parameter.*max_epochs"):
         train_run(data_file, "lightgbm", "full", out=tmp_path / "lgb", max_epochs=3)
+    with pytest.raises(ValueError, match="config must be"):
+        train_run(data_file, "catboost", "full", config="huge", out=tmp_path / "cb")
+
+
+def test_train_run_in_memory_matches_run_directory(data_file, glocal_run, tmp_path, monkeypatch):
+    """Without ``out`` nothing is written, and the run equals the one trained into a directory."""
+    monkeypatch.chdir(tmp_path)
+    run = train_run(load_dataset(data_file), "spt-glocal", "full", TINY, "random", seed=0, **FAST)
+    assert run.path is None and list(tmp_path.iterdir()) == []
+    for k, v in glocal_run.model.state_dict().items():
+        torch.testing.assert_close(run.model.state_dict()[k], v, rtol=0, atol=0)
+    assert run.metrics["test"] == glocal_run.metrics["test"]
+    drop = lambda hist: [{k: v for k, v in h.items() if k != "seconds"} for h in hist]    # noqa: E731
+    assert drop(run.metrics["training"]["history"]) == drop(glocal_run.metrics["training"]["history"])
+    assert "in memory" in repr(run)
+    ev = evaluate_run(run, load_dataset(data_file), snr_list=[40], seed=1)     # save=True: kept in memory
+    assert "test/snr_40" in run.metrics["evaluation"] and list(tmp_path.iterdir()) == []
+    assert ev["snr_40"]["metrics"] == evaluate_run(glocal_run, data_file, snr_list=[40], seed=1,
+                                                   save=False)["snr_40"]["metrics"]
+
+
+def test_legacy_run_directory_is_read(glocal_run, data_file, tmp_path):
+    """Runs of format version 1 (scaler.json, trees/trees.json; no estimator.json) still load and
+    predict as the estimator they were written from."""
+    import shutil
+
+    from glocal.models import estimator
+    legacy = tmp_path / "legacy"
+    shutil.copytree(glocal_run.path, legacy, ignore=shutil.ignore_patterns("checkpoints"))
+    est = json.loads((legacy / "estimator.json").read_text())
+    (legacy / "estimator.json").unlink()
+    (legacy / "scaler.json").write_text(json.dumps(est["scaler"]))
+    old = load_run(legacy)
+    ds = load_dataset(data_file)
+    np.testing.assert_array_equal(predict_arrays(old, ds.wave, ds.flux[:5], T=4)[1],
+                                  predict_arrays(glocal_run, ds.wave, ds.flux[:5], T=4)[1])
+    assert old.estimator.get_params()["max_epochs"] == 2 and old.estimator.training_["epochs_run"] == 2
+    # a version-1 tree run: trees/ with trees.json whose params use the old names
+    x = ds.flux[:40].astype(np.float32)
+    y = ds.label_matrix(["ofe", "mgfe"])[:40]
+    tree = estimator("lightgbm", n_estimators=8, seed=3, label_names=["ofe", "mgfe"]).fit(x, y)
+    tdir = tmp_path / "legacy_tree"
+    (tdir / "trees").mkdir(parents=True)
+    for name in ("wave.npy", "provenance.json"):
+        shutil.copy2(legacy / name, tdir / name)
+    cfg = dict(json.loads((legacy / "config.json").read_text()), model="lightgbm", model_config={}, training={})
+    (tdir / "config.json").write_text(json.dumps(cfg))
+    (tdir / "scaler.json").write_text(json.dumps(tree.scaler_.to_dict()))
+    files = []
+    for j, b in enumerate(tree.boosters_):
+        b.save_model(str(tdir / "trees" / f"tree_lightgbm_{j}.txt"))
+        files.append(f"tree_lightgbm_{j}.txt")
+    params = dict(n_estimators=8, learning_rate=0.05, max_depth=6, num_leaves=63, subsample=0.8, colsample=0.5,
+                  n_jobs=2, random_state=3)
+    (tdir / "trees" / "trees.json").write_text(json.dumps(dict(kind="lightgbm", params=params, n_labels=2,
+                                                               n_features=274, files=files)))
+    back = load_run(tdir)
+    assert back.estimator.seed == 3 and back.estimator.n_estimators == 8
+    np.testing.assert_array_equal(back.estimator.predict(x), tree.predict(x))
 
 
 def test_run_errors_and_resume(glocal_run, data_file, tmp_path):
@@ -219,7 +293,7 @@ def test_export_run_is_compact_and_predicts_alike(glocal_run, data_file, tmp_pat
     from glocal.runs import export_run
     out = export_run(glocal_run, tmp_path / "exported", note="unit test")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["config.json", "metrics.json", "model.safetensors", "provenance.json", "scaler.json",
+    assert names == ["config.json", "estimator.json", "metrics.json", "model.safetensors", "provenance.json",
                      "wave.npy"]
     assert (out / "model.safetensors").stat().st_size < 0.6 * (glocal_run.path / "model.safetensors").stat().st_size
     ds = load_dataset(data_file)
@@ -235,3 +309,65 @@ def test_export_run_is_compact_and_predicts_alike(glocal_run, data_file, tmp_pat
 def test_unknown_pretrained_name_is_a_clear_error():
     with pytest.raises(ValueError, match="no shipped run"):
         load_run("pretrained:does-not-exist")
+
+
+# ----------------------------------------------------------------------------- command line
+@pytest.mark.parametrize("argv", [[], ["grid"], ["grid", "info"], ["grid", "build"], ["degrade"], ["train"],
+                                  ["evaluate"], ["predict"], ["pretrained"]])
+def test_cli_help(argv, capsys):
+    from glocal.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main(argv + ["--help"])
+    assert exc.value.code == 0
+    assert "usage: glocal" in capsys.readouterr().out
+
+
+def test_cli_choices_come_from_the_registries(capsys):
+    from glocal.cli import build_parser
+    from glocal.models import ESTIMATOR_NAMES
+    from glocal.synthesis import available_engines
+    args = build_parser().parse_args(["grid", "build", "--out", "x.h5"])
+    assert args.engine == "builtin" and "builtin" in available_engines()
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["grid", "build", "--out", "x.h5", "--engine", "nope"])
+    assert "invalid choice" in capsys.readouterr().err
+    for name in ESTIMATOR_NAMES:
+        assert build_parser().parse_args(["train", "--data", "d.h5", "--out", "o", "--model", name]).model == name
+
+
+def test_cli_reads_gzipped_fits_tables(tmp_path):
+    import gzip
+    import shutil
+
+    from astropy.table import Table
+
+    from glocal.cli import read_spectra
+    wave, flux = np.linspace(3000.0, 9000.0, 50), np.linspace(0.5, 1.0, 50)
+    Table({"WAVE": wave, "FLUX": flux}).write(tmp_path / "star.fits")
+    with open(tmp_path / "star.fits", "rb") as src, gzip.open(tmp_path / "star.fits.gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    w, f, labels, names = read_spectra(tmp_path / "star.fits.gz")
+    np.testing.assert_array_equal(w, wave)
+    assert f.shape == (1, 50) and labels is None and names == ["star"]
+    np.testing.assert_array_equal(f[0], flux)
+    (tmp_path / "star.txt").write_text("1 2")
+    with pytest.raises(ValueError, match="unsupported format"):
+        read_spectra(tmp_path / "star.txt")
+
+
+def test_cli_train_evaluate_predict(data_file, tmp_path, capsys):
+    import pandas as pd
+
+    from glocal.cli import main
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(data_file), "--model", "xgboost", "--config", '{"n_estimators": 5}',
+                 "--out", str(out)]) == 0
+    assert (out / "estimator.json").is_file()
+    assert main(["evaluate", str(out), "--data", str(data_file), "--snr", "30"]) == 0
+    assert "snr_30" in capsys.readouterr().out
+    assert main(["predict", str(data_file), "--run", str(out), "-o", str(tmp_path / "p.csv")]) == 0
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert list(table.columns) == ["model_id", "ofe", "ofe_std", "mgfe", "mgfe_std"] and len(table) == 64
+    assert main(["train", "--data", str(data_file), "--model", "xgboost", "--out", str(tmp_path / "r2"),
+                 "--train-options", '{"max_epochs": 3}']) == 2
+    assert "unknown hyper-parameter" in capsys.readouterr().err

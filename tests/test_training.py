@@ -6,11 +6,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from glocal.evaluation import (binned_errors, calibration, coverage, ensemble_stats, mae,
-                               regression_metrics, sigma)
+from glocal.evaluation import binned_errors, calibration, coverage, ensemble_stats, mae, regression_metrics, sigma
 from glocal.models import build
-from glocal.training import (LabelScaler, add_noise_torch, average_state_dicts, predict_array,
-                             resolve_device, train_model)
+from glocal.training import (
+    LabelScaler,
+    TrainOptions,
+    add_noise_torch,
+    average_state_dicts,
+    predict_array,
+    resolve_device,
+    train_model,
+)
 
 torch.set_num_threads(2)
 TINY = dict(dim=16, depth=1, heads=2, mlp_ratio=2.0, patch_size=4, window=4, n_window_layers=1,
@@ -125,9 +131,10 @@ def test_training_learns_and_schedules(tmp_path):
     x, y = _data(96)
     torch.manual_seed(0)
     model = build("spt-glocal", TINY, n_pixels=24)
-    res = train_model(model, x[:64], y[:64], x[64:], y[64:], label_names=["a", "b"],
-                      max_epochs=6, batch_size=16, lr=3e-3, lr_step=2, lr_gamma=0.5,
-                      average_last=2, patience=10, progress=False, device="cpu")
+    opts = TrainOptions(max_epochs=6, batch_size=16, lr=3e-3, lr_step=2, lr_gamma=0.5, average_last=2,
+                        patience=10)
+    res = train_model(model, x[:64], y[:64], x[64:], y[64:], opts, label_names=["a", "b"],
+                      progress=False, device="cpu")
     # input normalisation: training mean spectrum and rms of the centred training flux
     mu = x[:64].astype(np.float64).mean(0)
     np.testing.assert_allclose(model.input_mean.numpy(), mu, rtol=1e-5)
@@ -148,15 +155,15 @@ def test_early_stopping_and_last_epochs_average(tmp_path):
     model = build("spt", TINY, n_pixels=24)
     # lr so small that the weights cannot change in float32: validation never improves after
     # epoch 0, so with patience 3 training stops after epoch 3 (4 epochs run)
-    res = train_model(model, x[:32], y[:32], x[32:], y[32:], max_epochs=50, lr=1e-30,
-                      weight_decay=0.0, patience=3, average_last=10, progress=False,
-                      run_dir=tmp_path)
+    res = train_model(model, x[:32], y[:32], x[32:], y[32:],
+                      TrainOptions(max_epochs=50, lr=1e-30, weight_decay=0.0, patience=3, average_last=10),
+                      progress=False, run_dir=tmp_path)
     assert res.stopped_early and res.epochs_run == 4 and res.best_epoch == 0
 
     torch.manual_seed(2)
     model = build("spt-glocal", TINY, n_pixels=24)
-    res = train_model(model, x[:32], y[:32], x[32:], y[32:], max_epochs=5, lr=1e-2,
-                      average_last=3, progress=False, run_dir=tmp_path / "avg")
+    res = train_model(model, x[:32], y[:32], x[32:], y[32:], TrainOptions(max_epochs=5, lr=1e-2, average_last=3),
+                      progress=False, run_dir=tmp_path / "avg")
     files = sorted((tmp_path / "avg").glob("epoch_*.safetensors"))
     assert [f.name for f in files] == ["epoch_00002.safetensors", "epoch_00003.safetensors",
                                        "epoch_00004.safetensors"]
@@ -169,28 +176,69 @@ def test_early_stopping_and_last_epochs_average(tmp_path):
 
 def test_resume_continues_exactly(tmp_path):
     x, y = _data(48)
-    kw = dict(batch_size=8, lr=5e-3, average_last=2, progress=False, noise_snr=(30, 60))
+    kw = dict(batch_size=8, lr=5e-3, average_last=2, noise_snr=(30, 60))
     torch.manual_seed(3)
     straight = build("spt-glocal", dict(TINY, dropout=0.1), n_pixels=24)
     init = {k: v.clone() for k, v in straight.state_dict().items()}
-    r1 = train_model(straight, x[:32], y[:32], x[32:], y[32:], max_epochs=4,
-                     run_dir=tmp_path / "a", **kw)
+    r1 = train_model(straight, x[:32], y[:32], x[32:], y[32:], TrainOptions(max_epochs=4, **kw),
+                     run_dir=tmp_path / "a", progress=False)
     resumed = build("spt-glocal", dict(TINY, dropout=0.1), n_pixels=24)
     resumed.load_state_dict(init)
-    train_model(resumed, x[:32], y[:32], x[32:], y[32:], max_epochs=2, run_dir=tmp_path / "b", **kw)
+    train_model(resumed, x[:32], y[:32], x[32:], y[32:], TrainOptions(max_epochs=2, **kw),
+                run_dir=tmp_path / "b", progress=False)
     fresh = build("spt-glocal", dict(TINY, dropout=0.1), n_pixels=24)   # different init: overwritten
-    r2 = train_model(fresh, x[:32], y[:32], x[32:], y[32:], max_epochs=4,
-                     run_dir=tmp_path / "b", **kw)
+    r2 = train_model(fresh, x[:32], y[:32], x[32:], y[32:], TrainOptions(max_epochs=4, **kw),
+                     run_dir=tmp_path / "b", progress=False)
     assert r2.epochs_run == 4
     assert [h["train_loss"] for h in r2.history] == [h["train_loss"] for h in r1.history]
     assert _states_equal(straight, fresh)
     with pytest.raises(ValueError, match="parameters differ"):
-        train_model(fresh, x[:32], y[:32], x[32:], y[32:], max_epochs=5,
-                    run_dir=tmp_path / "b", **{**kw, "lr": 1e-3})
+        train_model(fresh, x[:32], y[:32], x[32:], y[32:], TrainOptions(max_epochs=5, **{**kw, "lr": 1e-3}),
+                    run_dir=tmp_path / "b", progress=False)
     # resume=False starts again from scratch (checkpoints removed)
-    r3 = train_model(fresh, x[:32], y[:32], x[32:], y[32:], max_epochs=1,
-                     run_dir=tmp_path / "b", resume=False, **kw)
+    r3 = train_model(fresh, x[:32], y[:32], x[32:], y[32:], TrainOptions(max_epochs=1, **kw),
+                     run_dir=tmp_path / "b", resume=False, progress=False)
     assert r3.epochs_run == 1
+    assert sorted(f.name for f in (tmp_path / "b").glob("epoch_*")) == ["epoch_00000.safetensors"]
+
+
+def test_in_memory_training_matches_checkpointed_training(tmp_path):
+    """Without run_dir nothing is written and the result is the same as with per-epoch checkpoints."""
+    x, y = _data(48)
+    opts = TrainOptions(max_epochs=3, batch_size=8, lr=5e-3, average_last=2, noise_snr=40.0)
+    models = []
+    for run_dir in (None, tmp_path / "ck"):
+        torch.manual_seed(5)
+        model = build("spt-glocal", dict(TINY, dropout=0.1), n_pixels=24)
+        res = train_model(model, x[:32], y[:32], x[32:], y[32:], opts, run_dir=run_dir, progress=False)
+        models.append((model, res))
+    assert _states_equal(models[0][0], models[1][0])
+    assert models[0][1].history[-1]["train_loss"] == models[1][1].history[-1]["train_loss"]
+    assert models[0][1].final_val_loss == models[1][1].final_val_loss
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ck"]
+
+
+def test_train_options_validation():
+    assert TrainOptions().lr == 1e-4 and TrainOptions().patience == 10       # the paper's defaults
+    for bad in (dict(max_epochs=0), dict(batch_size=2.5), dict(lr=-1.0), dict(lr=float("nan")),
+                dict(noise_snr=(50, 10)), dict(noise_snr=-3), dict(average_last=True)):
+        with pytest.raises(ValueError):
+            TrainOptions(**bad)
+    with pytest.raises(TypeError):
+        TrainOptions(max_epoch=3)
+    rec = TrainOptions(noise_snr=[20, 40]).record(10, 2)
+    assert rec["noise_snr"] == [20.0, 40.0] and rec["betas"] == [0.9, 0.999] and rec["n_val"] == 2
+    json.dumps(rec)
+
+
+def test_non_finite_loss_is_reported():
+    x, y = _data(24)
+    model = build("spt", TINY, n_pixels=24)
+    with torch.no_grad():
+        model.head.weight.fill_(float("inf"))
+    with pytest.raises(FloatingPointError, match="epoch 0"):
+        train_model(model, x[:16], y[:16], x[16:], y[16:], TrainOptions(max_epochs=2, normalise_input=False),
+                    progress=False)
 
 
 def test_training_input_errors():
@@ -198,13 +246,16 @@ def test_training_input_errors():
     model = build("spt", TINY, n_pixels=24)
     bad = x.copy()
     bad[0, 0] = np.nan
+    one = TrainOptions(max_epochs=1)
     with pytest.raises(ValueError, match="NaN"):
-        train_model(model, bad, y, x, y, max_epochs=1, progress=False)
+        train_model(model, bad, y, x, y, one, progress=False)
     with pytest.raises(ValueError, match="outputs"):
-        train_model(model, x, y[:, :1], x, y[:, :1], max_epochs=1, progress=False)
+        train_model(model, x, y[:, :1], x, y[:, :1], one, progress=False)
     with pytest.raises(ValueError, match="row counts"):
-        train_model(model, x, y[:5], x, y, max_epochs=1, progress=False)
+        train_model(model, x, y[:5], x, y, one, progress=False)
     with pytest.raises(ValueError, match="noise_snr"):
-        train_model(model, x, y, x, y, max_epochs=1, progress=False, noise_snr=(50, 10))
+        train_model(model, x, y, x, y, TrainOptions(max_epochs=1, noise_snr=(50, 10)), progress=False)
     with pytest.raises(ValueError, match="empty"):
-        train_model(model, x, y, x[:0], y[:0], max_epochs=1, progress=False)
+        train_model(model, x, y, x[:0], y[:0], one, progress=False)
+    with pytest.raises(TypeError, match="TrainOptions"):
+        train_model(model, x, y, x, y, {"max_epochs": 1}, progress=False)

@@ -1,158 +1,127 @@
-"""Gradient-boosted tree baselines of paper §4.3 (Table 2): XGBoost, LightGBM, CatBoost.
+"""Gradient-boosted tree baselines of paper §4.3 (Table 2): the shared estimator of XGBoost, LightGBM,
+CatBoost (``gbt_xgboost.py``, ``gbt_lightgbm.py``, ``gbt_catboost.py``).
 
-:class:`TreeRegressor` follows scikit-learn conventions (``fit(X, Y)``, ``predict(X)``) and fits
-one booster per label column (none of the three libraries is natively multi-output for
-regression in all versions). Every pixel of the spectrum is a feature. The paper does not list
-the trees' settings; ours (shared by the three libraries where they have an equivalent) are
+One booster per label column (none of the three libraries is natively multi-output for regression
+in all versions), fitted to the standardised labels; every pixel of the spectrum is a feature. The
+paper does not list the trees' settings; ours (shared by the three libraries where they have an
+equivalent) are
 
 * ``n_estimators=500`` boosting rounds, ``learning_rate=0.05``,
 * depth 6 (XGBoost ``max_depth``, CatBoost ``depth``; LightGBM ``num_leaves=63`` leaf-wise),
 * row subsampling 0.8 and column subsampling 0.5 (XGBoost, LightGBM),
-* ``n_jobs=2`` threads (CatBoost ``thread_count``), CPU only, fixed ``random_state``.
+* ``n_jobs=2`` threads (CatBoost ``thread_count``), CPU only, fixed ``seed``.
 
-Persistence uses each library's own format, never pickle: XGBoost JSON, LightGBM text model,
-CatBoost ``.cbm``.
+The boosters have no predictive distribution: ``predict(X, return_std=True)`` returns NaN
+standard deviations (``uncertainty == "none"``). ``X_val``/``y_val`` are checked but not used
+(a fixed number of rounds, no early stopping). Persistence uses each library's own format, never
+pickle: XGBoost JSON, LightGBM text model, CatBoost ``.cbm``, as ``tree_<name>_<j>.<ext>``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["TreeRegressor", "TREE_KINDS", "TREE_DEFAULTS"]
+from .._io import read_json
+from .estimator import Estimator
+
+__all__ = ["TreeEstimator", "TREE_KINDS"]
 
 TREE_KINDS = ("xgboost", "lightgbm", "catboost")
-TREE_DEFAULTS = dict(n_estimators=500, learning_rate=0.05, max_depth=6, num_leaves=63,
-                     subsample=0.8, colsample=0.5, n_jobs=2, random_state=0)
-_EXT = {"xgboost": "json", "lightgbm": "txt", "catboost": "cbm"}
 
 
-def _check_X(X, n_features=None) -> np.ndarray:
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError("X contains NaN or infinite values")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(f"X has {X.shape[1]} features, the model was fitted on {n_features}")
-    return X
+class TreeEstimator(Estimator):
+    """Base of the three tree estimators: one booster per label, NaN ``std``; see module docstring.
 
+    Subclasses set ``name`` and ``extension`` and implement ``_booster`` (an unfitted library
+    model from the hyper-parameters), ``_predict_one``, ``_save_one`` and ``_load_one``.
+    """
 
-class TreeRegressor:
-    """One gradient-boosted regressor per label: ``kind`` in ``TREE_KINDS``; see module doc."""
+    uncertainty = "none"
+    extension: ClassVar[str] = ""
 
-    def __init__(self, kind: str = "xgboost", **params):
-        if kind not in TREE_KINDS:
-            raise ValueError(f"unknown tree model {kind!r}; choose one of {TREE_KINDS}")
-        unknown = set(params) - set(TREE_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown tree parameter(s) {sorted(unknown)}; valid: {sorted(TREE_DEFAULTS)}")
-        self.kind = kind
-        self.params = {**TREE_DEFAULTS, **params}
-        self.models_: list = []
-        self.n_features_in_: int | None = None
-
-    def _make(self):
-        p = self.params
-        if self.kind == "xgboost":
-            import xgboost as xgb
-            return xgb.XGBRegressor(n_estimators=p["n_estimators"], learning_rate=p["learning_rate"],
-                                    max_depth=p["max_depth"], subsample=p["subsample"],
-                                    colsample_bytree=p["colsample"], n_jobs=p["n_jobs"],
-                                    random_state=p["random_state"], tree_method="hist",
-                                    device="cpu")
-        if self.kind == "lightgbm":
-            import lightgbm as lgb
-            return lgb.LGBMRegressor(n_estimators=p["n_estimators"], learning_rate=p["learning_rate"],
-                                     num_leaves=p["num_leaves"], subsample=p["subsample"],
-                                     subsample_freq=1, colsample_bytree=p["colsample"],
-                                     n_jobs=p["n_jobs"], random_state=p["random_state"],
-                                     verbose=-1)
-        import catboost as cb
-        return cb.CatBoostRegressor(iterations=p["n_estimators"], learning_rate=p["learning_rate"],
-                                    depth=p["max_depth"], thread_count=p["n_jobs"],
-                                    random_seed=p["random_state"], verbose=False,
-                                    allow_writing_files=False, task_type="CPU")
-
-    def fit(self, X, Y) -> "TreeRegressor":
-        """Fit one booster per column of ``Y`` (n_samples,) or (n_samples, n_labels)."""
-        X = _check_X(X)
-        Y = np.asarray(Y, dtype=np.float64)
-        Y = Y[:, None] if Y.ndim == 1 else Y
-        if Y.ndim != 2 or len(Y) != len(X):
-            raise ValueError(f"Y must be (n_samples[, n_labels]) with n_samples={len(X)}, got {Y.shape}")
-        if not np.isfinite(Y).all():
-            raise ValueError("Y contains NaN or infinite values")
-        self.n_features_in_ = X.shape[1]
-        self.models_ = [self._make().fit(X, Y[:, j]) for j in range(Y.shape[1])]
-        return self
-
-    def predict(self, X) -> np.ndarray:
-        """(n_samples, n_labels) predictions."""
-        if not self.models_:
-            raise ValueError("TreeRegressor is not fitted")
-        X = _check_X(X, self.n_features_in_)
-        cols = []
-        for m in self.models_:
-            if self.kind == "lightgbm" and type(m).__name__ == "Booster":  # loaded from text
-                cols.append(m.predict(X, num_threads=self.params["n_jobs"]))
-            else:
-                cols.append(m.predict(X))
-        return np.stack(cols, axis=1).astype(np.float64)
-
-    def save(self, directory) -> list[Path]:
-        """Write ``tree_<kind>_<j>.<ext>`` native model files and ``trees.json`` metadata."""
-        if not self.models_:
-            raise ValueError("TreeRegressor is not fitted")
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
-        paths = []
-        for j, m in enumerate(self.models_):
-            path = d / f"tree_{self.kind}_{j}.{_EXT[self.kind]}"
-            if self.kind == "lightgbm":
-                booster = m.booster_ if hasattr(m, "booster_") else m
-                booster.save_model(str(path))
-            else:
-                m.save_model(str(path))
-            paths.append(path)
-        meta = dict(kind=self.kind, params=self.params, n_labels=len(self.models_),
-                    n_features=self.n_features_in_, files=[p.name for p in paths])
-        (d / "trees.json").write_text(json.dumps(meta, indent=1))
-        return paths
+    def _check_common(self) -> None:
+        for key in ("n_estimators", "n_jobs", "max_depth", "num_leaves"):
+            val = getattr(self, key, 1)
+            if isinstance(val, bool) or int(val) != val or val < 1:
+                raise ValueError(f"{key} must be an integer >= 1, got {val!r}")
+        if not (np.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        for key in ("subsample", "colsample"):
+            val = getattr(self, key, 1.0)
+            if not 0.0 < val <= 1.0:
+                raise ValueError(f"{key} must be in (0, 1], got {val!r}")
+        if isinstance(self.seed, bool) or int(self.seed) != self.seed:
+            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        self.boosters_: list = []
 
     @classmethod
-    def load(cls, directory) -> "TreeRegressor":
-        """Inverse of :meth:`save`."""
-        d = Path(directory)
-        meta_path = d / "trees.json"
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"no trees.json in {d}")
+    def from_run_config(cls, config, n_labels: int, **hyperparameters):
+        """``(estimator, hyper-parameters from config)`` for :func:`glocal.runs.train_run`:
+        ``config`` "cpu" (or None, "default") keeps the defaults, a dict sets hyper-parameters."""
+        if config is None or (isinstance(config, str) and config in ("cpu", "default")):
+            model_config = {}
+        elif isinstance(config, dict):
+            model_config = dict(config)
+        else:
+            raise ValueError(f"{cls.name} config must be 'cpu' (the defaults) or a dict of "
+                             f"hyper-parameters, got {config!r}")
+        cls.check_params({**hyperparameters, **model_config})
+        return cls(**{**hyperparameters, **model_config}), model_config
+
+    def _fit(self, X, y, X_val, y_val, scaler):
+        z = scaler.transform(y)
+        self.boosters_ = [self._booster().fit(X, z[:, j]) for j in range(z.shape[1])]
+        self.boosters_ = [self._fitted(b) for b in self.boosters_]
+        return scaler
+
+    def _fitted(self, model):
+        """What is kept of a fitted library model (the model itself by default)."""
+        return model
+
+    def _predict(self, X, return_std, *, mc_samples, seed, batch_size):
+        z = np.stack([self._predict_one(b, X) for b in self.boosters_], axis=1).astype(np.float64)
+        return z, (np.full_like(z, np.nan) if return_std else None)
+
+    def _file(self, d: Path, j: int) -> Path:
+        return d / f"tree_{self.name}_{j}.{self.extension}"
+
+    def _save_files(self, d: Path) -> list[str]:
+        paths = [self._file(d, j) for j in range(len(self.boosters_))]
+        for booster, path in zip(self.boosters_, paths):
+            self._save_one(booster, path)
+        return [p.name for p in paths]
+
+    def _load_files(self, d: Path, meta: dict, n_features: int, n_labels: int) -> None:
+        files = meta.get("files")
+        if not isinstance(files, list) or len(files) != n_labels:
+            raise ValueError(f"corrupt {d / 'estimator.json'}: expected {n_labels} tree files, got {files!r}")
+        self.boosters_ = self._read_boosters([d / f for f in files])
+
+    def _read_boosters(self, paths: list[Path]) -> list:
+        for path in paths:
+            if not path.is_file():
+                raise FileNotFoundError(f"missing tree model file {path}")
         try:
-            meta = json.loads(meta_path.read_text())
-            obj = cls(meta["kind"], **meta["params"])
-            files = [d / f for f in meta["files"]]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"corrupt tree metadata {meta_path}: {exc}") from exc
-        for f in files:
-            if not f.is_file():
-                raise FileNotFoundError(f"missing tree model file {f}")
-        try:
-            if obj.kind == "xgboost":
-                import xgboost as xgb
-                models = []
-                for f in files:
-                    m = xgb.XGBRegressor()
-                    m.load_model(str(f))
-                    models.append(m)
-            elif obj.kind == "lightgbm":
-                import lightgbm as lgb
-                models = [lgb.Booster(model_file=str(f)) for f in files]
-            else:
-                import catboost as cb
-                models = [cb.CatBoostRegressor().load_model(str(f)) for f in files]
+            return [self._load_one(path) for path in paths]
         except Exception as exc:  # library-specific parse errors
-            raise ValueError(f"could not read {obj.kind} model files in {d}: {exc}") from exc
-        obj.models_ = models
-        obj.n_features_in_ = meta["n_features"]
+            raise ValueError(f"could not read {self.name} model files {[p.name for p in paths]}: {exc}") from None
+
+    @classmethod
+    def _from_legacy_run(cls, d: Path, cfg: dict):
+        """A tree run of format version 1: ``trees/trees.json`` (kind, params, files) and the model files."""
+        meta = read_json(d / "trees" / "trees.json", "tree metadata")
+        try:
+            params = dict(meta["params"])
+            params["seed"] = params.pop("random_state", 0)
+            names = set(cls.param_names())
+            obj = cls(label_names=list(cfg["labels"]), **{k: v for k, v in params.items() if k in names})
+            files = [d / "trees" / f for f in meta["files"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"corrupt tree metadata {d / 'trees' / 'trees.json'}: {exc}") from None
+        if meta.get("kind") != cls.name or len(files) != len(cfg["labels"]):
+            raise ValueError(f"{d}: trees.json describes {meta.get('kind')!r} with {len(files)} files, "
+                             f"config.json {cls.name!r} with {len(cfg['labels'])} labels")
+        obj.boosters_ = obj._read_boosters(files)
         return obj
