@@ -123,15 +123,20 @@ def add_noise_torch(x: torch.Tensor, snr, generator: torch.Generator) -> torch.T
     """Gaussian noise σ = 1/S/N per pixel (continuum-level S/N, as ``glocal.degrade.add_noise``).
 
     ``snr``: a number, or ``(lo, hi)`` for one S/N per spectrum drawn uniformly in [lo, hi].
+    The draws come from the CPU ``generator`` (first the S/N values, then the unit normals).
     """
-    n = x.shape[0]
+    return x + _noise(tuple(x.shape), snr, generator).to(x.device, x.dtype)
+
+
+def _noise(shape: tuple, snr, generator: torch.Generator) -> torch.Tensor:
+    """The float32 CPU noise :func:`add_noise_torch` adds to a batch of ``shape``."""
+    n = shape[0]
     if np.ndim(snr) == 0:
         s = torch.full((n, 1), float(snr))
     else:
         lo, hi = (float(v) for v in snr)
         s = lo + (hi - lo) * torch.rand((n, 1), generator=generator)
-    noise = torch.randn(x.shape, generator=generator) / s
-    return x + noise.to(x.device, x.dtype)
+    return torch.randn(shape, generator=generator) / s
 
 
 def _check_snr(snr) -> None:
@@ -269,7 +274,7 @@ class _Progress:
 
 @dataclass
 class _Data:
-    """Training (host) and validation (device) tensors; labels standardised."""
+    """Training and validation tensors on the training device; labels standardised."""
 
     xt: torch.Tensor
     zt: torch.Tensor
@@ -301,9 +306,8 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: Train
         _set_input_normalisation(model, x_train)
     dev = resolve_device(device)
     model.to(dev)
-    data = _Data(torch.from_numpy(x_train), torch.from_numpy(scaler.transform(y_train).astype(np.float32)),
-                 torch.from_numpy(x_val).to(dev),
-                 torch.from_numpy(scaler.transform(y_val).astype(np.float32)).to(dev))
+    data = _Data(*(torch.from_numpy(a).to(dev) for a in (
+        x_train, scaler.transform(y_train).astype(np.float32), x_val, scaler.transform(y_val).astype(np.float32))))
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=tuple(opts.betas), eps=opts.eps,
                            weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=opts.lr_step, gamma=opts.lr_gamma)
@@ -388,18 +392,30 @@ def _run_epochs(model, opt, sched, data: _Data, opts: TrainOptions, state: _Prog
 
 
 def _train_epoch(model, opt, data: _Data, opts: TrainOptions, epoch: int, device, loss_fn) -> float:
-    """One pass over the shuffled training set; the mean training loss (read once, at the end)."""
+    """One pass over the shuffled training set; the mean training loss (read once, at the end).
+
+    The permutation and the noise of every batch are drawn up front, in batch order, from the
+    epoch's CPU generator (the same draws a batch-by-batch loop makes) and moved to the device
+    once, so that the batches are gathered where the data live without a copy per step.
+    """
     gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + epoch)
     torch.manual_seed(int(opts.seed) * 1_000_003 + epoch + 7)            # dropout masks
     model.train()
     n, bs = len(data.xt), int(opts.batch_size)
     perm = torch.randperm(n, generator=gen)
+    starts = range(0, n, bs)
+    noise = None
+    if opts.noise_snr is not None:
+        shape = tuple(data.xt.shape[1:])
+        noise = torch.cat([_noise((min(bs, n - i),) + shape, opts.noise_snr, gen) for i in starts])
+        noise = noise.to(data.xt.device, data.xt.dtype)
+    perm = perm.to(data.xt.device)
     total = torch.zeros((), dtype=torch.float64, device=device)
-    for i in range(0, n, bs):
+    for i in starts:
         idx = perm[i:i + bs]
         xb = data.xt[idx]
-        if opts.noise_snr is not None:
-            xb = add_noise_torch(xb, opts.noise_snr, gen)
+        if noise is not None:
+            xb = xb + noise[i:i + bs]
         xb, zb = xb.to(device), data.zt[idx].to(device)
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), zb)
