@@ -138,15 +138,22 @@ def _check_result(result, name: str, n_var: int) -> EngineResult:
     return result
 
 
+def _run_checked(spec: EngineSpec, opts: EngineOptions, atmosphere, abundances, line_list, wave_range, vturb,
+                 wave) -> EngineResult:
+    A, wr, vt, grid = check_engine_inputs(atmosphere, abundances, line_list, wave_range, vturb, wave,
+                                          engine=f"engine {spec.name!r}")
+    return _check_result(spec.run(atmosphere, A, line_list, wr, vt, opts, wave=grid), spec.name, A.shape[0])
+
+
 def run_engine(engine: str, atmosphere, abundances, line_list, wave_range, vturb,
                options: EngineOptions | Mapping[str, Any] | None = None, *, wave=None, **option_values) -> EngineResult:
     """Validate the engine inputs once (:func:`check_engine_inputs`) and the options (the engine's
-    dataclass; ``options`` updated with ``option_values``), then run engine ``engine``."""
+    dataclass; ``options`` updated with ``option_values``), then run engine ``engine``: the contract's
+    ``EngineResult`` (flux and continuum (n_var, n_wave)).  TypeError/ValueError before the engine runs
+    for bad inputs; TypeError/RuntimeError when the engine breaks the contract."""
     spec = get_engine(engine)
     opts = spec.options(options, **option_values)
-    A, wr, vt, grid = check_engine_inputs(atmosphere, abundances, line_list, wave_range, vturb, wave,
-                                          engine=f"engine {engine!r}")
-    return _check_result(spec.run(atmosphere, A, line_list, wr, vt, opts, wave=grid), engine, A.shape[0])
+    return _run_checked(spec, opts, atmosphere, abundances, line_list, wave_range, vturb, wave)
 
 
 def resolve_inputs(teff, logg, feh, *, vturb=None, atmosphere=None, line_list=None,
@@ -200,7 +207,7 @@ def synthesize_variants(teff, logg, feh, variants: Sequence[Mapping[str, float]]
     atmosphere, vturb, line_list, wr = resolve_inputs(teff, logg, feh, vturb=vturb, atmosphere=atmosphere,
                                                       line_list=line_list, wave_range=wave_range)
     A = np.stack([abundance_pattern(float(feh), v) for v in variants])
-    res = run_engine(engine, atmosphere, A, line_list, wr, vturb, opts, wave=wave)
+    res = _run_checked(spec, opts, atmosphere, A, line_list, wr, vturb, wave)
     return VariantSpectra(wave=res.wave, flux=res.flux, continuum=res.continuum, teff=float(teff),
                           logg=float(logg), feh=float(feh), vturb=float(vturb), variants=variants, engine=engine,
                           details=dict(res.details), options=opts)
