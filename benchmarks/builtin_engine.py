@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from glocal.atmospheres import read_atmospheres  # noqa: E402
 from glocal.degrade import degrade  # noqa: E402
 from glocal.linelists import LineList, read_moog  # noqa: E402
-from glocal.synthesis.builtin import run  # noqa: E402
+from glocal.synthesis.builtin import BuiltinOptions, run  # noqa: E402
 
 SHARED = Path(os.environ.get("GLOCAL_SHARED", ROOT.parent / "shared")) / "data"
 GRID = np.array([-0.2, 0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2])
@@ -97,6 +97,12 @@ def variants(atm, values=(0.0, 0.4, 0.8, 1.2)):
     return np.array(A)
 
 
+def synth(atm, A, ll, wave_range, vt, wave=None, **options):
+    """(wave, F, F_c, details) of the built-in engine with ``BuiltinOptions(**options)``."""
+    r = run(atm, A, ll, wave_range, vt, BuiltinOptions(**options), wave=wave)
+    return r.wave, r.flux, r.continuum, r.details
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -111,11 +117,11 @@ def speed(args):
     ll = _lines(args, 2550.0, 10000.0)
     print(f"line list: {len(ll)} lines (read in {time.perf_counter()-t:.1f} s); vturb {vt:.2f} km/s")
     kw = _engine_kwargs(args)
-    run(atm, A[:2], ll, (5000.0, 5010.0), vt, **kw)  # warm-up (tables)
+    synth(atm, A[:2], ll, (5000.0, 5010.0), vt, **kw)  # warm-up (tables)
     walls, cpus = [], []
     for _ in range(max(1, args.repeat)):  # this shared machine's timings scatter by ~15 %: take the median
         t, c = time.perf_counter(), time.process_time()
-        w, f, fc, det = run(atm, A, ll, (2550.0, 10000.0), vt, return_details=True, **kw)
+        w, f, fc, det = synth(atm, A, ll, (2550.0, 10000.0), vt, **kw)
         walls.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
         print(f"built-in: {len(A)} variants, 2550-10000 A, {kw} ({w.size} points): {walls[-1]:.2f} s wall, "
@@ -143,10 +149,10 @@ def speed(args):
         # on a 100 A window and is not part of its per-wavelength cost)
         ll_win = ll.select((lo - 20.0, hi + 20.0))
         t = time.perf_counter()
-        sme_run(atm, A[:1], ll_win, (lo, hi), vt, wave=wave)
+        sme_run(atm, A[:1], ll_win, (lo, hi), vt, None, wave=wave)
         t_sme = time.perf_counter() - t
         t = time.perf_counter()
-        run(atm, A, ll_win, (lo, hi), vt, **kw)
+        synth(atm, A, ll_win, (lo, hi), vt, **kw)
         t_b16 = time.perf_counter() - t
         frac = (np.log(hi / lo)) / np.log(10000 / 2550)
         est = t_sme * 16 * (7450.0 / (hi - lo))
@@ -185,13 +191,13 @@ def _write_record(path, record):
     import json
     import platform
     import subprocess
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    record.update(glocal_commit=commit, date=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    record.update(glocal_commit=commit, date=datetime.now(UTC).isoformat(timespec="seconds"),
                   machine=f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
                   cpu=_cpu_model())
     rows = json.loads(path.read_text()) if path.exists() else []
@@ -209,7 +215,7 @@ def sampling(args):
     ll = _lines(args, lo - 300, hi + 300)
     ref_w = np.arange(lo, hi, 0.01)
     t = time.perf_counter()
-    _, fr, cr = run(atm, A, ll, (lo, hi), vt, wave=ref_w, threshold=1e-5, weak_ratio=0.0)
+    _, fr, cr, _ = synth(atm, A, ll, (lo, hi), vt, wave=ref_w, threshold=1e-5, weak_ratio=0.0)
     print(f"reference 0.01 A grid ({ref_w.size} points, threshold 1e-5, all profiles): "
           f"{time.perf_counter()-t:.1f} s")
     inner = (lo + 60, hi - 60)
@@ -217,7 +223,7 @@ def sampling(args):
     for R in args.resolutions:
         R = R if R == "auto" else float(R)
         t = time.perf_counter()
-        w, f, c = run(atm, A, ll, (lo, hi), vt, resolution=R, threshold=args.threshold)
+        w, f, c, _ = synth(atm, A, ll, (lo, hi), vt, resolution=R, threshold=args.threshold)
         dt = time.perf_counter() - t
         _, low = degrade(w, f / c, R=200.0, wmin=inner[0], wmax=inner[1], weighting="trapezoid")
         err = np.abs(low - ref)
@@ -249,7 +255,8 @@ def main():
                     "results/benchmarks/builtin_engine.json, shown in the engine chapter)")
     ap.add_argument("--sampling", action="store_true")
     ap.add_argument("--sampling-range", nargs=2, type=float, default=(3000.0, 3400.0))
-    ap.add_argument("--resolutions", nargs="+", type=_resolution, default=[40000, 60000, 100000, 125000, "auto", 200000])
+    ap.add_argument("--resolutions", nargs="+", type=_resolution,
+                    default=[40000, 60000, 100000, 125000, "auto", 200000])
     args = ap.parse_args()
     if args.sampling:
         sampling(args)

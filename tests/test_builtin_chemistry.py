@@ -3,10 +3,17 @@ equilibrium constants against statistical mechanics, and ATLAS9 electron densiti
 import numpy as np
 import pytest
 
-from glocal.synthesis.builtin.chemistry import (atomic_partition_functions, molecular_constants,
-                                                 parse_species, saha_factors, solve_chemistry)
-from glocal.synthesis.builtin.tables import AMU, H_CGS, K_CGS, K_EV, load_tables
 from glocal.atmospheres import read_atmospheres
+from glocal.constants import AMU, H_CGS, K_EV
+from glocal.constants import K_BOLTZMANN as K_CGS
+from glocal.synthesis.builtin.chemistry import (
+    atomic_partition_functions,
+    molecular_constants,
+    parse_species,
+    saha_factors,
+    solve_chemistry,
+)
+from glocal.synthesis.builtin.tables import load_tables
 
 KURUCZ = "atmospheres/kurucz1993/am20k2.dat"
 
@@ -38,7 +45,10 @@ def test_equilibrium_constants_vs_statistical_mechanics(mol, d0, atoms):
     U = atomic_partition_functions(T)
     z = {"H": 0, "C": 5, "O": 7}
     m = [tab["mass_amu"][z[a]] for a in atoms]
-    tr = lambda mass: (2 * np.pi * mass * AMU * K_CGS * T / H_CGS**2) ** 1.5
+
+    def tr(mass):
+        return (2 * np.pi * mass * AMU * K_CGS * T / H_CGS**2) ** 1.5
+
     base = (np.log(tr(m[0]) * tr(m[1]) / tr(sum(m))) + np.log(U[z[atoms[0]], 0] * U[z[atoms[1]], 0])
             - np.log(Q[i]))
     d0_implied = (base - lnKn[i]) * K_EV * T

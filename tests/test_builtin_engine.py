@@ -1,15 +1,31 @@
 """End-to-end tests of the built-in engine: variant handling, input validation, hydrogen lines and a
 short-range comparison with SME (pysme-astro) on the same model, line list and abundances."""
+import dataclasses
+
 import numpy as np
 import pytest
 
-from glocal.synthesis.builtin import run
-from glocal.synthesis.builtin.engine import constant_r_grid
 from glocal.atmospheres import read_atmospheres
 from glocal.linelists import LINE_DTYPE, LineList, read_moog
+from glocal.synthesis.builtin import BuiltinOptions, run
+from glocal.synthesis.builtin.grids import constant_r_grid
+from glocal.synthesis.contract import EngineResult
 
 KURUCZ = "atmospheres/kurucz1993/am20k2.dat"
 RANGE = (5160.0, 5190.0)
+
+
+def synth(atm, A, ll, wave_range, vturb=None, wave=None, **options):
+    """(wave, F, F_c) of ``run`` with ``BuiltinOptions(**options)``."""
+    r = run(atm, A, ll, wave_range, vturb, BuiltinOptions(**options), wave=wave)
+    return r.wave, r.flux, r.continuum
+
+
+def sme(atm, A, ll, wave_range, vturb, wave):
+    """(wave, F, F_c) of the SME engine at its default options on ``wave``."""
+    from glocal.synthesis.sme import run as sme_run
+    r = sme_run(atm, A, ll, wave_range, vturb, None, wave=wave)
+    return r.wave, r.flux, r.continuum
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +42,7 @@ def setup(shared_data, models):
     A = np.tile(atm.abundances, (3, 1))
     A[1, 11] += 0.4  # [Mg/Fe] + 0.4
     A[2, 7] += 0.4  # [O/Fe] + 0.4: same n_e class as variant 0, exercises sharing and masking
-    w, f, c = run(atm, A, ll, RANGE, 1.0, resolution=300000)
+    w, f, c = synth(atm, A, ll, RANGE, 1.0, resolution=300000)
     return atm, ll, A, w, f, c
 
 
@@ -57,12 +73,12 @@ def test_variants_are_independent_of_batching(setup):
     over the batch) the spectra agree once the line profiles are smoothed (R = 2000)."""
     from glocal.degrade import degrade
     atm, ll, A, w, f, c = setup
-    wb, fb, cb = run(atm, A, ll, RANGE, 1.0, resolution=300000, weak_ratio=0.0)
+    wb, fb, cb = synth(atm, A, ll, RANGE, 1.0, resolution=300000, weak_ratio=0.0)
     grid = np.arange(RANGE[0] + 8, RANGE[1] - 8, 1.0)
     for v in (1, 2):
-        w1, f1, c1 = run(atm, A[v:v + 1], ll, RANGE, 1.0, resolution=300000, weak_ratio=0.0)
+        w1, f1, c1 = synth(atm, A[v:v + 1], ll, RANGE, 1.0, resolution=300000, weak_ratio=0.0)
         assert np.max(np.abs(f1[0] / c1[0] - fb[v] / cb[v])) < 5e-4
-        w1, f1, c1 = run(atm, A[v:v + 1], ll, RANGE, 1.0, resolution=300000)
+        w1, f1, c1 = synth(atm, A[v:v + 1], ll, RANGE, 1.0, resolution=300000)
         _, one = degrade(w1, f1[0] / c1[0], R=2000, grid=grid, weighting="trapezoid")
         _, batch = degrade(w, f[v] / c[v], R=2000, grid=grid, weighting="trapezoid")
         assert np.max(np.abs(one - batch)) < 2e-4
@@ -79,7 +95,7 @@ def _one_line_list(wave=6600.0, species="Fe 1", code=26.0, elow=9.0, loggf=-5.0)
 
 def test_hydrogen_balmer_line(models):
     atm = models[6500.0, 4.0]
-    w, f, c = run(atm, atm.abundances[None], _one_line_list(), (6500.0, 6630.0), 2.0, resolution=20000)
+    w, f, c = synth(atm, atm.abundances[None], _one_line_list(), (6500.0, 6630.0), 2.0, resolution=20000)
     n = f[0] / c[0]
     core = n[np.argmin(np.abs(w - 6562.8))]
     assert core < 0.5  # H-alpha is strong at 6500 K
@@ -90,27 +106,27 @@ def test_hydrogen_balmer_line(models):
 def test_bad_inputs(setup):
     atm, ll, A, *_ = setup
     with pytest.raises(ValueError):
-        run(atm, A, ll, (5190.0, 5160.0), 1.0)
+        synth(atm, A, ll, (5190.0, 5160.0), 1.0)
     with pytest.raises(ValueError, match="outside"):
-        run(atm, A, ll, (900.0, 1200.0), 1.0)
+        synth(atm, A, ll, (900.0, 1200.0), 1.0)
     bad = A.copy()
     bad[0, 7] = np.nan
     with pytest.raises(ValueError):
-        run(atm, bad, ll, RANGE, 1.0)
+        synth(atm, bad, ll, RANGE, 1.0)
     with pytest.raises(ValueError):
-        run(atm, A[:, :50], ll, RANGE, 1.0)
+        synth(atm, A[:, :50], ll, RANGE, 1.0)
     with pytest.raises(ValueError):
-        run(atm, A, ll, RANGE, -1.0)
+        synth(atm, A, ll, RANGE, -1.0)
     with pytest.raises(ValueError):
-        run(atm, A, ll, RANGE, 1.0, wave=np.array([5170.0, 5165.0, 5180.0]))
+        synth(atm, A, ll, RANGE, 1.0, wave=np.array([5170.0, 5165.0, 5180.0]))
     broken = LineList(ll.data.copy(), medium="air", isotopes_applied=ll.isotopes_applied)
     broken.data["loggf"][3] = np.nan  # LineList refuses NaN at construction: corrupt it afterwards
     with pytest.raises(ValueError):
-        run(atm, A, broken, RANGE, 1.0)
+        synth(atm, A, broken, RANGE, 1.0)
     with pytest.raises(ValueError, match="air"):
-        run(atm, A, ll.to_medium("vacuum"), RANGE, 1.0)
+        synth(atm, A, ll.to_medium("vacuum"), RANGE, 1.0)
     with pytest.raises(TypeError):
-        run(atm, A, {k: ll[k] for k in ll.columns}, RANGE, 1.0)
+        synth(atm, A, {k: ll[k] for k in ll.columns}, RANGE, 1.0)
 
     class NoT:
         rhox = atm.rhox
@@ -118,11 +134,11 @@ def test_bad_inputs(setup):
         xne = atm.xne
         vturb = 1.0
     with pytest.raises(TypeError):
-        run(NoT(), A, ll, RANGE)
+        synth(NoT(), A, ll, RANGE)
     with pytest.raises(ValueError):
         constant_r_grid(100.0, 200.0, 0.0)
     with pytest.raises(ValueError, match="bound-free metal"):
-        run(atm, A, ll, RANGE, 1.0, bound_free_metals=("Ca", "Xx"))
+        synth(atm, A, ll, RANGE, 1.0, bound_free_metals=("Ca", "Xx"))
 
 
 def test_bound_free_metals_choose_the_uv_continuum(models, setup):
@@ -134,10 +150,10 @@ def test_bound_free_metals_choose_the_uv_continuum(models, setup):
     A = np.array(atm.abundances, float)[None, :]
     wave = np.array([2850.0, 2900.0, 6000.0, 6500.0])
     lines = ll[:2]  # the continuum does not depend on the lines
-    _, _, c_all = run(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False)
-    _, _, c_noca = run(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False,
+    _, _, c_all = synth(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False)
+    _, _, c_noca = synth(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False,
                        bound_free_metals=("C", "Mg", "Al", "Si", "Fe"))
-    _, _, c_none = run(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False,
+    _, _, c_none = synth(atm, A[:1], lines, (2850.0, 6500.0), 1.0, wave=wave, hydrogen_lines=False,
                        bound_free_metals=())
     uv, red = slice(0, 2), slice(2, 4)
     assert np.all(c_noca[0, uv] > 1.03 * c_all[0, uv])
@@ -149,10 +165,9 @@ def test_agrees_with_sme(setup):
     """Same model, line list, abundances and vturb in SME: continuum within 2 %, normalised spectrum
     rms within 1 % at 0.02 A, and the Mg b response to +0.4 dex within 10 % of SME's."""
     pytest.importorskip("pysme")
-    from glocal.synthesis.sme import run as sme_run
     atm, ll, A, w, f, c = setup
     wave = np.arange(RANGE[0] + 1, RANGE[1] - 1, 0.02)
-    _, fs, cs = sme_run(atm, A[:2], ll, RANGE, 1.0, wave=wave)
+    _, fs, cs = sme(atm, A[:2], ll, RANGE, 1.0, wave)
     ns = fs / cs
     nb = np.array([np.interp(wave, w, f[v] / c[v]) for v in range(2)])
     cb = np.interp(wave, w, c[0])
@@ -168,7 +183,7 @@ def test_compare_with_sme_rows():
     window with the project's grid atmosphere and built-in line list."""
     pytest.importorskip("pysme")
     from glocal.atmospheres import grid_atmosphere
-    from glocal.synthesis.builtin import compare_with_sme
+    from glocal.validation import compare_with_sme
     atm = grid_atmosphere(5000.0, 4.5, -2.0)
     (row,) = compare_with_sme([(atm, atm.abundances[:92], 1.0)], wave_range=(5150.0, 5200.0),
                               engine_kwargs={"resolution": 100000})
@@ -188,14 +203,14 @@ def test_cool_dwarf_damping_wings_agree_with_sme():
     from glocal.atmospheres import grid_atmosphere
     from glocal.degrade import degrade
     from glocal.linelists import builtin_linelist
-    from glocal.synthesis.sme import run as sme_run, wave_grid
+    from glocal.synthesis.sme import wave_grid
     atm = grid_atmosphere(3500.0, 5.0, -1.0)
     A = abundance_pattern(-1.0, {})[None, :]
     lo, hi = 5800.0, 5990.0
     ll = builtin_linelist((lo - 20, hi + 20))
     wave = wave_grid((lo, hi))
-    _, fs, cs = sme_run(atm, A, ll, (lo, hi), 1.0, wave=wave)
-    _, fb, cb = run(atm, A, ll, (lo, hi), 1.0, wave=wave)
+    _, fs, cs = sme(atm, A, ll, (lo, hi), 1.0, wave)
+    _, fb, cb = synth(atm, A, ll, (lo, hi), 1.0, wave=wave)
     _, ds = degrade(wave, fs[0] / cs[0], wmin=lo + 60, wmax=hi - 60)
     _, db = degrade(wave, fb[0] / cb[0], wmin=lo + 60, wmax=hi - 60)
     assert ds.min() < 0.5  # the saturated, strongly damped doublet dominates the pixel
@@ -211,9 +226,9 @@ def test_low_rank_class_ratios_reproduce_every_class():
     from glocal.grid import paper_variants
     from glocal.linelists import builtin_linelist
     from glocal.synthesis.builtin.chemistry import solve_chemistry
-    from glocal.synthesis.builtin.engine import continuum_opacity
-    from glocal.synthesis.builtin.lines import (_low_rank_ratios, line_opacity, prepare_lines,
-                                                variant_classes)
+    from glocal.synthesis.builtin.continuum import continuum_opacity
+    from glocal.synthesis.builtin.deposit import _low_rank_ratios, line_opacity
+    from glocal.synthesis.builtin.selection import prepare_lines, variant_classes
 
     atm = grid_atmosphere(4500.0, 2.0, -2.0)
     A = np.array([abundance_pattern(-2.0, v) for v in paper_variants()])
@@ -249,8 +264,10 @@ def test_line_opacity_matches_direct_sum():
     from glocal.grid import paper_variants
     from glocal.linelists import builtin_linelist
     from glocal.synthesis.builtin.chemistry import solve_chemistry
-    from glocal.synthesis.builtin.engine import continuum_opacity
-    from glocal.synthesis.builtin.lines import line_opacity, prepare_lines, variant_classes, voigt
+    from glocal.synthesis.builtin.continuum import continuum_opacity
+    from glocal.synthesis.builtin.deposit import line_opacity
+    from glocal.synthesis.builtin.profiles import voigt
+    from glocal.synthesis.builtin.selection import prepare_lines, variant_classes
 
     atm = grid_atmosphere(4500.0, 2.0, -2.0)
     A = np.array([abundance_pattern(-2.0, v) for v in paper_variants()])
@@ -284,8 +301,8 @@ def test_line_selection_independent_of_chunking():
     from glocal.atmospheres import grid_atmosphere
     from glocal.linelists import builtin_linelist
     from glocal.synthesis.builtin.chemistry import solve_chemistry
-    from glocal.synthesis.builtin.engine import continuum_opacity
-    from glocal.synthesis.builtin.lines import prepare_lines
+    from glocal.synthesis.builtin.continuum import continuum_opacity
+    from glocal.synthesis.builtin.selection import prepare_lines
 
     atm = grid_atmosphere(4500.0, 2.0, -2.0)
     chem = solve_chemistry(atm.T, atm.P, np.array([atm.abundances])[:, :92], ne_guess=atm.xne)
@@ -358,7 +375,7 @@ def test_exp7_kernel_terms_match_numpy():
 def test_auto_resolution_resolves_the_doppler_cores():
     """``resolution="auto"``: 1.15 Fe Doppler widths per step at tau_Ross = 0.01."""
     from glocal.atmospheres import grid_atmosphere
-    from glocal.synthesis.builtin.engine import auto_resolution
+    from glocal.synthesis.builtin.grids import auto_resolution
     from glocal.synthesis.builtin.transfer import optical_depth
     giant = grid_atmosphere(4500.0, 2.0, -2.0)
     dwarf = grid_atmosphere(5000.0, 4.5, -2.0)
@@ -366,3 +383,65 @@ def test_auto_resolution_resolves_the_doppler_cores():
     r_giant = auto_resolution(giant.T, tr[0], 1.83)
     r_dwarf = auto_resolution(dwarf.T, tr[1], 1.15)
     assert 115000 <= r_giant <= 135000 and r_dwarf > r_giant
+
+
+def test_run_returns_the_engine_contract(setup):
+    """``run`` returns an ``EngineResult`` whose details name the sharing it did; options default when None."""
+    atm, ll, A, w, f, c = setup
+    r = run(atm, A[:1], ll, (5170.0, 5172.0), 1.0, None)
+    assert isinstance(r, EngineResult)
+    assert r.flux.shape == r.continuum.shape == (1, r.wave.size)
+    assert {"timing", "n_lines_input", "n_lines_used", "n_classes", "variant_specific_species", "n_masked_rows",
+            "skipped_species", "n_distinct_variants", "chemistry", "continuum_grid"} <= set(r.details)
+    assert r.details["n_distinct_variants"] == 1
+    dup = run(atm, np.vstack([A, A[:1]]), ll, (5170.0, 5172.0), 1.0, {"resolution": 300000})
+    assert dup.details["n_distinct_variants"] == 3  # the repeated row is computed once ...
+    np.testing.assert_array_equal(dup.flux[3], dup.flux[0])  # ... and copied
+
+
+def test_options_are_checked():
+    """Unknown names are rejected with the valid ones listed; bad values fail on construction."""
+    with pytest.raises(TypeError, match="tau_integration"):
+        BuiltinOptions.from_mapping({"tau_integraton": "log"})
+    assert BuiltinOptions.from_mapping({"threshold": 1e-4}).threshold == 1e-4
+    assert BuiltinOptions(transfer_dtype=np.float64).transfer_dtype == "float64"
+    for bad in ({"resolution": "fine"}, {"resolution": -1.0}, {"tau_integration": "simpson"},
+                {"transfer_dtype": "float16"}, {"electron_density": "guess"}, {"depth_points": 4},
+                {"hydrogen_profiles": "smelib"}, {"bound_free_metals": ("Xx",)}, {"mask_tol": -1.0},
+                {"continuum_resolution": 0.0}):
+        with pytest.raises(ValueError):
+            BuiltinOptions(**bad)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        BuiltinOptions().threshold = 1.0
+
+
+def test_accuracy_options_converge(setup):
+    """The options that trade accuracy for speed move F/F_c by the documented amounts (``BuiltinOptions``),
+    and each one does something: float64 transfer < 1e-6; a twice finer continuum grid < 2e-6; no linear
+    response (``mask_tol=0``: every candidate row of a class member solved exactly) < 1e-5; no sharing at
+    all (every variant its own n_e class and exact solution) < 2e-4; tau by the "log" rule (every variant
+    solved on its own) within 1e-4 at R = 2000 of the default "reference" weights, the trapezoid rule
+    five times further off."""
+    from glocal.degrade import degrade
+    atm, ll, A, w, f, c = setup
+    base = run(atm, A, ll, RANGE, 1.0, BuiltinOptions(resolution=300000))
+    n0 = base.normalized
+    grid = np.arange(RANGE[0] + 8, RANGE[1] - 8, 1.0)
+
+    def r2000(n):
+        return np.array([degrade(base.wave, n[v], R=2000, grid=grid, weighting="trapezoid")[1] for v in range(3)])
+
+    def diff(**o):
+        r = run(atm, A, ll, RANGE, 1.0, BuiltinOptions(resolution=300000, **o))
+        assert not np.array_equal(r.flux, base.flux), f"{o} changed nothing"
+        return r, np.max(np.abs(r.normalized - n0)), np.max(np.abs(r2000(r.normalized) - r2000(n0)))
+
+    assert diff(transfer_dtype="float64")[1] < 1e-6
+    assert diff(continuum_resolution=3000.0)[1] < 2e-6
+    r, d, _ = diff(mask_tol=0.0)
+    assert d < 1e-5 and r.details["n_masked_rows"] > 10 * base.details["n_masked_rows"]
+    r, d, _ = diff(class_tol=0.0, ratio_tol=0.0, mask_tol=0.0)
+    assert d < 2e-4 and r.details["n_classes"] == 3 > base.details["n_classes"]
+    _, _, d_log = diff(tau_integration="log")
+    _, _, d_trap = diff(tau_integration="trapezoid")
+    assert d_log < 1e-4 and d_trap > 5 * d_log

@@ -6,23 +6,25 @@ from scipy.integrate import quad
 
 from glocal.linelists import LINE_DTYPE, LineList, hydrogen_levels, vacuum_to_air
 from glocal.synthesis.builtin import hydrogen as hyd
+from glocal.synthesis.builtin.holtsmark import holtsmark
+from glocal.synthesis.builtin.hydrogen import HydrogenLayers, HydrogenLine, physical_profile
 from glocal.synthesis.builtin.tables import load_tables
 
 
 def test_holtsmark_normalised_and_asymptotic():
     # area 1 (the quadrature table, its beta^2 start and the asymptotic tail together)
     b = np.geomspace(1e-4, 40, 20001)
-    area = np.trapezoid(hyd.holtsmark(b), b) + quad(hyd.holtsmark, 40, np.inf)[0]
+    area = np.trapezoid(holtsmark(b), b) + quad(holtsmark, 40, np.inf)[0]
     assert area == pytest.approx(1.0, abs=2e-3)
     # Chandrasekhar (1943) Eq. 634: H ~ 1.496 beta^-5/2 (1 + 5.107 beta^-3/2 + ...); check the quadrature
     # part against the leading two terms where they dominate
     b = 30.0
-    assert hyd.holtsmark(b) == pytest.approx(1.496 * b**-2.5 * (1 + 5.107 * b**-1.5 + 14.43 * b**-3), rel=5e-3)
+    assert holtsmark(b) == pytest.approx(1.496 * b**-2.5 * (1 + 5.107 * b**-1.5 + 14.43 * b**-3), rel=5e-3)
     # small beta: H ~ 4 beta^2 / (3 pi)
-    assert hyd.holtsmark(0.01) == pytest.approx(4 * 0.01**2 / (3 * np.pi), rel=1e-2)
+    assert holtsmark(0.01) == pytest.approx(4 * 0.01**2 / (3 * np.pi), rel=1e-2)
     # maximum near beta = 1.6 (Holtsmark distribution peaks at beta ~ 1.607)
     beta = np.linspace(0.5, 3, 501)
-    assert beta[np.argmax(hyd.holtsmark(beta))] == pytest.approx(1.61, abs=0.05)
+    assert beta[np.argmax(holtsmark(beta))] == pytest.approx(1.61, abs=0.05)
 
 
 def test_log_gf_matches_stehle_tables():
@@ -78,16 +80,13 @@ def test_profiles_have_unit_area(n_up, n_e):
     ln = tab.get((2, n_up))
     lam_vac = float(np.median(ln["lambda0"])) if ln is not None else hyd.line_center_vacuum(2, n_up)
     lam_air = vacuum_to_air(lam_vac)
-    T = np.array([6000.0]); ne = np.array([n_e]); nH = np.array([1e16])
-    dlD = hyd.doppler_width(lam_air, T, hyd.M_H, 1.0)
-    dlD_th = hyd.doppler_width(lam_air, T, hyd.M_H, 0.0)
-    F0 = 1.25e-9 * ne ** (2 / 3)
+    line = HydrogenLine(2, n_up, ln, 0.0, lam_vac, lam_air)
+    layers = HydrogenLayers.of(np.array([6000.0]), np.array([n_e]), np.array([1e16]), 1.0)
     dl = np.concatenate([-np.geomspace(2000, 1e-4, 40000), np.geomspace(1e-4, 2000, 40000)])
-    args = (dl, lam_vac, lam_air, T, np.log10(T), np.log10(ne), F0, dlD, dlD_th, nH)
-    area = np.trapezoid(hyd._profile(2, n_up, ln, *args)[:, 0], dl)
+    area = np.trapezoid(physical_profile(line, dl, layers)[:, 0], dl)
     assert area == pytest.approx(1.0, abs=0.07)
     if n_up in hyd.SELF_BROADENING:
-        stark = np.trapezoid(hyd._profile(2, n_up, ln, *args, self_broadening=False)[:, 0], dl)
+        stark = np.trapezoid(physical_profile(line, dl, layers, self_broadening=False)[:, 0], dl)
         assert area == pytest.approx(stark, rel=0.02)
 
 
@@ -124,7 +123,7 @@ def test_line_list_hydrogen_lines_are_used():
         data[k] = np.nan
     one = LineList(data, medium="air", isotopes_applied=True)
     lines = hyd.hydrogen_lines(line_list=one)
-    assert [(a, b) for a, b, *_ in lines] == [(2, 4)]
+    assert [(x.n_lo, x.n_up) for x in lines] == [(2, 4)]
     grid = np.linspace(4000.0, 4500.0, 5001)
     T, ne, nH, U = _conditions(1e14)
     a = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, line_list=one)
@@ -151,9 +150,10 @@ def test_dissolved_bound_free_joins_the_balmer_edge():
     """The dissolved-level opacity redward of the Balmer limit continues the n = 2 bound-free opacity of
     ``continuum.hydrogen_bf`` at the edge (the pseudo-continuum that replaces the merged high members) and
     fades where the upper levels are intact."""
+    from glocal.constants import H_IONIZATION_EV as RYDBERG_H_EV
+    from glocal.constants import HC_EV_AA
     from glocal.synthesis.builtin.continuum import hydrogen_bf
     from glocal.synthesis.builtin.hydrogen import dissolved_bound_free
-    from glocal.synthesis.builtin.tables import HC_EV_AA, RYDBERG_H_EV
     T, ne, nH, U = np.array([8000.0]), np.array([1e15]), np.array([1e16]), np.array([2.0])
     edge = 4 * HC_EV_AA / RYDBERG_H_EV
     blue = hydrogen_bf(np.array([edge * (1 - 1e-6)]), T, nH, U) - hydrogen_bf(np.array([edge * (1 + 1e-6)]), T, nH, U)
@@ -175,10 +175,10 @@ def test_quasi_static_profile_joins_the_stehle_table(n_up):
     T = np.full(2, 8000.0)
     lg_ne = np.array([edge - 0.005, edge + 0.005])
     F0 = 1.25e-9 * 10 ** (lg_ne * 2 / 3)
-    dlD = hyd.doppler_width(lam_air, T, hyd.M_H, 1.0)
-    dlD_th = hyd.doppler_width(lam_air, T, hyd.M_H, 0.0)
+    layers = HydrogenLayers(T=T, lg_T=np.log10(T), ne=10**lg_ne, lg_ne=lg_ne, F0=F0, n_HI=np.full(2, 1e16),
+                            n_HeI=None, vturb=np.full(2, 1.0))
     dl = hyd.griem_knm(2, n_up) * F0[0] * np.geomspace(0.3, 50.0, 60)
-    p = hyd._profile(2, n_up, ln, dl, lam_vac, lam_air, T, np.log10(T), lg_ne, F0, dlD, dlD_th, np.full(2, 1e16))
+    p = physical_profile(HydrogenLine(2, n_up, ln, 0.0, lam_vac, lam_air), dl, layers)
     ratio = p[:, 0] / p[:, 1]  # table / quasi-static
     assert np.all((ratio > 0.7) & (ratio < 1.45)), ratio
     assert ratio[-1] == pytest.approx(1.0, abs=0.4)
@@ -189,20 +189,22 @@ def _profile_area(n_up, n_e, smelib, T=8000.0):
     ln = tab.get((2, n_up))
     lam_vac = float(np.median(ln["lambda0"])) if ln is not None else hyd.line_center_vacuum(2, n_up)
     lam_air = vacuum_to_air(lam_vac)
-    T = np.array([T]); ne = np.array([n_e]); nH = np.array([1e16])
-    dlD = hyd.doppler_width(lam_air, T, hyd.M_H, 1.0)
-    dlD_th = hyd.doppler_width(lam_air, T, hyd.M_H, 0.0)
+    nH = np.array([1e16])
+    layers = HydrogenLayers.of(np.array([T]), np.array([n_e]), nH, 1.0, n_HeI=0.1 * nH)
     # red wing only beyond the series limit's distance: HLINOP cuts the blue wing there
     blue = lam_air - vacuum_to_air(hyd.series_limit_vacuum(2))
     dl = np.concatenate([-np.geomspace(blue, 1e-4, 20000), np.geomspace(1e-4, 2000, 40000)])
-    args = (dl, lam_vac, lam_air, T, np.log10(T), np.log10(ne), 1.25e-9 * ne ** (2 / 3), dlD, dlD_th, nH)
-    p = hyd._profile(2, n_up, ln, *args, smelib=smelib, n_HeI=0.1 * nH)[:, 0]
+    if smelib:
+        from glocal.validation.smelib_hydrogen import SMELIB_HYDROGEN as profile
+    else:
+        profile = physical_profile
+    p = profile(HydrogenLine(2, n_up, ln, 0.0, lam_vac, lam_air), dl, layers)[:, 0]
     return dl, p
 
 
 @pytest.mark.parametrize("n_up", [40, 50])
 def test_smelib_profiles_reproduce_hlinop_area(n_up):
-    """profiles="smelib" calls SMElib's HLINOP above n_up = 30: its additive Stark profile has an area of ~2
+    """SMELIB_HYDROGEN calls SMElib's HLINOP above n_up = 30: its additive Stark profile has an area of ~2
     per unit gf, the built-in profile 1. Compared on the red wing (HLINOP cuts the blue wing at the series
     limit, a few A away): 1.00-1.08 against 0.50 for H31-H63 at 8000 K, n_e = 1e13-1e14 cm^-3."""
     pytest.importorskip("pysme")
@@ -214,7 +216,7 @@ def test_smelib_profiles_reproduce_hlinop_area(n_up):
 
 
 def test_smelib_profiles_freeze_the_stehle_widths():
-    """profiles="smelib" keeps a tabulated line (H20, table up to 10^13 cm^-3) at its last tabulated density,
+    """SMELIB_HYDROGEN keeps a tabulated line (H20, table up to 10^13 cm^-3) at its last tabulated density,
     as SMElib's packed table does; the built-in profile keeps widening (quasi-static beyond the table)."""
     _, a = _profile_area(20, 1e14, True)
     _, b = _profile_area(20, 1e15, True)
@@ -222,3 +224,46 @@ def test_smelib_profiles_freeze_the_stehle_widths():
     _, c = _profile_area(20, 1e14, False)
     _, d = _profile_area(20, 1e15, False)
     assert not np.allclose(c, d, rtol=0.1)
+
+
+def test_profiles_hook_replaces_the_physical_profiles():
+    """``profiles=`` takes any callable with ``physical_profile``'s interface, line by line: a provider that
+    returns the physical profile gives the default opacity exactly and is called for every line in range;
+    one that doubles it doubles the opacity wherever the windows agree (the cores); a name other than
+    "physical" is refused (the SMElib emulation lives in glocal.validation, not in the engine)."""
+    grid = np.linspace(4300.0, 4400.0, 4001)
+    T, ne, nH, U = _conditions(1e14)
+    calls = []
+
+    def same(line, dl, layers):
+        calls.append(line.n_up)
+        return physical_profile(line, dl, layers)
+
+    ref = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0)
+    np.testing.assert_array_equal(hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, profiles=same), ref)
+    assert 5 in calls  # H-gamma, 4340 A
+    double = hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0,
+                                       profiles=lambda line, dl, layers: 2 * physical_profile(line, dl, layers))
+    core = np.abs(grid - 4340.46) < 1.0
+    np.testing.assert_allclose(double[core], 2 * ref[core], rtol=1e-12)
+    with pytest.raises(ValueError, match="physical"):
+        hyd.hydrogen_line_opacity(grid, T, ne, nH, U, 2.0, profiles="smelib")
+
+
+def test_smelib_profiles_through_the_engine_options():
+    """``BuiltinOptions(hydrogen_profiles=SMELIB_HYDROGEN)`` reaches the hydrogen lines: the Balmer
+    pseudo-continuum of an 8000 K dwarf (H31+ merge near 3660-3700 A) gets deeper with HLINOP's area-2
+    profiles (mean F/F_c 0.405 against 0.428)."""
+    pytest.importorskip("pysme")
+    from glocal.atmospheres import grid_atmosphere
+    from glocal.synthesis.builtin import BuiltinOptions, run
+    from glocal.validation.smelib_hydrogen import SMELIB_HYDROGEN
+    atm = grid_atmosphere(8000.0, 4.5, -1.0)
+    A = atm.abundances[None, :]
+    data = np.zeros(0, LINE_DTYPE)
+    no_metals = LineList(data, medium="air", isotopes_applied=True)
+    wave = np.linspace(3660.0, 3700.0, 401)
+    phys = run(atm, A, no_metals, (3660.0, 3700.0), 2.0, BuiltinOptions(), wave=wave).normalized[0]
+    sme = run(atm, A, no_metals, (3660.0, 3700.0), 2.0, BuiltinOptions(hydrogen_profiles=SMELIB_HYDROGEN),
+              wave=wave).normalized[0]
+    assert np.mean(sme) < np.mean(phys) - 0.01

@@ -4,7 +4,7 @@ import pytest
 from scipy.special import expn, wofz
 
 from glocal.synthesis.builtin import continuum as cont
-from glocal.synthesis.builtin.lines import voigt
+from glocal.synthesis.builtin.profiles import voigt
 from glocal.synthesis.builtin.transfer import flux_from_tau, optical_depth, planck_lambda
 
 
@@ -133,7 +133,7 @@ def test_continuum_bad_input():
 def test_damping_conventions():
     """Classical radiative width (Gray Eq. 11.14), vdW from a given log gamma_6 with T^0.3 scaling,
     and the default for molecules without data."""
-    from glocal.synthesis.builtin.lines import damping
+    from glocal.synthesis.builtin.profiles import damping
     T = np.array([5000.0, 10000.0])
     ne = np.array([1e12, 1e13])
     nH = np.array([1e16, 1e17])

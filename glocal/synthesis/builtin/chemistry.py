@@ -1,3 +1,4 @@
+
 """LTE chemical equilibrium: Saha ionisation (I, II, III), molecular dissociation equilibrium and the
 electron density, vectorised over depth and over abundance variants.
 
@@ -23,7 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .tables import AMU, ATOMIC_NUMBER, K_CGS, K_EV, SAHA_CONST, interp_rows, load_tables
+from glocal.constants import AMU, K_EV
+from glocal.constants import K_BOLTZMANN as K_CGS
+
+from .tables import ATOMIC_NUMBER, SAHA_CONST, interp_rows, load_tables
 
 HMINUS_CHI_EV = 0.754195  # H- binding energy, Lykke et al. (1991)
 
@@ -144,15 +148,8 @@ def _continuation_order(done, nv, nd):
     return out
 
 
-def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "solve",
-                    tol: float = 1e-9, max_iter: int = 100) -> Chemistry:
-    """Solve Eqs. S1-S5 for every depth and abundance variant.
-
-    T, P: temperature (K) and gas pressure (dyn cm^-2), shape (nd,). ``abundances``: log eps
-    (A_X = 12 + log N_X/N_H) for Z = 1..92 (extra entries ignored), shape (92,) or (nv, >=92).
-    ``ne_guess``: model electron density (nd,), used as the initial guess, or kept fixed when
-    ``electron_density="atmosphere"``.
-    """
+def _check_inputs(T, P, abundances, ne_guess, electron_density):
+    """Validated (T, P, A (nv, 92) with A_H = 12 and -20 for missing elements, ne_guess (nd,))."""
     T = np.asarray(T, float)
     P = np.asarray(P, float)
     if T.ndim != 1 or P.shape != T.shape:
@@ -176,14 +173,14 @@ def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "so
     ne_guess = np.asarray(ne_guess, float)
     if ne_guess.shape != T.shape or np.any(~np.isfinite(ne_guess)) or np.any(ne_guess <= 0):
         raise ValueError("ne_guess must be positive, finite and shaped like T")
+    return T, P, A, ne_guess
 
-    nv, nd = A.shape[0], T.size
-    eps = 10.0 ** (A - 12.0)  # (nv, 92)
-    U = atomic_partition_functions(T)
-    phi1, phi2 = saha_factors(T, U)  # (92, nd)
+
+def _stoichiometry(T, U, phi1):
+    """Molecule-forming elements and the reactions of Eqs. S2-S3, H- appended as a pseudo-molecule:
+    (names, Q (n_mol, nd), element symbols, their Z - 1, S (nm, m) atoms per molecule, e_ne (nm,) power
+    of n_e, q (nm,) charge, ln K (nm, nd))."""
     names, comps, lnKn, Qm = molecular_constants(T)
-
-    # molecule-forming elements and the stoichiometry matrix; H- appended as a pseudo-molecule
     mol_el = []
     for c in comps:
         for a in c:
@@ -191,6 +188,7 @@ def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "so
             if a not in mol_el:
                 mol_el.append(a)
     zM = np.array([ATOMIC_NUMBER[a] - 1 for a in mol_el])
+    nd = T.size
     m = len(mol_el)
     nm = len(names) + 1
     S = np.zeros((nm, m))
@@ -209,125 +207,180 @@ def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "so
     e_ne[-1], q[-1] = 1.0, -1.0
     # Saha for H-: n_H n_e / n_H- = 2 U_H / U_H- (2 pi m_e k T/h^2)^1.5 exp(-chi/kT), U_H- = 1
     lnK[-1] = np.log(2.0 * U[0, 0] * SAHA_CONST * T**1.5) - HMINUS_CHI_EV / (K_EV * T)
+    return names, Qm, mol_el, zM, S, e_ne, q, lnK
 
+
+@dataclass
+class _System:
+    """Eqs. S3-S5 for a batch of B = nv x nd (variant-major) layer-variants: unknowns x = (ln n_X,0 of the
+    m molecule-forming elements, ln N_H, ln n_e); the first ``nunk`` are solved for."""
+    S: np.ndarray  # (nm, m)
+    e_ne: np.ndarray  # (nm,)
+    q: np.ndarray  # (nm,)
+    zM: np.ndarray  # (m,)
+    notM: np.ndarray  # (92,) bool
+    phi1b: np.ndarray  # (B, 92)
+    phi2b: np.ndarray  # (B, 92)
+    lnKb: np.ndarray  # (B, nm)
+    epsb: np.ndarray  # (B, 92)
+    n_part: np.ndarray  # (B,) P / kT
+    nunk: int
+    tol: float
+
+    @property
+    def m(self) -> int:
+        return self.zM.size
+
+    def unpack(self, x, rows=slice(None)):
+        """Unknowns -> n_X,0 (b, m), N_H, n_e (b,) and the ionisation ratios r1, r2 (b, 92) of Eq. S3."""
+        m = self.m
+        ne = np.exp(x[:, m + 1])
+        return (np.exp(x[:, :m]), np.exp(x[:, m]), ne, self.phi1b[rows] / ne[:, None],
+                self.phi2b[rows] / ne[:, None])
+
+
+def _residual_jacobian(sy: _System, x, rows):
+    """Residuals F (b, m + 2) of Eqs. S3-S5 and their Jacobian J (b, m + 2, m + 2) in x, and the row
+    scales (b, m + 2) for conditioning."""
+    S, e_ne, q, zM, notM, m = sy.S, sy.e_ne, sy.q, sy.zM, sy.notM, sy.m
+    eps_notM, epsM, lnKr, npart = sy.epsb[rows][:, notM], sy.epsb[rows][:, zM], sy.lnKb[rows], sy.n_part[rows]
+    b = x.shape[0]
+    n0, NH, ne, r1, r2 = sy.unpack(x, rows)
+    fM = 1 + r1[:, zM] + r1[:, zM] * r2[:, zM]
+    cM = r1[:, zM] + 2 * r1[:, zM] * r2[:, zM]
+    dfM = -r1[:, zM] - 2 * r1[:, zM] * r2[:, zM]
+    dcM = -r1[:, zM] - 4 * r1[:, zM] * r2[:, zM]
+    nmol = np.exp(np.clip(x[:, :m] @ S.T + np.log(ne)[:, None] * e_ne - lnKr, -700, 700))
+    F = np.empty((b, m + 2))
+    F[:, :m] = n0 * fM + nmol @ S - epsM * NH[:, None]
+    F[:, m] = (n0 * fM).sum(1) + nmol.sum(1) + NH * eps_notM.sum(1) + ne - npart
+    rn1, rn2 = r1[:, notM], r2[:, notM]
+    fN = 1 + rn1 + rn1 * rn2
+    cN = rn1 + 2 * rn1 * rn2
+    F[:, m + 1] = (n0 * cM).sum(1) + NH * (eps_notM * cN / fN).sum(1) + nmol @ q - ne
+    J = np.zeros((b, m + 2, m + 2))
+    # element rows
+    J[:, :m, :m] = np.einsum("bk,ki,kj->bij", nmol, S, S)
+    J[:, np.arange(m), np.arange(m)] += n0 * fM
+    J[:, :m, m] = -epsM * NH[:, None]
+    J[:, :m, m + 1] = n0 * dfM + (nmol * e_ne) @ S
+    # particle row
+    J[:, m, :m] = n0 * fM + nmol @ S
+    J[:, m, m] = NH * eps_notM.sum(1)
+    J[:, m, m + 1] = (n0 * dfM).sum(1) + nmol @ e_ne + ne
+    # charge row
+    J[:, m + 1, :m] = n0 * cM + (nmol * q) @ S
+    J[:, m + 1, m] = NH * (eps_notM * cN / fN).sum(1)
+    dcN = -rn1 - 4 * rn1 * rn2
+    dfN = -rn1 - 2 * rn1 * rn2
+    J[:, m + 1, m + 1] = ((n0 * dcM).sum(1) + NH * (eps_notM * (dcN * fN - cN * dfN) / fN**2).sum(1)
+                          + nmol @ (q * e_ne) - ne)
+    scale = np.concatenate([epsM * NH[:, None], npart[:, None], ne[:, None]], axis=1)
+    return F, J, scale
+
+
+def _newton(sy: _System, x, rows, n_iter):
+    """Damped Newton iterations on the batch ``rows`` (steps capped at 1 in every ln n); returns x, a
+    per-row converged mask and the number of iterations."""
+    nunk = sy.nunk
+    b = x.shape[0]
+    done = np.zeros(b, bool)
+    last = np.full(b, np.inf)
+    k = 0
+    for k in range(1, n_iter + 1):
+        F, J, scale = _residual_jacobian(sy, x, rows)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Fs = F[:, :nunk] / scale[:, :nunk]
+            Js = J[:, :nunk, :nunk] / scale[:, :nunk, None]
+        try:
+            dx = np.linalg.solve(Js, -Fs[..., None])[..., 0]
+        except np.linalg.LinAlgError:
+            dx = np.full((b, nunk), np.nan)
+        big = np.max(np.abs(dx), axis=1)
+        bad = ~np.isfinite(big)
+        dx[bad] = 0.0
+        dx = dx * np.minimum(1.0, 1.0 / np.maximum(big, 1e-300))[:, None]
+        dx[done] = 0.0
+        x[:, :nunk] += dx
+        done |= (big < sy.tol) & ~bad
+        stuck = ~done & (bad | (big >= last))
+        last = np.where(done, last, big)
+        if done.all() or (np.all(done | stuck) and k > 20):
+            break
+    return x, done, k
+
+
+def _continue_failed(sy: _System, x, done, nv, nd, max_iter, T, P):
+    """Start each failed layer from the solution of its nearest converged layer of the same variant
+    (neighbouring layers differ little in T and P), walking away from the converged ones; ValueError
+    if any layer still fails."""
+    rows_all = np.arange(nv * nd)
+    for r in _continuation_order(done, nv, nd):
+        v0, d0 = divmod(r, nd)
+        ok = np.where(done[v0 * nd:(v0 + 1) * nd])[0]
+        if ok.size == 0:
+            break
+        src = v0 * nd + ok[np.argmin(np.abs(ok - d0))]
+        xr, dr, _ = _newton(sy, x[src:src + 1].copy(), rows_all[r:r + 1], max_iter)
+        if dr[0]:
+            x[r], done[r] = xr[0], True
+    if not done.all():
+        v0, d0 = divmod(int(np.where(~done)[0][0]), nd)
+        raise ValueError(f"chemical equilibrium did not converge in {max_iter} iterations "
+                         f"({int((~done).sum())} of {nv * nd} layer-variants failed, first: variant {v0}, "
+                         f"layer {d0}, T = {T[d0]:.0f} K, P = {P[d0]:.3g} dyn cm^-2)")
+
+
+def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "solve",
+                    tol: float = 1e-9, max_iter: int = 100) -> Chemistry:
+    """Solve Eqs. S1-S5 for every depth and abundance variant.
+
+    T, P: temperature (K) and gas pressure (dyn cm^-2), shape (nd,). ``abundances``: log eps
+    (A_X = 12 + log N_X/N_H) for Z = 1..92 (extra entries ignored), shape (92,) or (nv, >=92).
+    ``ne_guess``: model electron density (nd,), used as the initial guess, or kept fixed when
+    ``electron_density="atmosphere"``. ``tol``: convergence of the largest Newton step in ln n.
+    ValueError if a layer does not converge in ``max_iter`` iterations.
+    """
+    T, P, A, ne_guess = _check_inputs(T, P, abundances, ne_guess, electron_density)
+    nv, nd = A.shape[0], T.size
+    eps = 10.0 ** (A - 12.0)  # (nv, 92)
+    U = atomic_partition_functions(T)
+    phi1, phi2 = saha_factors(T, U)  # (92, nd)
+    names, Qm, mol_el, zM, S, e_ne, q, lnK = _stoichiometry(T, U, phi1)
+    m = len(mol_el)
     notM = np.ones(92, bool)
     notM[zM] = False
-    B = nv * nd
     # broadcast helpers to the batch (variant-major)
-    Tb = np.tile(T, nv)
-    Pb = np.tile(P, nv)
-    phi1b = np.tile(phi1, (1, nv)).T  # (B, 92)
-    phi2b = np.tile(phi2, (1, nv)).T
-    lnKb = np.tile(lnK, (1, nv)).T  # (B, nm)
+    Tb, Pb = np.tile(T, nv), np.tile(P, nv)
     epsb = np.repeat(eps, nd, axis=0)  # (B, 92)
-    n_part = Pb / (K_CGS * Tb)
-
+    sy = _System(S=S, e_ne=e_ne, q=q, zM=zM, notM=notM, phi1b=np.tile(phi1, (1, nv)).T,
+                 phi2b=np.tile(phi2, (1, nv)).T, lnKb=np.tile(lnK, (1, nv)).T, epsb=epsb,
+                 n_part=Pb / (K_CGS * Tb), nunk=m + 2 if electron_density == "solve" else m + 1, tol=tol)
     ne = np.tile(ne_guess, nv)
-    solve_ne = electron_density == "solve"
-    r1 = phi1b / ne[:, None]
-    r2 = phi2b / ne[:, None]
+    r1 = sy.phi1b / ne[:, None]
+    r2 = sy.phi2b / ne[:, None]
     f_all = 1 + r1 + r1 * r2
-    NH = (n_part - ne) / np.sum(epsb, axis=1)
+    NH = (sy.n_part - ne) / np.sum(epsb, axis=1)
     n0 = epsb[:, zM] * NH[:, None] / f_all[:, zM]
     x = np.concatenate([np.log(n0), np.log(NH)[:, None], np.log(ne)[:, None]], axis=1)
-    nunk = m + 2 if solve_ne else m + 1
-
-    def unpack(x, rows=slice(None)):
-        """Unknowns -> n_X,0 (b, m), N_H, n_e (b,) and the ionisation ratios r1, r2 (b, 92) of Eq. S3."""
-        ne = np.exp(x[:, m + 1])
-        return np.exp(x[:, :m]), np.exp(x[:, m]), ne, phi1b[rows] / ne[:, None], phi2b[rows] / ne[:, None]
-
-    def newton(x, rows, n_iter):
-        """Damped Newton iterations on the batch ``rows``; returns x, a per-row converged mask and the
-        number of iterations."""
-        eps_notM, epsM, lnKr, npart = epsb[rows][:, notM], epsb[rows][:, zM], lnKb[rows], n_part[rows]
-        b = x.shape[0]
-        done = np.zeros(b, bool)
-        last = np.full(b, np.inf)
-        k = 0
-        for k in range(1, n_iter + 1):
-            n0, NH, ne, r1, r2 = unpack(x, rows)
-            fM = 1 + r1[:, zM] + r1[:, zM] * r2[:, zM]
-            cM = r1[:, zM] + 2 * r1[:, zM] * r2[:, zM]
-            dfM = -r1[:, zM] - 2 * r1[:, zM] * r2[:, zM]
-            dcM = -r1[:, zM] - 4 * r1[:, zM] * r2[:, zM]
-            nmol = np.exp(np.clip(x[:, :m] @ S.T + np.log(ne)[:, None] * e_ne - lnKr, -700, 700))
-            F = np.empty((b, m + 2))
-            F[:, :m] = n0 * fM + nmol @ S - epsM * NH[:, None]
-            F[:, m] = (n0 * fM).sum(1) + nmol.sum(1) + NH * eps_notM.sum(1) + ne - npart
-            rn1, rn2 = r1[:, notM], r2[:, notM]
-            fN = 1 + rn1 + rn1 * rn2
-            cN = rn1 + 2 * rn1 * rn2
-            F[:, m + 1] = (n0 * cM).sum(1) + NH * (eps_notM * cN / fN).sum(1) + nmol @ q - ne
-            J = np.zeros((b, m + 2, m + 2))
-            # element rows
-            J[:, :m, :m] = np.einsum("bk,ki,kj->bij", nmol, S, S)
-            J[:, np.arange(m), np.arange(m)] += n0 * fM
-            J[:, :m, m] = -epsM * NH[:, None]
-            J[:, :m, m + 1] = n0 * dfM + (nmol * e_ne) @ S
-            # particle row
-            J[:, m, :m] = n0 * fM + nmol @ S
-            J[:, m, m] = NH * eps_notM.sum(1)
-            J[:, m, m + 1] = (n0 * dfM).sum(1) + nmol @ e_ne + ne
-            # charge row
-            J[:, m + 1, :m] = n0 * cM + (nmol * q) @ S
-            J[:, m + 1, m] = NH * (eps_notM * cN / fN).sum(1)
-            dcN = -rn1 - 4 * rn1 * rn2
-            dfN = -rn1 - 2 * rn1 * rn2
-            J[:, m + 1, m + 1] = ((n0 * dcM).sum(1) + NH * (eps_notM * (dcN * fN - cN * dfN) / fN**2).sum(1)
-                                  + nmol @ (q * e_ne) - ne)
-            # row scaling for conditioning
-            scale = np.concatenate([epsM * NH[:, None], npart[:, None], ne[:, None]], axis=1)
-            with np.errstate(over="ignore", invalid="ignore"):
-                Fs = F[:, :nunk] / scale[:, :nunk]
-                Js = J[:, :nunk, :nunk] / scale[:, :nunk, None]
-            try:
-                dx = np.linalg.solve(Js, -Fs[..., None])[..., 0]
-            except np.linalg.LinAlgError:
-                dx = np.full((b, nunk), np.nan)
-            big = np.max(np.abs(dx), axis=1)
-            bad = ~np.isfinite(big)
-            dx[bad] = 0.0
-            dx = dx * np.minimum(1.0, 1.0 / np.maximum(big, 1e-300))[:, None]
-            dx[done] = 0.0
-            x[:, :nunk] += dx
-            done |= (big < tol) & ~bad
-            stuck = ~done & (bad | (big >= last))
-            last = np.where(done, last, big)
-            if done.all() or (np.all(done | stuck) and k > 20):
-                break
-        return x, done, k
-
-    rows_all = np.arange(B)
-    x, done, it = newton(x, rows_all, max_iter)
+    x, done, it = _newton(sy, x, np.arange(nv * nd), max_iter)
     if not done.all():
-        # continuation: start each failed layer from the solution of its nearest converged layer of the same
-        # variant (neighbouring layers differ little in T and P), walking away from the converged ones
-        for r in _continuation_order(done, nv, nd):
-            v0, d0 = divmod(r, nd)
-            ok = np.where(done[v0 * nd:(v0 + 1) * nd])[0]
-            if ok.size == 0:
-                break
-            src = v0 * nd + ok[np.argmin(np.abs(ok - d0))]
-            xr, dr, _ = newton(x[src:src + 1].copy(), rows_all[r:r + 1], max_iter)
-            if dr[0]:
-                x[r], done[r] = xr[0], True
-        if not done.all():
-            v0, d0 = divmod(int(np.where(~done)[0][0]), nd)
-            raise ValueError(f"chemical equilibrium did not converge in {max_iter} iterations "
-                             f"({int((~done).sum())} of {B} layer-variants failed, first: variant {v0}, "
-                             f"layer {d0}, T = {T[d0]:.0f} K, P = {P[d0]:.3g} dyn cm^-2)")
+        _continue_failed(sy, x, done, nv, nd, max_iter, T, P)
     if not np.all(np.isfinite(x)):
         raise ValueError("chemical equilibrium diverged (non-finite densities)")
+    return _result(sy, x, T, U, names, Qm, nv, nd, it)
 
-    n0, NH, ne, r1, r2 = unpack(x)
+
+def _result(sy: _System, x, T, U, names, Qm, nv, nd, iterations) -> Chemistry:
+    """The ``Chemistry`` of the converged unknowns ``x`` (B, m + 2)."""
+    n0, NH, ne, r1, r2 = sy.unpack(x)
     f_all = 1 + r1 + r1 * r2
-    neutral = epsb * NH[:, None] / f_all
-    neutral[:, zM] = n0
+    neutral = sy.epsb * NH[:, None] / f_all
+    neutral[:, sy.zM] = n0
     n_atoms = np.stack([neutral, neutral * r1, neutral * r1 * r2], axis=2)  # (B, 92, 3)
-    nmol = np.exp(np.clip(x[:, :m] @ S.T + np.log(ne)[:, None] * e_ne - lnKb, -700, 700))
+    nmol = np.exp(np.clip(x[:, :sy.m] @ sy.S.T + np.log(ne)[:, None] * sy.e_ne - sy.lnKb, -700, 700))
     mass = load_tables()["mass_amu"] * AMU
-    rho = NH * (epsb @ mass)
+    rho = NH * (sy.epsb @ mass)
 
     def unb(a):  # (B, ...) -> (nv, ..., nd)
         a = a.reshape((nv, nd) + a.shape[1:])
@@ -335,4 +388,4 @@ def solve_chemistry(T, P, abundances, ne_guess=None, electron_density: str = "so
 
     return Chemistry(T=T, ne=unb(ne), N_H=unb(NH), n_atoms=unb(n_atoms), U=U, mol_names=list(names),
                      n_mol=unb(nmol[:, :-1]), Q_mol=Qm, n_Hminus=unb(nmol[:, -1]), rho=unb(rho),
-                     iterations=it, mol_index={n: i for i, n in enumerate(names)})
+                     iterations=iterations, mol_index={n: i for i, n in enumerate(names)})

@@ -46,19 +46,16 @@ bound-free continuum at the edge; that opacity is carried with the lines, so F_c
 (Occupation probabilities alone, without the dissolved bound-free part, raise the R = 200 flux at
 3650-3700 A of an 8000 K dwarf from 0.28 to 0.93 against SME's 0.38.)
 
-Speed: the profiles are smooth away from the line cores, so each line is accumulated on a coarse
+Sampling: the profiles are smooth away from the line cores, so each line is accumulated on a coarse
 constant-R grid (``coarse_resolution``, 20 000) and only its core (+-``core_doppler`` Doppler widths, tapered)
 on the caller's grid; beyond ``far_detuning`` (15 A, or 4 core widths) the wings, a smooth power law of the
 detuning, go on a sparser grid (``far_resolution``, 6000; tapered in over one more such distance), except
-the blue wing of a line cut at its series limit. The sums are interpolated once. The far grid halves the
-cost (0.68 -> 0.37 s for the 4500/2.0/-2.0 giant) and moves its wing opacity by < 1.5 % (tests), R = 200
-spectra by < 1e-5 (4500/2.0/-2.0, 6500/4.0/-1.0, 8000/4.5/-1.0).
+the blue wing of a line cut at its series limit. The sums are interpolated once. The far grid moves the wing
+opacity by < 1.5 % (tests), R = 200 spectra by < 1e-5 (4500/2.0/-2.0, 6500/4.0/-1.0, 8000/4.5/-1.0).
 
-SMElib's profiles (``profiles="smelib"``, for validation against SME only): lines with a Stehle & Hutcheon
-table use it at min(n_e, the table's last density) in absolute detuning (SMElib's packed table repeats that
-density, so its widths freeze there) and no quasi-static profile; the others (n_up > 30) call SMElib's own
-HLINOP (``hlinop_`` in the library pysme loads), converted from per Hz to per A. This reproduces the two
-SMElib artefacts described above, so that the remaining built-in - SME differences can be told apart.
+Other profiles (``profiles=`` a callable with the interface of :func:`physical_profile`) replace the
+physical ones line by line; ``glocal.validation.smelib_hydrogen`` provides SMElib's, which reproduce the
+two SMElib artefacts described above, so that the remaining built-in - SME differences can be told apart.
 
 Wavelengths are returned on the caller's grid, in air (line centres converted from vacuum with the IAU
 formula, ``glocal.linelists.vacuum_to_air``).
@@ -67,15 +64,20 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from glocal.constants import RYDBERG_H
+from glocal._checks import check_wave_grid
+from glocal.constants import C_AA, C_CGS, HC_EV_AA, K_EV, RYDBERG_H, SIGMA_LINE
+from glocal.constants import H_IONIZATION_EV as RYDBERG_H_EV
 from glocal.linelists import air_to_vacuum, hydrogen_levels, vacuum_to_air
 
-from .lines import SQRT_PI, _voigt1, abo_gamma, as_wave_grid, doppler_width
-from .tables import C_AA, C_CGS, HC_EV_AA, K_EV, RYDBERG_H_EV, SIGMA_LINE, load_tables
+from .grids import constant_r_grid
+from .holtsmark import _flat_top, _holtsmark_ln, _holtsmark_table
+from .profiles import SQRT_PI, _voigt1, abo_gamma, doppler_width
+from .tables import load_tables
 
 SELF_BROADENING = {3: (1180.0, 0.677), 4: (2320.0, 0.455), 5: (4208.0, 0.380)}
 M_H = 1.00794
@@ -173,63 +175,6 @@ def dissolved_bound_free(wave, T, ne, n_HI, U_HI, n_lo: int):
     return out
 
 
-# --------------------------------------------------------------------------- Holtsmark
-@functools.lru_cache(maxsize=1)
-def _holtsmark_table():
-    """log beta and log H(beta) of Holtsmark's distribution, computed once by quadrature."""
-    from scipy.integrate import quad
-    beta = np.logspace(-3, np.log10(40.0), 240)
-    vals = np.array([2 / np.pi * b * quad(lambda x: x * np.exp(-x**1.5), 0, np.inf, weight="sin", wvar=b)[0]
-                     for b in beta])
-    return np.log(beta), np.log(np.maximum(vals, 1e-300))
-
-
-def holtsmark(beta):
-    """Holtsmark's field-strength distribution H(beta) (Holtsmark 1919; Chandrasekhar 1943, Rev. Mod. Phys.
-    15, 1, Eqs. 631-634), normalised to 1 over beta in [0, inf); quadrature up to beta = 40, beyond it the
-    asymptotic series 1.496 beta^-5/2 (1 + 5.107 beta^-3/2 + 14.43 beta^-3) (``_holtsmark1``)."""
-    b = np.abs(np.asarray(beta, float))
-    lb, lh = _holtsmark_table()
-    out = np.empty(b.size)
-    _holtsmark_array(np.ascontiguousarray(b).reshape(-1), lb, lh, out)
-    return out.reshape(b.shape)
-
-
-@numba.njit(cache=True)
-def _holtsmark_ln(y, lb, lh):
-    """H(b) at y = ln b from the table (log-log linear), H ~ (4/(3 pi)) b^2 below it, the asymptotic series
-    above it."""
-    n = lb.size
-    if y < lb[0]:
-        return 4.0 / (3.0 * np.pi) * math.exp(2.0 * y)
-    if y > lb[n - 1]:
-        x = math.exp(-1.5 * y)
-        return 1.496 * x * math.exp(-y) * (1.0 + 5.107 * x + 14.43 * x * x)
-    k = min(max(np.searchsorted(lb, y) - 1, 0), n - 2)
-    f = (y - lb[k]) / (lb[k + 1] - lb[k])
-    return math.exp(lh[k] * (1.0 - f) + lh[k + 1] * f)
-
-
-@numba.njit(cache=True)
-def _holtsmark_array(b, lb, lh, out):
-    for i in range(b.size):
-        out[i] = _holtsmark_ln(math.log(b[i]), lb, lh) if b[i] > 0 else 0.0
-
-
-@functools.lru_cache(maxsize=1)
-def _flat_top():
-    """(beta of the maximum, its value, area) of the quasi-static line profile: Holtsmark's distribution
-    with its centre (beta below the maximum at ~1.6, where the single-component distribution falls to 0)
-    filled flat, as the superposed Stark components, the unshifted components and electron impacts do;
-    divided by the area it has area 1 per unit |beta| over [0, inf)."""
-    b = np.geomspace(1e-4, 40.0, 40001)
-    h = holtsmark(b)
-    k = int(np.argmax(h))
-    flat = np.where(b < b[k], h[k], h)
-    tail = 1.496 * 2 / 3 * 40.0**-1.5  # leading term of the area beyond beta = 40
-    return float(b[k]), float(h[k]), float(np.trapezoid(flat, b) + h[k] * b[0] + tail)
-
-
 # --------------------------------------------------------------------------- profiles
 def _stehle_table(ln, lg_T, lg_ne):
     """The Stehle & Hutcheon log10 profile (per Hz) interpolated to every layer's (log T, log n_e):
@@ -245,75 +190,79 @@ def _stehle_table(ln, lg_T, lg_ne):
     return np.asarray(ln["log10_x"][1:], float), np.ascontiguousarray(logp[1:], float)
 
 
-def _profile(n_lo, n_up, ln, dl, lam_vac, lam_air, T, lg_T, lg_ne, F0, dlD, dlD_th, n_HI, self_broadening=True,
-             smelib=False, n_HeI=None):
-    """Profile (per A, area ~1) of one line at air detunings ``dl`` (nw,) in every layer: (nw, nd)
-    (``_profile_rows``): the Stehle & Hutcheon table ``ln`` where it reaches; beyond its density, and for
-    lines without a table, the quasi-static (Holtsmark) profile with a Doppler core (HLINOP's approximate
-    convolution); for H-alpha to H-gamma with a table, plus the self-broadening impact profile
-    (``self_broadening``). ``smelib``: SMElib's profiles instead (module docstring; ``n_HeI`` needed)."""
-    F0, dlD, dlD_th = (np.ascontiguousarray(x, float) for x in (F0, dlD, dlD_th))
+@dataclass(frozen=True)
+class HydrogenLine:
+    """One hydrogen line: levels ``n_lo`` -> ``n_up``, its Stehle & Hutcheon table entry ``table`` (None
+    beyond the tables), ``log_gf``, and its centre in vacuum and in air (``lam_vac``, ``lam_air``, A)."""
+    n_lo: int
+    n_up: int
+    table: dict | None
+    log_gf: float
+    lam_vac: float
+    lam_air: float
+
+
+@dataclass(frozen=True)
+class HydrogenLayers:
+    """The atmosphere as the hydrogen profiles see it, per layer (nd,): T (K), log10 T, n_e (cm^-3),
+    log10 n_e, the Holtsmark field F0 = 1.25e-9 n_e^(2/3) (cgs), n(H I) and n(He I) (cm^-3; n_HeI may be
+    None), microturbulence ``vturb`` (km/s). Build it with :meth:`of`."""
+    T: np.ndarray
+    lg_T: np.ndarray
+    ne: np.ndarray
+    lg_ne: np.ndarray
+    F0: np.ndarray
+    n_HI: np.ndarray
+    n_HeI: np.ndarray | None
+    vturb: np.ndarray
+
+    @classmethod
+    def of(cls, T, ne, n_HI, vturb, n_HeI=None) -> HydrogenLayers:
+        T, ne, n_HI = (np.asarray(x, float) for x in (T, ne, n_HI))
+        vt = np.broadcast_to(np.asarray(vturb, float), (T.size,))
+        return cls(T=T, lg_T=np.log10(T), ne=ne, lg_ne=np.log10(ne), F0=1.25e-9 * ne ** (2.0 / 3.0), n_HI=n_HI,
+                   n_HeI=None if n_HeI is None else np.asarray(n_HeI, float), vturb=vt)
+
+
+def doppler_widths(line: HydrogenLine, layers: HydrogenLayers):
+    """(Doppler width with microturbulence, thermal Doppler width) of ``line`` per layer, A (Eq. L1)."""
+    return (doppler_width(line.lam_air, layers.T, M_H, layers.vturb),
+            doppler_width(line.lam_air, layers.T, M_H, 0.0))
+
+
+def physical_profile(line: HydrogenLine, dl, layers: HydrogenLayers, *, quasi_static: bool = True,
+                     self_broadening: bool = True) -> np.ndarray:
+    """Profile (per A, area ~1) of ``line`` at air detunings ``dl`` (nw,) from its centre in every layer:
+    (nw, nd) (``_profile_rows``): the Stehle & Hutcheon table where it reaches; beyond its density
+    (``quasi_static``; False: the table at its own densities, clamped to its range), and for lines without
+    a table, the quasi-static (Holtsmark) profile with a Doppler core (HLINOP's approximate convolution);
+    for H-alpha to H-gamma with a table, plus the self-broadening impact profile (``self_broadening``).
+
+    This is the default of the ``profiles`` argument of :func:`hydrogen_line_opacity`; any replacement
+    takes the same (line, dl, layers) and returns the same (nw, nd) array."""
+    ln = line.table
+    dlD, dlD_th = doppler_widths(line, layers)
+    F0, dlD, dlD_th = (np.ascontiguousarray(x, float) for x in (layers.F0, dlD, dlD_th))
     nd = F0.size
-    if smelib and ln is None:
-        if n_HeI is None:
-            raise ValueError("SMElib's HLINOP needs the He I densities (n_HeI)")
-        out = np.empty((np.size(dl), nd))
-        _smelib_hlinop_kernel()(np.ascontiguousarray(dl, float) + lam_air, float(lam_air), n_lo, n_up, T,
-                                10 ** lg_ne, n_HI, np.asarray(n_HeI, float), dlD / lam_air, out)
-        return out
     if ln is None:
         lx, logp, quasi = np.zeros(2), np.zeros((2, nd)), np.ones(nd, np.bool_)
-    elif smelib:  # the table's last density, in absolute detuning, wherever n_e is larger
-        lg_ne = np.minimum(lg_ne, ln["log10_ne"][-1])
-        F0 = 1.25e-9 * 10 ** (lg_ne * 2.0 / 3.0)
-        lx, logp = _stehle_table(ln, lg_T, lg_ne)
-        quasi = np.zeros(nd, np.bool_)
     else:
-        lx, logp = _stehle_table(ln, lg_T, lg_ne)
-        quasi = np.asarray(lg_ne > ln["log10_ne"][-1] + 1e-3)  # beyond the table's density (high n)
+        lx, logp = _stehle_table(ln, layers.lg_T, layers.lg_ne)
+        quasi = (np.asarray(layers.lg_ne > ln["log10_ne"][-1] + 1e-3) if quasi_static  # beyond the table
+                 else np.zeros(nd, np.bool_))
     a_sb = np.zeros(0)
-    if ln is not None and self_broadening and n_lo == 2 and n_up in SELF_BROADENING:
-        sig, alp = SELF_BROADENING[n_up]
-        gam = abo_gamma(sig, alp, T, M_H) * n_HI
-        a_sb = np.ascontiguousarray(gam * (lam_air * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD_th * 1e-8), float)
-    width = griem_knm(n_lo, n_up) * GRIEM_K_HOLTSMARK * FIELD_IONS_ELECTRONS * F0  # A per unit beta
+    if ln is not None and self_broadening and line.n_lo == 2 and line.n_up in SELF_BROADENING:
+        sig, alp = SELF_BROADENING[line.n_up]
+        gam = abo_gamma(sig, alp, layers.T, M_H) * layers.n_HI
+        a_sb = np.ascontiguousarray(gam * (line.lam_air * 1e-8) ** 2 / (4 * np.pi * C_CGS * dlD_th * 1e-8), float)
+    width = griem_knm(line.n_lo, line.n_up) * GRIEM_K_HOLTSMARK * FIELD_IONS_ELECTRONS * F0  # A per unit beta
     lb, lh = _holtsmark_table()
     b_max, h_max, area = _flat_top()
     dl = np.ascontiguousarray(dl, float)
     out = np.empty((dl.size, nd))
-    _profile_rows(dl, lx, logp, quasi, float(lam_vac), float(lam_air), F0, width, dlD, dlD_th, a_sb, lb, lh,
-                  b_max, h_max, area, out)
+    _profile_rows(dl, lx, logp, quasi, float(line.lam_vac), float(line.lam_air), F0, width, dlD, dlD_th, a_sb,
+                  lb, lh, b_max, h_max, area, out)
     return out
-
-
-@functools.lru_cache(maxsize=1)
-def _smelib_hlinop_kernel():
-    """A compiled loop over SMElib's HLINOP (Barklem & Piskunov 2003; the library in the pysme wheel):
-    kernel(wave_air (nw,), centre_air, n_lo, n_up, T, n_e, n(H I), n(He I), Doppler width / centre (nd,),
-    out (nw, nd)) fills out with HLINOP's profile converted from per Hz to per A."""
-    import ctypes
-
-    from ..sme import smelib_path  # the validation-only emulation needs pysme, like the SME engine
-
-    hlinop = ctypes.CDLL(smelib_path()).hlinop_
-    hlinop.restype = ctypes.c_float
-    hlinop.argtypes = [ctypes.c_void_p] * 9
-    c_aa = C_AA
-
-    @numba.njit
-    def kernel(wave, centre, n_lo, n_up, T, ne, nH, nHe, dop, out):
-        w, wc = np.empty(1), np.full(1, centre)
-        lo, up = np.full(1, n_lo, np.int32), np.full(1, n_up, np.int32)
-        t, e, h, he, dp = (np.empty(1, np.float32), np.empty(1, np.float32), np.empty(1, np.float32),
-                           np.empty(1, np.float32), np.empty(1, np.float32))
-        for d in range(T.size):
-            t[0], e[0], h[0], he[0], dp[0] = T[d], ne[d], nH[d], nHe[d], dop[d]
-            for i in range(wave.size):
-                w[0] = wave[i]
-                out[i, d] = hlinop(w.ctypes.data, lo.ctypes.data, up.ctypes.data, wc.ctypes.data, t.ctypes.data,
-                                   e.ctypes.data, h.ctypes.data, he.ctypes.data, dp.ctypes.data) * c_aa / wave[i] ** 2
-
-    return kernel
 
 
 @numba.njit(cache=True)
@@ -363,13 +312,9 @@ def _profile_rows(dl, lx, logp, quasi, lam_vac, lam_air, F0, width, dlD, dlD_th,
             out[i, d] = p
 
 
-def _constant_r(lo, hi, R):
-    n = int(np.ceil(np.log(hi / lo) * R)) + 1
-    return lo * np.exp(np.arange(n) / R)
-
-
-def hydrogen_lines(series=(2, 3), n_max: int = 80, line_list=None):
-    """(n_lo, n_up, Stark table entry or None, log gf, vacuum and air wavelengths) of every line used.
+def hydrogen_lines(series=(2, 3), n_max: int = 80, line_list=None) -> list[HydrogenLine]:
+    """Every line used, as :class:`HydrogenLine` (n_lo, n_up, Stark table entry or None, log gf, vacuum
+    and air wavelengths).
 
     With a ``line_list`` that holds H I lines, those lines are used (their wavelengths and gf; levels from
     ``glocal.linelists.hydrogen_levels``, which drops series-limit placeholders exactly as the SME
@@ -382,7 +327,7 @@ def hydrogen_lines(series=(2, 3), n_max: int = 80, line_list=None):
         out = []
         for w, lgf, a, b in zip(h["wave"][ok], h["loggf"][ok], n_lo[ok].astype(int), n_up[ok].astype(int)):
             if a in series:
-                out.append((a, b, tab.get((a, b)), float(lgf), float(air_to_vacuum(w)), float(w)))
+                out.append(HydrogenLine(a, b, tab.get((a, b)), float(lgf), float(air_to_vacuum(w)), float(w)))
         return out
     out = []
     for n_lo in series:
@@ -390,89 +335,108 @@ def hydrogen_lines(series=(2, 3), n_max: int = 80, line_list=None):
             ln = tab.get((n_lo, n_up))
             lam_vac = float(np.median(ln["lambda0"])) if ln is not None else line_center_vacuum(n_lo, n_up)
             lgf = float(ln["log_gf"]) if ln is not None else float(log_gf(n_lo, n_up))
-            out.append((n_lo, n_up, ln, lgf, lam_vac, float(vacuum_to_air(lam_vac))))
+            out.append(HydrogenLine(n_lo, n_up, ln, lgf, lam_vac, float(vacuum_to_air(lam_vac))))
     return out
 
 
+def _line_amplitude(line: HydrogenLine, layers: HydrogenLayers, U_HI, dissolution: bool):
+    """alpha / profile (cm^-1 per unit profile per A) of Eq. H1 per layer, times w(n_up)/w(n_lo) with
+    ``dissolution``."""
+    kT = K_EV * layers.T
+    E_lo = RYDBERG_H_EV * (1 - 1 / line.n_lo**2)
+    E_up = RYDBERG_H_EV * (1 - 1 / line.n_up**2)
+    levels = (np.exp(-E_lo / kT) - np.exp(-E_up / kT)) / U_HI
+    amp = 10**line.log_gf * layers.n_HI * SIGMA_LINE * (line.lam_vac * 1e-8) ** 2 / C_CGS * 1e8 * levels
+    if dissolution:  # only the undissolved fraction of the upper level absorbs in the line
+        amp = amp * occupation_probability(line.n_up, layers.ne, layers.T) / occupation_probability(
+            line.n_lo, layers.ne, layers.T)
+    return amp
+
+
+def _deposit_line(prof, amp, lam0, blue, w_lo, w_hi, core, near, grids, accs):
+    """Add one line's opacity prof(dl) x amp (``prof``: detuning (n,) -> (n, nd)) over [w_lo, w_hi]: the
+    wings beyond ``near`` (a smooth power law of the detuning) on the far grid, tapered in from near to
+    2 near; the rest but the tapered core on the coarse grid; the core (+-2 ``core``) on the fine grid.
+    The blue wing of a line cut at its series limit (``w_lo`` = ``blue``) stays on the coarse grid
+    whole, which keeps the cut sharp. ``grids`` = (fine, coarse, far), ``accs`` their sums."""
+    grid, coarse, far = grids
+    out, acc, acc_far = accs
+    near_blue = near if w_lo > blue else np.inf
+    for a_, b_, nr in ((w_lo, lam0 - near, near_blue), (lam0 + near, w_hi, near)):
+        i0, i1 = np.searchsorted(far, [a_, b_])
+        if i1 > i0 and np.isfinite(nr):
+            dl = far[i0:i1] - lam0
+            acc_far[i0:i1] += prof(dl) * (amp[None, :] * np.clip(np.abs(dl) / nr - 1.0, 0.0, 1.0)[:, None])
+    i0, i1 = np.searchsorted(coarse, [max(w_lo, lam0 - 2 * near_blue), min(w_hi, lam0 + 2 * near)])
+    if i1 > i0:
+        dl = coarse[i0:i1] - lam0
+        outer = np.where(dl < 0, near_blue, near)
+        taper = np.clip(np.abs(dl) / core - 1.0, 0.0, 1.0) * (1.0 - np.clip(np.abs(dl) / outer - 1.0, 0.0, 1.0))
+        acc[i0:i1] += prof(dl) * (amp[None, :] * taper[:, None])
+    j0, j1 = np.searchsorted(grid, [max(w_lo, lam0 - 2 * core), min(w_hi, lam0 + 2 * core)])
+    if j1 > j0:
+        dl = grid[j0:j1] - lam0
+        taper = 1.0 - np.clip(np.abs(dl) / core - 1.0, 0.0, 1.0)
+        out[j0:j1] += prof(dl) * (amp[None, :] * taper[:, None])
+
+
+def _sub_grids(grid, coarse_resolution, far_resolution):
+    """The coarse and far constant-R grids over [grid[0], grid[-1]] (the far one ends exactly at grid[-1])."""
+    lo, hi = grid[0], grid[-1]
+    coarse = constant_r_grid(lo, hi, coarse_resolution) if grid.size > 1 else grid
+    coarse = coarse[coarse <= hi]
+    far = constant_r_grid(lo, hi, far_resolution) if grid.size > 1 else grid
+    far = np.append(far[far < hi], hi) if far.size > 1 else far
+    return coarse, far
+
+
 def hydrogen_line_opacity(grid, T, ne, n_HI, U_HI, vturb, alpha_cont=None, *, line_list=None,
-                          threshold: float = 1e-4,
-                          max_window: float = 400.0, series=(2, 3), n_max: int = 80,
+                          threshold: float = 1e-4, max_window: float = 400.0, series=(2, 3), n_max: int = 80,
                           coarse_resolution: float = 20000.0, core_doppler: float = 12.0,
                           far_resolution: float = 6000.0, far_detuning: float = 15.0,
-                          dissolution: bool = False, profiles: str = "physical", n_HeI=None):
-    """alpha(lambda, depth) of the hydrogen lines (cm^-1), shape (len(grid), nd).
+                          dissolution: bool = False, profiles="physical", n_HeI=None):
+    """alpha(lambda, depth) of the hydrogen lines (cm^-1), shape (len(grid), nd), on ``grid`` (air A,
+    strictly increasing), for a layer structure T (K), n_e, n(H I) (cm^-3), U(H I), ``vturb`` (km/s).
 
     ``alpha_cont``: optional callable ``w -> (len(w), nd)`` continuous opacity (cm^-1) that sets each
     line's red window (where line/continuum >= ``threshold`` in some layer); without it every line gets
     ``max_window``. Blue wings stop at the series limit (see module docstring). ``line_list``: its H I lines
     are used when it has any (see ``hydrogen_lines``). ``dissolution``: level dissolution (module docstring).
-    ``profiles``: "physical" (default) or "smelib" (module docstring, for validation; needs ``n_HeI``)."""
-    if profiles not in ("physical", "smelib"):
-        raise ValueError(f"profiles must be 'physical' or 'smelib', got {profiles!r}")
-    grid = as_wave_grid(grid)
-    T, ne, n_HI, U_HI = (np.asarray(x, float) for x in (T, ne, n_HI, U_HI))
-    nd = T.size
-    out = np.zeros((grid.size, nd))
-    kT = K_EV * T
-    F0 = 1.25e-9 * ne ** (2.0 / 3.0)
-    lg_T, lg_ne = np.log10(T), np.log10(ne)
-    vt = np.broadcast_to(np.asarray(vturb, float), (nd,))
+    ``profiles``: "physical" (:func:`physical_profile`) or a callable with its interface,
+    ``profiles(line: HydrogenLine, dl (nw,) air detunings in A, layers: HydrogenLayers) -> (nw, nd)``
+    profile per A, e.g. ``glocal.validation.smelib_hydrogen.SMELIB_HYDROGEN`` (SMElib's profiles, for
+    validation; it needs ``n_HeI``, the He I densities, in ``layers.n_HeI``). ``coarse_resolution``,
+    ``far_resolution``, ``far_detuning``, ``core_doppler``: the sub-grids of the module docstring."""
+    if profiles == "physical":
+        profiles = physical_profile
+    elif not callable(profiles):
+        raise ValueError(f"profiles must be 'physical' or a callable (line, dl, layers), got {profiles!r}")
+    grid = check_wave_grid(grid, "grid")
+    layers = HydrogenLayers.of(T, ne, n_HI, vturb, n_HeI)
+    U_HI = np.asarray(U_HI, float)
+    out = np.zeros((grid.size, layers.T.size))
     lo, hi = grid[0], grid[-1]
-    coarse = _constant_r(lo, hi, coarse_resolution) if grid.size > 1 else grid
-    coarse = coarse[coarse <= hi]
-    acc = np.zeros((coarse.size, nd))
-    far = _constant_r(lo, hi, far_resolution) if grid.size > 1 else grid
-    far = np.append(far[far < hi], hi) if far.size > 1 else far
-    acc_far = np.zeros((far.size, nd))
-    for n_lo, n_up, ln, lgf, lam_vac, lam0 in hydrogen_lines(series, n_max, line_list):
-        blue = float(vacuum_to_air(series_limit_vacuum(n_lo)))
+    coarse, far = _sub_grids(grid, coarse_resolution, far_resolution)
+    acc, acc_far = np.zeros((coarse.size, out.shape[1])), np.zeros((far.size, out.shape[1]))
+    for line in hydrogen_lines(series, n_max, line_list):
+        lam0 = line.lam_air
+        blue = float(vacuum_to_air(series_limit_vacuum(line.n_lo)))
         if lam0 - max_window > hi or lam0 + max_window < lo or blue > hi:
             continue
-        E_lo = RYDBERG_H_EV * (1 - 1 / n_lo**2)
-        E_up = RYDBERG_H_EV * (1 - 1 / n_up**2)
-        levels = (np.exp(-E_lo / kT) - np.exp(-E_up / kT)) / U_HI
-        # cm^-1 per unit profile (profile per Angstrom)
-        amp = 10**lgf * n_HI * SIGMA_LINE * (lam_vac * 1e-8) ** 2 / C_CGS * 1e8 * levels
-        if dissolution:  # only the undissolved fraction of the upper level absorbs in the line
-            amp = amp * occupation_probability(n_up, ne, T) / occupation_probability(n_lo, ne, T)
-        dlD = doppler_width(lam0, T, M_H, vt)
-        dlD_th = doppler_width(lam0, T, M_H, 0.0)
-        prof = functools.partial(_profile, n_lo, n_up, ln, lam_vac=lam_vac, lam_air=lam0, T=T, lg_T=lg_T,
-                                 lg_ne=lg_ne, F0=F0, dlD=dlD, dlD_th=dlD_th, n_HI=n_HI,
-                                 smelib=profiles == "smelib", n_HeI=n_HeI)
+        amp = _line_amplitude(line, layers, U_HI, dissolution)
+        dlD = doppler_widths(line, layers)[0]
+        prof = functools.partial(profiles, line, layers=layers)
         red = lam0 + max_window
         if alpha_cont is not None:
             probe = lam0 + np.geomspace(0.05, max_window, 48)
             ok = (prof(probe - lam0) * amp[None, :] >= threshold * alpha_cont(probe)).any(axis=1)
             red = probe[np.nonzero(ok)[0][-1]] if ok.any() else lam0 + core_doppler * dlD.max()
-        w_lo, w_hi = max(blue, lam0 - (red - lam0)), red
         core = core_doppler * float(dlD.max())
-        # wings beyond ``near`` (a smooth power law of the detuning) on the ``far`` grid, tapered in from
-        # near to 2 near; the blue wing of a line cut at its series limit stays on the coarse grid whole,
-        # which keeps the cut sharp
-        near = max(far_detuning, 4.0 * core)
-        near_blue = near if w_lo > blue else np.inf
-        for a_, b_, nr in ((w_lo, lam0 - near, near_blue), (lam0 + near, w_hi, near)):
-            i0, i1 = np.searchsorted(far, [a_, b_])
-            if i1 > i0 and np.isfinite(nr):
-                dl = far[i0:i1] - lam0
-                acc_far[i0:i1] += prof(dl) * (amp[None, :] * np.clip(np.abs(dl) / nr - 1.0, 0.0, 1.0)[:, None])
-        # coarse part: everything else but the tapered core
-        i0, i1 = np.searchsorted(coarse, [max(w_lo, lam0 - 2 * near_blue), min(w_hi, lam0 + 2 * near)])
-        if i1 > i0:
-            dl = coarse[i0:i1] - lam0
-            outer = np.where(dl < 0, near_blue, near)
-            taper = np.clip(np.abs(dl) / core - 1.0, 0.0, 1.0) * (1.0 - np.clip(np.abs(dl) / outer - 1.0, 0.0, 1.0))
-            acc[i0:i1] += prof(dl) * (amp[None, :] * taper[:, None])
-        # fine part: the core, on the caller's grid
-        j0, j1 = np.searchsorted(grid, [max(w_lo, lam0 - 2 * core), min(w_hi, lam0 + 2 * core)])
-        if j1 > j0:
-            dl = grid[j0:j1] - lam0
-            taper = 1.0 - np.clip(np.abs(dl) / core - 1.0, 0.0, 1.0)
-            out[j0:j1] += prof(dl) * (amp[None, :] * taper[:, None])
+        _deposit_line(prof, amp, lam0, blue, max(blue, lam0 - (red - lam0)), red, core,
+                      max(far_detuning, 4.0 * core), (grid, coarse, far), (out, acc, acc_far))
     if dissolution:
         for n_lo in series:
-            acc += dissolved_bound_free(coarse, T, ne, n_HI, U_HI, n_lo)
+            acc += dissolved_bound_free(coarse, layers.T, layers.ne, layers.n_HI, U_HI, n_lo)
     if coarse.size > 1:
         # interpolate the smooth wings once (index and weights shared by every depth)
         _add_interpolated(coarse, far, acc_far, acc)

@@ -1,5 +1,6 @@
-"""Physical constants (re-exported from :mod:`glocal.constants`) and access to ``glocal/data/physics_tables.h5`` (built by
-``scripts/build_physics_data.py``; provenance and citations are stored in the file's attributes)."""
+"""Access to ``glocal/data/physics_tables.h5`` (built by ``scripts/build_physics_data.py``; provenance and
+citations are stored in the file's attributes), the element symbols of the chemistry (Z = 1..92, from
+``glocal.elements``) and the Saha constant. Physical constants come from ``glocal.constants``."""
 from __future__ import annotations
 
 import functools
@@ -9,12 +10,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-# CGS constants (CODATA 2018), re-exported from glocal.constants for the engine's modules
-from glocal.constants import (A0_CM, AMU, C_AA, C_CGS, E_CHARGE, EV_ERG, H_CGS, HC_EV_AA, K_EV, M_E,
-                              RYDBERG_EV, SIGMA_LINE, SIGMA_THOMSON)
-from glocal.constants import H_IONIZATION_EV as RYDBERG_H_EV  # hydrogen's ionisation energy (reduced-mass Rydberg)
+from glocal.constants import H_CGS, M_E
 from glocal.constants import K_BOLTZMANN as K_CGS
-from glocal.linelists import ELEMENTS
+from glocal.elements import ELEMENTS
 
 SAHA_CONST = (2.0 * np.pi * M_E * K_CGS / H_CGS**2) ** 1.5  # cm^-3 K^-1.5
 

@@ -28,7 +28,8 @@ import math
 import numba
 import numpy as np
 
-from .tables import C_CGS, H_CGS, K_CGS
+from glocal.constants import C_CGS, H_CGS
+from glocal.constants import K_BOLTZMANN as K_CGS
 
 
 def planck_lambda(wave, T):
@@ -252,13 +253,30 @@ def _exp7_terms(tau, c, n, amp, rate, tcut, Kt, Kd):
 
 
 @numba.njit(cache=True, fastmath=True)
+def _angle_terms(tau, c, n, amp, rate, tcut, Kt, Kd, acc):
+    """Kt_i and Kd_i of ``_exp7_terms`` for any angle quadrature (amp = w mu^2, rate = 1/mu; one expm1 per
+    angle and point, i < n); returns acc + sum_i c_i Kt_i."""
+    for i in range(n):
+        t = min(tau[i], tcut)
+        kt = 0.0
+        kd = 0.0
+        for k in range(amp.size):
+            e = math.expm1(-rate[k] * t)
+            kt += amp[k] * e
+            kd += amp[k] * rate[k] * (1.0 + e)
+        Kt[i] = kt
+        Kd[i] = kd
+        acc += c[i] * kt
+    return acc
+
+
+@numba.njit(cache=True, fastmath=True)
 def _formal_rows(kappa, w0, w1, w2, S, amp, rate, exp7, F, tau_out, R):
     """Row-by-row kernel of ``flux_weighted`` (amp = w mu^2 and rate = 1/mu of the angle quadrature; with
     ``exp7`` the rates are 0.55 x (2, 3, 4, 6, 8, 16, 32)); fills F and, when they have rows, tau_out and
     the response R. Layers below the first with tau > 40/min(rate) (every e^{-tau/mu} <= e^{-40}) are
     left out."""
     n, nd = kappa.shape
-    nk = amp.size
     atot = amp.sum()
     tcut = 40.0 / rate.min()
     tau = np.empty(nd)
@@ -292,17 +310,7 @@ def _formal_rows(kappa, w0, w1, w2, S, amp, rate, exp7, F, tau_out, R):
         if exp7:
             acc += _exp7_terms(tau, c, m + 1, amp, rate, tcut, Kt, Kd)
         else:
-            for i in range(m + 1):
-                t = min(tau[i], tcut)
-                kt = 0.0
-                kd = 0.0
-                for k in range(nk):
-                    e = math.expm1(-rate[k] * t)
-                    kt += amp[k] * e
-                    kd += amp[k] * rate[k] * (1.0 + e)
-                Kt[i] = kt
-                Kd[i] = kd
-                acc += c[i] * kt
+            acc = _angle_terms(tau, c, m + 1, amp, rate, tcut, Kt, Kd, acc)
         F[r] = 2.0 * np.pi * acc
         if tau_out.shape[0]:
             for i in range(nd):
