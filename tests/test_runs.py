@@ -165,8 +165,9 @@ def test_evaluate_run_with_noise(glocal_run, data_file, tmp_path):
 def test_tree_run_roundtrip(data_file, tmp_path):
     run = train_run(data_file, "xgboost", "full", {"n_estimators": 15, "max_depth": 3},
                     out=tmp_path / "xgb")
-    assert {"tree_xgboost_0.json", "tree_xgboost_1.json", "estimator.json"} <= \
-        {p.name for p in (tmp_path / "xgb").iterdir()}
+    assert sorted(p.name for p in (tmp_path / "xgb").iterdir()) == \
+        ["config.json", "estimator.json", "metrics.json", "provenance.json", "split.npz", "tree_xgboost_0.json",
+         "tree_xgboost_1.json", "wave.npy"]                 # no checkpoints/ for trees
     assert json.loads((tmp_path / "xgb" / "config.json").read_text())["model_config"] == \
         {"n_estimators": 15, "max_depth": 3}
     ds = load_dataset(data_file)
@@ -179,6 +180,8 @@ def test_tree_run_roundtrip(data_file, tmp_path):
         train_run(data_file, "lightgbm", "full", out=tmp_path / "lgb", max_epochs=3)
     with pytest.raises(ValueError, match="config must be"):
         train_run(data_file, "catboost", "full", config="huge", out=tmp_path / "cb")
+    paper = train_run(data_file, "catboost", "full", config="paper", n_estimators=3)    # defaults, in memory
+    assert paper.config["model_config"] == {} and paper.estimator.max_depth == 6 and paper.path is None
 
 
 def test_train_run_in_memory_matches_run_directory(data_file, glocal_run, tmp_path, monkeypatch):
@@ -209,6 +212,10 @@ def test_legacy_run_directory_is_read(glocal_run, data_file, tmp_path):
     est = json.loads((legacy / "estimator.json").read_text())
     (legacy / "estimator.json").unlink()
     (legacy / "scaler.json").write_text(json.dumps(est["scaler"]))
+    with pytest.raises(FileNotFoundError, match="estimator.json"):
+        load_run(legacy)                                  # a version-2 run needs its estimator.json
+    cfg = json.loads((legacy / "config.json").read_text())
+    (legacy / "config.json").write_text(json.dumps(dict(cfg, format_version=1)))
     old = load_run(legacy)
     ds = load_dataset(data_file)
     np.testing.assert_array_equal(predict_arrays(old, ds.wave, ds.flux[:5], T=4)[1],

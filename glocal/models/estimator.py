@@ -274,6 +274,9 @@ def _load_legacy_run(d: Path) -> Estimator:
         raise ValueError(f"corrupt {d / 'config.json'}: {exc}") from None
     if name not in _REGISTRY:
         raise ValueError(f"{d}: unknown model {name!r} in config.json")
+    if int(cfg.get("format_version", 1)) >= 2:
+        raise FileNotFoundError(f"missing {d / META_FILE} (config.json says run format version "
+                                f"{cfg['format_version']})")
     scaler = LabelScaler.from_dict(read_json(d / "scaler.json", "run"))
     if scaler.names != labels:
         raise ValueError(f"{d}: scaler labels {scaler.names} differ from config labels {labels}")

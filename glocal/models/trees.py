@@ -58,9 +58,10 @@ class TreeEstimator(Estimator):
 
     @classmethod
     def from_run_config(cls, config, n_labels: int, **hyperparameters):
-        """``(estimator, hyper-parameters from config)`` for :func:`glocal.runs.train_run`:
-        ``config`` "cpu" (or None, "default") keeps the defaults, a dict sets hyper-parameters."""
-        if config is None or (isinstance(config, str) and config in ("cpu", "default")):
+        """``(estimator, hyper-parameters from config)`` for :func:`glocal.runs.train_run`: ``config``
+        "cpu" or "paper" (the networks' scale names; the paper gives no tree settings, so both are the
+        defaults above), None or "default" keep the defaults; a dict sets hyper-parameters."""
+        if config is None or (isinstance(config, str) and config in ("cpu", "paper", "default")):
             model_config = {}
         elif isinstance(config, dict):
             model_config = dict(config)
