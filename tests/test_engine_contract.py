@@ -3,12 +3,11 @@ type, inputs validated once by the front door before any engine runs."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
-import shutil
 
 import numpy as np
 import pytest
+from test_spectrum_driver import spectrum_binary  # noqa: F401  (fixture: SPECTRUM built once per session)
 
 from glocal import synthesis
 from glocal.abundances import abundance_pattern
@@ -202,31 +201,13 @@ def test_engine_results_are_checked(atm, lines):
 
 
 # ----------------------------------------------------------------------------- every engine, short window
-def _spectrum_binary(shared_vendor, cache):
-    """The vendored SPECTRUM, built once into pytest's cache (as tests/test_spectrum_driver.py does)."""
-    if shutil.which("gcc") is None or shutil.which("make") is None:
-        pytest.skip("SPECTRUM engine: gcc/make not available to build ../shared/vendor/spectrum-2.77c")
-    src = shared_vendor / "spectrum-2.77c"
-    if not src.is_dir():
-        pytest.skip(f"SPECTRUM engine: source {src} not found")
-    h = hashlib.sha256()
-    for f in sorted(src.iterdir()):
-        h.update(f.name.encode() + f.read_bytes())
-    exe = cache / h.hexdigest()[:16] / "spectrum"
-    if not exe.is_file():
-        from glocal.synthesis.spectrum import build_spectrum
-        exe = build_spectrum(src, cache / h.hexdigest()[:16])
-    return str(exe)
-
-
 @pytest.mark.parametrize("name", ENGINES)
 def test_every_engine_returns_an_engine_result(name, atm, lines, request):
     options = {}
     if name == "sme":
         pytest.importorskip("pysme", reason="SME engine: pysme-astro not installed")
-    if name == "spectrum":
-        shared_vendor = request.getfixturevalue("shared_vendor")
-        options["binary"] = _spectrum_binary(shared_vendor, request.config.cache.mkdir("glocal-spectrum-build"))
+    if name == "spectrum":   # built from ../shared/vendor; skips with the reason when that is not possible
+        options["binary"] = str(request.getfixturevalue("spectrum_binary"))
     A = np.stack([abundance_pattern(-2.0), abundance_pattern(-2.0, {"Mg": 0.4})])
     wave = np.linspace(5172.0, 5174.0, 41)
     for grid in (None, wave):
