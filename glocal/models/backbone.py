@@ -1,10 +1,11 @@
 """ViT-style 1-D transformer backbone for R≈200 CSST spectra (paper §3.3).
 
 A spectrum of ``n_pixels`` fluxes is normalised (``(flux − mean) / scale``, buffers set from the
-training split, see :meth:`SpectrumTransformer.set_input_normalisation`), padded at the red end (edge value repeated) to a multiple of
-``patch_size`` and cut into non-overlapping patches; a linear patch embedding maps each patch to a
-``dim``-wide token, a learnable position embedding is added, an optional CLS token is prepended,
-and ``depth`` pre-norm transformer blocks (attention + GELU MLP, residual connections) follow.
+training split, see :meth:`SpectrumTransformer.set_input_normalisation`), padded at the red end
+(edge value repeated) to a multiple of ``patch_size`` and cut into non-overlapping patches; a
+linear patch embedding maps each patch to a ``dim``-wide token, a learnable position embedding is
+added, an optional CLS token is prepended, and ``depth`` pre-norm transformer blocks (attention +
+GELU MLP, residual connections) follow.
 The pooled token (CLS or the mean over tokens) goes through a final LayerNorm and a linear
 regression head with ``n_outputs`` outputs ([O/Fe], [Mg/Fe] by default; more labels such as Teff,
 log g, [Fe/H] simply widen the head).
@@ -14,7 +15,9 @@ score-aware flow for "spt-glocal", Hadamard self-attention only for "spt" (Zhang
 All Linear weights, the position embedding and the CLS token are drawn from a truncated normal
 (σ = 0.02, cut at ±2σ, §3.3 "weight initialization"); biases are zero, LayerNorms start at (1, 0).
 Dropout (on tokens after the position embedding, after the attention projection and inside
-the MLP) is what Monte-Carlo dropout samples at inference (SPT).
+the MLP) is what Monte-Carlo dropout samples at inference (SPT); the layers are
+:class:`~glocal.models.glocal_attention.Dropout` (``nn.Dropout`` with the mask drawn from uniform
+variates, see there).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .glocal_attention import GloCalAttention
+from .glocal_attention import Dropout, GloCalAttention
 
 __all__ = ["SpectrumTransformer", "CONFIGS", "MODEL_NAMES", "build", "count_parameters",
            "resolve_config"]
@@ -79,7 +82,7 @@ class _MLP(nn.Module):
     def __init__(self, dim: int, hidden: int, dropout: float):
         super().__init__()
         self.fc1, self.fc2 = nn.Linear(dim, hidden), nn.Linear(hidden, dim)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x):
         return self.drop(self.fc2(self.drop(F.gelu(self.fc1(x)))))
@@ -88,8 +91,8 @@ class _MLP(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: ``x + Attn(LN(x))`` then ``x + MLP(LN(x))``."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, flow: bool, window: int, n_window_layers: int, p: int,
-                 alpha: float, gamma: int):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, dropout: float, flow: bool, window: int,
+                 n_window_layers: int, p: int, alpha: float, gamma: int):
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.attn = GloCalAttention(dim, heads, flow=flow, window=window,
@@ -120,10 +123,10 @@ class SpectrumTransformer(nn.Module):
         n_tok = self.n_patches + (cfg["pool"] == "cls")
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cfg["pool"] == "cls" else None
         self.pos_embed = nn.Parameter(torch.zeros(1, n_tok, dim))
-        self.pos_drop = nn.Dropout(cfg["dropout"])
+        self.pos_drop = Dropout(cfg["dropout"])
         self.blocks = nn.ModuleList(
-            Block(dim, cfg["heads"], cfg["mlp_ratio"], cfg["dropout"], flow=(name == "spt-glocal"), window=cfg["window"],
-                  n_window_layers=cfg["n_window_layers"], p=cfg["p"], alpha=cfg["alpha"],
+            Block(dim, cfg["heads"], cfg["mlp_ratio"], cfg["dropout"], flow=(name == "spt-glocal"),
+                  window=cfg["window"], n_window_layers=cfg["n_window_layers"], p=cfg["p"], alpha=cfg["alpha"],
                   gamma=cfg["gamma"]) for _ in range(cfg["depth"]))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, cfg["n_outputs"])

@@ -32,7 +32,7 @@ least as sharp as the plain softmax ("a sharper and more focused attention distr
   the tokens ranked strictly above it is ``< α`` (the top-ranked token always survives). The next
   layer renormalises Ψ over the survivors (equivalent to dividing the surviving scores by their
   sum) and competes again. A competition stops when fewer than ``γ`` candidates are left, or after
-  ``p`` layers.
+  ``p`` layers (:mod:`glocal.models.competition`).
 * Eq. 16: final normalisation over the winners, then ``Score ∘ V`` summed over the window: every
   token of a window receives the score-weighted mean of the winners' values (a literal per-token
   product would give losing tokens a zero output and no local mixing at all).
@@ -50,18 +50,34 @@ Permutation behaviour (tested): without position embeddings HSA is permutation-e
 tokens; the flow is equivariant only to permutations *within* a window (with ``n = 1``), because
 windows are defined by token order. The full model adds learned position embeddings and is
 therefore deliberately not permutation-invariant.
+
+Implementation (same equations, arranged for speed): exponentials are taken in base 2,
+``exp(x) = 2^(x log₂e)``, with ``log₂e`` folded into the scale; HSA (``_HSAFunction``) and the
+flow (``_FlowFunction``) have hand-written backwards; the flow gathers the windows of all
+tilings into one tensor and ranks each competition once (:mod:`glocal.models.competition`).
+Outputs agree with the direct formulas to float32 rounding (``tests/test_model_speedpath.py``).
 """
 from __future__ import annotations
 
+import functools
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .competition import check_competition, compete, competitive_filter
+
 __all__ = ["enhanced_softmax", "competitive_filter", "hadamard_attention",
            "hadamard_attention_reference", "score_aware_flow",
-           "GloCalAttention"]
+           "GloCalAttention", "Dropout"]
+
+#: Size of the blocks of (…, T, T) exponentials that the HSA builds and consumes at once (bytes):
+#: small enough to stay in a core's cache, large enough that per-block overhead is negligible.
+HSA_BLOCK_BYTES = 1 << 21
+_LOG2E = 1.4426950408889634   # exp(x) = 2^(x·log2 e): exp2 is the cheaper vectorised kernel
+_EXP_SAFE = 64.0               # |base-2 exponent| below which HSA skips the max subtraction
 
 
 def enhanced_softmax(x: torch.Tensor, beta: torch.Tensor | float, dim: int = -1,
@@ -79,98 +95,87 @@ def enhanced_softmax(x: torch.Tensor, beta: torch.Tensor | float, dim: int = -1,
     return out
 
 
-def _check_competition(alpha, gamma, p) -> None:
-    if not 0.0 < float(alpha) <= 1.0:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
-    if int(gamma) != gamma or gamma < 1:
-        raise ValueError(f"gamma must be a positive integer, got {gamma}")
-    if int(p) != p or p < 0:
-        raise ValueError(f"p must be a non-negative integer, got {p}")
-
-
-def competitive_filter(probs: torch.Tensor, valid: torch.Tensor | None = None, *,
-                       alpha: float, gamma: int, p: int) -> torch.Tensor:
-    """Winner mask of the competitive layers (Eqs 14–15) along the last axis.
-
-    ``probs`` are non-negative scores (one competition per leading index); ``valid`` marks the
-    initial candidates (default: all). At each of at most ``p`` layers the candidates' scores are
-    renormalised to unit sum, sorted in decreasing order (ties keep index order), and candidate
-    ``j`` survives iff the summed score of the candidates ranked strictly above it is ``< alpha``.
-    A competition stops as soon as it has fewer than ``gamma`` candidates. Returns a bool tensor
-    shaped like ``probs``. Not differentiable (selection only); runs without gradient.
-    """
-    _check_competition(alpha, gamma, p)
-    with torch.no_grad():
-        probs = probs.detach()
-        if valid is None:
-            mask = torch.ones_like(probs, dtype=torch.bool)
-        else:
-            mask = valid.expand_as(probs).clone()
-        for _ in range(int(p)):
-            active = mask.sum(-1, keepdim=True) >= gamma
-            if not bool(active.any()):
-                break
-            pm = torch.where(mask, probs, torch.zeros_like(probs))
-            pm = pm / pm.sum(-1, keepdim=True).clamp_min(torch.finfo(pm.dtype).tiny)
-            ordered, order = torch.sort(pm, dim=-1, descending=True, stable=True)
-            above = torch.cumsum(ordered, dim=-1) - ordered
-            keep_sorted = (above < alpha) & torch.gather(mask, -1, order)
-            keep = torch.zeros_like(mask).scatter(-1, order, keep_sorted)
-            mask = torch.where(active, keep, mask)
-    return mask
-
-
 def _normalise(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    return F.normalize(x, p=2.0, dim=dim, eps=1e-6)
+    """``x / max(‖x‖₂, 1e-6)`` along ``dim`` (as ``F.normalize``, with a plain sum of squares)."""
+    return x / (x * x).sum(dim, keepdim=True).sqrt().clamp_min(1e-6)
 
 
 class _HSAFunction(torch.autograd.Function):
-    """Fused channel-wise Hadamard attention with a hand-written backward.
+    """Channel-wise Hadamard attention with a hand-written backward, computed in row blocks.
 
-    Forward: ``P_ijf = softmax_j(s a_if b_jf)``, ``O_if = Σ_j P_ijf v_jf`` (s = β·d*), computed
-    with one (…, d*, T, T) temporary; nothing of size T² is kept for the backward, which
-    recomputes P and uses ``∂z_ijf = P_ijf g_if (v_jf − O_if)``, so every gradient is a batched
-    matrix product with P. Inputs are channel-major, (B, H, d*, T).
+    Inputs are channel-major, (…, d*, T): ``a = q̂``, ``b = k̂``, ``v``, and ``s = β·d*``
+    broadcast per head. With ``E_ijf = exp(s a_if b_jf − m_if)``:
+
+        O_if = Σ_j E_ijf v_jf / Σ_j E_ijf                     (= Σ_j Ψ_j(s a_if b_jf) v_jf)
+
+    ``m_if`` is the row maximum ``max(s a_if max_j b_jf, s a_if min_j b_jf)`` when some exponent
+    could exceed ``_EXP_SAFE`` bits in magnitude, else 0 (the ratio does not depend on it; with
+    |exponent| ≤ ``_EXP_SAFE`` nothing can overflow or underflow). The forward takes
+    ``[v; 1; v∘b; b] · Eᵀ`` in one batched product: the two sums of ``O`` and the two sums
+    ``Σ_j E_ij (v_j b_j, b_j)`` that the gradient in ``a`` needs. The backward uses
+    ``∂z_ijf = P_ijf g_if (v_jf − O_if)`` (``P = E / Σ_j E``), i.e. one more product
+    ``[g, g a, g a O]/Σ E · E`` with a recomputed ``E``. ``E`` is built ``HSA_BLOCK_BYTES`` at a
+    time in one reused buffer that stays in cache: nothing of size T² per row outlives a block.
     """
 
     @staticmethod
-    def _probs(a, b, s):
-        sa = s * a                                                      # (B, H, d, Tq)
-        bmax = b.amax(-1, keepdim=True)
-        bmin = b.amin(-1, keepdim=True)
-        m = torch.where(sa >= 0, sa * bmax, sa * bmin)                  # row max of s a_i b_j
-        e = sa.unsqueeze(-1) * b.unsqueeze(-2)
-        e.sub_(m.unsqueeze(-1)).exp_()
-        e.div_(e.sum(-1, keepdim=True))
-        return e                                                        # (B, H, d, Tq, Tk)
+    def _scaled(a, b, s):
+        """``s a / ln 2`` and the shift ``m / ln 2`` (or None), flattened to (rows, T)."""
+        T = a.shape[-1]
+        sa = ((s * _LOG2E) * a).reshape(-1, T)
+        b = b.reshape(-1, T)
+        if float(sa.abs().amax()) * float(b.abs().amax()) <= _EXP_SAFE:
+            return sa, None
+        return sa, torch.maximum(sa * b.amax(-1, keepdim=True), sa * b.amin(-1, keepdim=True))
+
+    @staticmethod
+    def _blocks(sa, m, b):
+        """Yield ``(rows, E[rows])`` with ``E = 2^(sa_i b_j − m_i)``, built in one reused buffer."""
+        n, T = sa.shape
+        step = max(1, HSA_BLOCK_BYTES // (T * T * sa.element_size()))
+        buf = sa.new_empty(min(step, n), T, T)
+        for r0 in range(0, n, step):
+            rows = slice(r0, min(n, r0 + step))
+            e = torch.mul(sa[rows, :, None], b[rows, None, :], out=buf[:rows.stop - r0])
+            if m is not None:
+                e.sub_(m[rows, :, None])
+            yield rows, e.exp2_()
 
     @staticmethod
     def forward(ctx, a, b, v, s):
-        p = _HSAFunction._probs(a, b, s)
-        out = (p @ v.unsqueeze(-1)).squeeze(-1)
-        ctx.save_for_backward(a, b, v, s, out)
+        sa, m = _HSAFunction._scaled(a, b, s)
+        T = a.shape[-1]
+        flat = lambda x: x.reshape(-1, T)  # noqa: E731
+        rhs = torch.stack([flat(v), torch.ones_like(sa), flat(v * b), flat(b)], 1)  # (rows, 4, Tk)
+        sums = torch.empty_like(rhs)
+        for rows, e in _HSAFunction._blocks(sa, m, flat(b)):
+            torch.bmm(rhs[rows], e.transpose(1, 2), out=sums[rows])
+        den = sums[:, 1]
+        out = (sums[:, 0] / den).view(a.shape)
+        ctx.save_for_backward(a, b, v, s, out, den, sums[:, 2:])
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b, v, s, out = ctx.saved_tensors
-        g = g.contiguous()
-        p = _HSAFunction._probs(a, b, s)
-        right = p @ torch.stack([v * b, b], dim=-1)                     # (B, H, d, Tq, 2)
-        da_over_s = g * (right[..., 0] - out * right[..., 1])
-        left = torch.stack([g, g * a, g * a * out], dim=-2) @ p         # (B, H, d, 3, Tk)
-        dv = left[..., 0, :]
-        db = s * (v * left[..., 1, :] - left[..., 2, :])
+        a, b, v, s, out, den, right = ctx.saved_tensors
+        T = a.shape[-1]
+        flat = lambda x: x.reshape(-1, T)  # noqa: E731
+        gd = flat(g) / den
+        ga = gd * flat(a)
+        lhs = torch.stack([gd, ga, ga * flat(out)], 1)                     # (rows, 3, Tq)
+        left = torch.empty_like(lhs)
+        for rows, e in _HSAFunction._blocks(*_HSAFunction._scaled(a, b, s), flat(b)):
+            torch.bmm(lhs[rows], e, out=left[rows])                        # Σ_i (…)_i E_ij
+        da_over_s = (gd * (right[:, 0] - flat(out) * right[:, 1])).view(a.shape)
+        db = s * (v * left[:, 1].view(a.shape) - left[:, 2].view(a.shape))
         ds = (a * da_over_s).sum(dim=(0, 2, 3), keepdim=True).view_as(s) if s.requires_grad else None
-        return s * da_over_s, db, dv, ds
+        return s * da_over_s, db, left[:, 0].view(a.shape), ds
 
 
-def _hsa_cm(q, k, v, beta):
-    """HSA on channel-major (B, H, d*, T) tensors; returns (B, H, d*, T)."""
-    d = q.shape[-2]
-    s = (beta * d).view(1, -1, 1, 1).to(q.dtype)
-    return _HSAFunction.apply(_normalise(q, -2).contiguous(), _normalise(k, -2).contiguous(),
-                              v.contiguous(), s)
+def _hsa_cm(qn, kn, v, beta):
+    """HSA on channel-major (B, H, d*, T) *normalised* ``qn``, ``kn``; returns (B, H, d*, T)."""
+    s = (beta * qn.shape[-2]).view(1, -1, 1, 1).to(qn.dtype)
+    return _HSAFunction.apply(qn.contiguous(), kn.contiguous(), v.contiguous(), s)
 
 
 def hadamard_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -178,11 +183,11 @@ def hadamard_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
     """Multi-head HSA (``O_original``): channel-wise attention maps from ``q̂ ∘ k̂ · d*`` and Ψ.
 
     ``q, k, v``: (B, H, T, d*); ``beta``: (H,) Ψ inverse temperatures. Returns (B, H, T, d*).
-    Cost O(B·H·T²·d*) time, same order as standard attention's T×T maps times d*; memory is
-    one such temporary (fused forward/backward, see ``_HSAFunction``).
+    Cost O(B·H·T²·d*) time, same order as standard attention's T×T maps times d*; the T×T
+    exponentials are built block by block and never held all at once (see ``_HSAFunction``).
     """
     t = lambda x: x.transpose(-1, -2)  # noqa: E731
-    return t(_hsa_cm(t(q), t(k), t(v), beta))
+    return t(_hsa_cm(_normalise(t(q), -2), _normalise(t(k), -2), t(v), beta))
 
 
 def hadamard_attention_reference(q, k, v, beta):
@@ -194,37 +199,114 @@ def hadamard_attention_reference(q, k, v, beta):
     return (attn * v.unsqueeze(2)).sum(3)
 
 
-def _flow_cm(q, k, v, beta, *, window, n_window_layers, alpha, gamma, p):
-    """Score-aware flow on channel-major (B, H, d*, T) tensors.
+class _Tiling(NamedTuple):
+    shift: int             # tokens of padding before token 0
+    start: int             # first window of this tiling along the window axis
+    n_win: int             # number of windows
 
-    Returns ``(out (B, H, d*, T), winners (B, n, H, d*, T))``.
-    """
-    B, H, d, T = q.shape
+
+@functools.lru_cache(maxsize=64)
+def _tilings(T: int, window: int, n_layers: int, device: torch.device):
+    """The ``n_layers`` tilings of T tokens (tiling l shifted by l·n_w // n) and the (1, W, n_w, 1)
+    mask of real (non-padding) window positions."""
     if window < 1:
         raise ValueError(f"window length must be >= 1, got {window}")
-    if n_window_layers < 1:
-        raise ValueError(f"n_window_layers must be >= 1, got {n_window_layers}")
-    logits = d * F.relu(_normalise(q, -2)) * F.relu(_normalise(k, -2))  # Eq. 13 argument
-    b = beta.view(1, -1, 1, 1, 1)
-    outs, wins = [], []
-    for layer in range(n_window_layers):
-        shift = (layer * window) // n_window_layers
+    if n_layers < 1:
+        raise ValueError(f"n_window_layers must be >= 1, got {n_layers}")
+    tilings, start, valid = [], 0, []
+    for layer in range(n_layers):
+        shift = (layer * window) // n_layers
         n_win = math.ceil((T + shift) / window)
-        right = n_win * window - T - shift
-        valid = torch.zeros(n_win * window, dtype=torch.bool, device=q.device)
-        valid[shift:shift + T] = True
-        valid = valid.view(n_win, window)                               # (W, n_w)
-        lg = F.pad(logits, (shift, right)).view(B, H, d, n_win, window)
-        vv = F.pad(v, (shift, right)).view(B, H, d, n_win, window)
-        probs = enhanced_softmax(lg, b, dim=-1, mask=valid)             # Eq. 13
-        winners = competitive_filter(probs, valid, alpha=alpha, gamma=gamma, p=p)  # Eqs 14–15
-        score = enhanced_softmax(lg, b, dim=-1, mask=winners)           # final normalisation
-        pooled = (score * vv).sum(-1, keepdim=True)                     # Eq. 16, (B, H, d, W, 1)
-        out = pooled.expand(B, H, d, n_win, window).reshape(B, H, d, n_win * window)
-        outs.append(out[..., shift:shift + T])
-        wins.append(winners.reshape(B, H, d, n_win * window)[..., shift:shift + T])
-    out = outs[0] if len(outs) == 1 else torch.stack(outs, 0).mean(0)
-    return out, torch.stack(wins, 1)
+        tilings.append(_Tiling(shift, start, n_win))
+        pos = torch.arange(n_win * window) - shift
+        valid.append(((pos >= 0) & (pos < T)).view(n_win, window))
+        start += n_win
+    return tuple(tilings), torch.cat(valid)[None, :, :, None].to(device)
+
+
+def _to_windows(x: torch.Tensor, tilings, window: int, pad: float) -> torch.Tensor:
+    """(B, T, C) → (B, W, n_w, C): every tiling's windows, padded with ``pad``."""
+    T = x.shape[1]
+    return torch.cat([F.pad(x, (0, 0, t.shift, t.n_win * window - T - t.shift), value=pad)
+                      .view(x.shape[0], t.n_win, window, -1) for t in tilings], 1)
+
+
+def _from_windows(xw: torch.Tensor, tilings, T: int) -> torch.Tensor:
+    """Adjoint of :func:`_to_windows`: (B, W, n_w, C) → (B, T, C), summed over tilings."""
+    B, _, window, C = xw.shape
+    out = None
+    for t in tilings:
+        part = xw[:, t.start:t.start + t.n_win].reshape(B, -1, C)[:, t.shift:t.shift + T]
+        out = part if out is None else out + part
+    return out
+
+
+class _FlowFunction(torch.autograd.Function):
+    """Score-aware flow (Eqs 13–16) with a hand-written backward, token-major.
+
+    Inputs: ``rq = ReLU(q̂)``, ``rk = ReLU(k̂)``, ``v`` (B, T, H, d*) and ``s2 = β·d*/ln 2`` (H,).
+    Windows of all tilings are stacked as (B, W, n_w, H·d*) (candidates on axis 2; padding at
+    score −∞ and value 0). With ``z = s2·rq·rk`` (base-2 logits) and ``E = 2^(z − max z)``:
+    Eq. 13 scores ``E / Σ E`` → winners (Eqs 14–15, no gradient) → ``E_w = E·winners`` →
+    ``pooled = Σ E_w v / Σ E_w`` (Eq. 16) → every token gets the mean over tilings of its
+    windows' ``pooled``. Returns ``(out (B, T, H·d*), winners (B, W, n_w, H·d*) bool)``.
+    Backward: ``∂z = ln 2 · E_w (v − pooled) g_pooled / Σ E_w``, ``∂v = E_w g_pooled / Σ E_w``.
+    """
+
+    @staticmethod
+    def forward(ctx, rq, rk, v, s2, window, n_layers, alpha, gamma, p):
+        B, T, H, d = rq.shape
+        tilings, valid = _tilings(T, window, n_layers, rq.device)
+        z = (rq * rk * s2.view(-1, 1)).reshape(B, T, H * d)
+        zw = _to_windows(z, tilings, window, float("-inf"))
+        vw = _to_windows(v.reshape(B, T, H * d), tilings, window, 0.0)
+        e = zw.sub_(zw.amax(2, keepdim=True)).exp2_()                      # Ψ numerators, Eq. 13
+        win = compete(e / e.sum(2, keepdim=True), valid, alpha, gamma, p)  # Eqs 14–15
+        e.mul_(win)                                                         # E_w
+        den = e.sum(2)
+        pooled = (e * vw).sum(2).div_(den)                                  # Eq. 16, (B, W, C)
+        rep = pooled.unsqueeze(2).expand(-1, -1, window, -1)
+        out = _from_windows(rep, tilings, T).div_(len(tilings))
+        ctx.save_for_backward(rq, rk, s2, e, vw, pooled, den)
+        ctx.tilings, ctx.window = tilings, window
+        ctx.mark_non_differentiable(win)
+        return out, win
+
+    @staticmethod
+    def backward(ctx, g, _g_win):
+        rq, rk, s2, e, vw, pooled, den = ctx.saved_tensors
+        B, T, H, d = rq.shape
+        tilings, window = ctx.tilings, ctx.window
+        gw = _to_windows(g.reshape(B, T, H * d), tilings, window, 0.0)      # (B, W, n_w, C)
+        gn = gw.sum(2).div_(den * len(tilings)).unsqueeze(2)               # g_pooled / Σ E_w
+        g_vw = e * gn
+        g_zw = (vw - pooled.unsqueeze(2)).mul_(g_vw).mul_(math.log(2.0))
+        g_z = _from_windows(g_zw, tilings, T).reshape(B, T, H, d)
+        g_zs = g_z * s2.view(-1, 1)
+        g_rq = g_zs * rk if ctx.needs_input_grad[0] else None
+        g_rk = g_zs * rq if ctx.needs_input_grad[1] else None
+        g_s2 = (g_z * rq * rk).sum((0, 1, 3)) if ctx.needs_input_grad[3] else None
+        g_v = _from_windows(g_vw, tilings, T).reshape(B, T, H, d)
+        return g_rq, g_rk, g_v, g_s2, None, None, None, None, None
+
+
+def _flow_tokens(qn, kn, v, beta, *, window, n_window_layers, alpha, gamma, p):
+    """Score-aware flow on token-major (B, T, H, d*) normalised ``qn``, ``kn`` and ``v``.
+
+    Returns ``(out (B, T, H·d*), winners (B, W, n_w, H·d*) bool, tilings)`` (see _FlowFunction).
+    """
+    check_competition(alpha, gamma, p)
+    s2 = beta * (qn.shape[-1] * _LOG2E)
+    out, win = _FlowFunction.apply(F.relu(qn), F.relu(kn), v, s2, int(window),
+                                   int(n_window_layers), float(alpha), int(gamma), int(p))
+    return out, win, _tilings(qn.shape[1], int(window), int(n_window_layers), qn.device)[0]
+
+
+def _winner_tokens(win: torch.Tensor, tilings, shape) -> torch.Tensor:
+    """Raw winners (B, W, n_w, H·d*) → per-token mask (B, n, H, T, d*) for ``shape`` (B, T, H, d*)."""
+    B, T, H, d = shape
+    tok = [win[:, t.start:t.start + t.n_win].reshape(B, -1, H * d)[:, t.shift:t.shift + T] for t in tilings]
+    return torch.stack(tok, 1).view(B, -1, T, H, d).transpose(2, 3)
 
 
 def score_aware_flow(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: torch.Tensor, *,
@@ -235,10 +317,29 @@ def score_aware_flow(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
     ``q, k, v``: (B, H, T, d*). Returns ``(out, winners)`` with ``out`` (B, H, T, d*) and the
     winner mask ``winners`` (B, n_window_layers, H, T, d*) of the final competitive layer.
     """
-    t = lambda x: x.transpose(-1, -2)  # noqa: E731
-    out, win = _flow_cm(t(q), t(k), t(v), beta, window=window, n_window_layers=n_window_layers,
-                        alpha=alpha, gamma=gamma, p=p)
-    return t(out), t(win)
+    B, H, T, d = q.shape
+    t = lambda x: x.transpose(1, 2)  # noqa: E731  (B, T, H, d)
+    out, win, tilings = _flow_tokens(_normalise(t(q)), _normalise(t(k)), t(v), beta,
+                                     window=window, n_window_layers=n_window_layers,
+                                     alpha=alpha, gamma=gamma, p=p)
+    return out.view(B, T, H, d).transpose(1, 2), _winner_tokens(win, tilings, (B, T, H, d))
+
+
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` that draws its mask as ``U[0, 1) < 1 − p`` with ``U`` float64 from torch's
+    generator, then scales the kept entries by ``1/(1 − p)``.
+
+    These are the draws of torch's portable Bernoulli kernel, so on the CPU the output is
+    bit-identical to ``nn.Dropout``'s wherever torch does not route ``bernoulli_`` to MKL (it
+    does so on Intel CPUs only), and the same on every host. The uniform draw is the cheaper
+    kernel. Other devices, and ``inplace=True``, use ``nn.Dropout`` itself.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.inplace:
+            return super().forward(x)
+        keep = torch.rand(x.shape, dtype=torch.float64) < (1.0 - self.p)
+        return x * keep.to(x.dtype).div_(1.0 - self.p)
 
 
 class GloCalAttention(nn.Module):
@@ -247,8 +348,9 @@ class GloCalAttention(nn.Module):
     Parameters: ``dim`` embedding width, ``heads`` (``dim % heads == 0``), ``flow`` (add the
     score-aware flow and the gates), ``window`` (n_w), ``n_window_layers`` (n), ``p``,
     ``alpha``, ``gamma``, ``proj_dropout`` (after the output projection).
-    After each forward, ``last_winners`` holds the flow's winner mask (bool,
-    (B, n, H, T, d*)) and :meth:`gates` returns ``(g_original, g_flow)``.
+    ``forward(x (B, T, dim)) -> (B, T, dim)``. After each forward, ``last_winners`` holds the
+    flow's winner mask (bool, (B, n, H, T, d*), built on first access) and :meth:`gates` returns
+    ``(g_original, g_flow)``.
     """
 
     def __init__(self, dim: int, heads: int, *, flow: bool = True, window: int = 8,
@@ -257,7 +359,7 @@ class GloCalAttention(nn.Module):
         super().__init__()
         if dim % heads:
             raise ValueError(f"embedding dim {dim} is not divisible by heads {heads}")
-        _check_competition(alpha, gamma, p)
+        check_competition(alpha, gamma, p)
         if window < 1 or n_window_layers < 1:
             raise ValueError("window and n_window_layers must be >= 1")
         self.dim, self.heads, self.flow = dim, heads, bool(flow)
@@ -266,10 +368,18 @@ class GloCalAttention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
         self.psi_theta = nn.Parameter(torch.zeros(heads))
-        self.proj_drop = nn.Dropout(proj_dropout)
+        self.proj_drop = Dropout(proj_dropout)
         if self.flow:
             self.gate_logits = nn.Parameter(torch.zeros(2))
-        self.last_winners: torch.Tensor | None = None
+        self._winner_state = None
+
+    @property
+    def last_winners(self) -> torch.Tensor | None:
+        """Winner mask of the last forward's flow, bool (B, n, H, T, d*); None before (or for HSA)."""
+        state = self._winner_state
+        if state is not None and not isinstance(state, torch.Tensor):
+            state = self._winner_state = _winner_tokens(*state)
+        return state
 
     def beta(self) -> torch.Tensor:
         """Ψ inverse temperatures per head, ``1 + softplus(θ)``."""
@@ -283,17 +393,18 @@ class GloCalAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
-        # channel-major (3, B, H, d*, T): windows and attention rows run along the last axis
-        qkv = self.qkv(x).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 4, 1)
-        q, k, v = qkv.contiguous().unbind(0)
+        H = self.heads
+        y = self.qkv(x).view(B, T, 3, H, D // H)
+        qk = _normalise(y[:, :, :2])                                       # (B, T, 2, H, d*)
         beta = self.beta()
-        out = _hsa_cm(q, k, v, beta)
+        # HSA runs channel-major (B, H, d*, T): attention rows along the last axis
+        cm = lambda t: t.permute(0, 2, 3, 1)  # noqa: E731
+        out = _hsa_cm(cm(qk[:, :, 0]), cm(qk[:, :, 1]), cm(y[:, :, 2]), beta).permute(0, 3, 1, 2)
         if self.flow:
-            o_flow, winners = _flow_cm(
-                q, k, v, beta, window=self.window, n_window_layers=self.n_window_layers,
-                alpha=self.alpha, gamma=self.gamma, p=self.p)
+            o_flow, win, tilings = _flow_tokens(
+                qk[:, :, 0], qk[:, :, 1], y[:, :, 2], beta, window=self.window,
+                n_window_layers=self.n_window_layers, alpha=self.alpha, gamma=self.gamma, p=self.p)
             g = torch.sigmoid(self.gate_logits)
-            out = g[0] * out + g[1] * o_flow                            # Eq. 17
-            self.last_winners = winners.detach().transpose(-1, -2)      # (B, n, H, T, d*)
-        out = out.permute(0, 3, 1, 2).reshape(B, T, D)
-        return self.proj_drop(self.proj(out))
+            out = g[0] * out + g[1] * o_flow.view(B, T, H, -1)                 # Eq. 17
+            self._winner_state = (win, tilings, (B, T, H, D // H))
+        return self.proj_drop(self.proj(out.reshape(B, T, D)))
