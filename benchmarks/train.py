@@ -1,88 +1,203 @@
-"""Training and inference throughput (spectra/s) of SPT-GloCal and SPT on the CPU.
+"""Training and inference throughput (spectra/s) of SPT-GloCal and SPT on the CPU, against the reference.
 
 Usage::
 
-    python benchmarks/train.py [--threads 2] [--batch-size 64] [--steps 5] [--skip-paper]
+    python benchmarks/train.py [--threads 1] [--batch-size 64] [--steps 9] [--skip-paper]
+                               [--json results/benchmarks/train.json]
 
-Prints one line per measurement and comparison ratios: SPT-GloCal vs SPT (cost of the
-score-aware flow), and the "cpu" configuration's inference vs the paper configuration's
-(768/12/12, ≈85 M parameters) forward pass. Inputs are random R≈200 spectra of 274 pixels
-(the full 2550–10000 Å CSST grid); timings are medians over the timed steps after one warm-up.
+Times, in one process and on the same thread count, the current implementation
+(``glocal.models``) and the previous one kept as the reference (``benchmarks/reference_models.py``,
+the backbone and attention at commit b7eaceb), on the "cpu" configuration. Both models of a pair
+carry the same weights (the reference's ``state_dict`` loaded into the new one). Training steps
+(Adam, MSE, dropout on, batch ``--batch-size``) and inference passes (eval, no grad, 4× the batch)
+are interleaved reference/new, round after round, so that load from other processes hits both
+alike; each throughput is the batch divided by the median wall time of ``--steps`` steps after
+one warm-up (the median thread-CPU time is recorded too). Inputs are random R≈200 spectra of 274
+pixels (the full 2550–10000 Å CSST grid).
+
+Printed: spectra/s of reference and new, their ratio (speed-up) per model, and the SPT-GloCal/SPT
+ratio (cost of the score-aware flow). Unless ``--skip-paper``: the paper configuration's
+(768/12/12, ≈85 M parameters) inference with the new implementation, and the cpu/paper ratio.
+``--json`` writes the numbers with the CPU model, torch/numba versions and thread count.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
+import platform
 import statistics
+import subprocess
+import sys
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import torch
 
-from glocal.models import build, count_parameters
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from glocal.models import build, count_parameters  # noqa: E402
+
+NAMES = ("spt-glocal", "spt")
 
 
-def _time(fn, steps: int) -> float:
-    fn()                                        # warm-up
-    ts = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+def load_reference():
+    """The frozen reference implementation (benchmarks/reference_models.py) as a module."""
+    path = Path(__file__).with_name("reference_models.py")
+    spec = importlib.util.spec_from_file_location("glocal_reference_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def train_throughput(name: str, config, n_pixels: int, batch: int, steps: int) -> float:
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _pair(ref, name: str, config, n_pixels: int):
+    """Reference and new model with the same weights (reference initialisation, seed 0)."""
     torch.manual_seed(0)
-    model = build(name, config, n_pixels=n_pixels)
+    old = ref.build(name, config, n_pixels=n_pixels)
+    new = build(name, config, n_pixels=n_pixels)
+    new.load_state_dict(old.state_dict())
+    return {"reference": old, "new": new}
+
+
+def _train_step(model, batch: int, n_pixels: int):
     opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
-    x, y = torch.rand(batch, n_pixels), torch.randn(batch, model.head.out_features)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, n_pixels, generator=gen)
+    y = torch.randn(batch, model.head.out_features, generator=gen)
     model.train()
 
     def step():
         opt.zero_grad(set_to_none=True)
         torch.nn.functional.mse_loss(model(x), y).backward()
         opt.step()
-    return batch / _time(step, steps)
+    return step
 
 
-def infer_throughput(name: str, config, n_pixels: int, batch: int, steps: int) -> float:
-    torch.manual_seed(0)
-    model = build(name, config, n_pixels=n_pixels).eval()
-    x = torch.rand(batch, n_pixels)
+def _infer_step(model, batch: int, n_pixels: int):
+    x = torch.rand(batch, n_pixels, generator=torch.Generator().manual_seed(2))
 
-    def fwd():
+    def step():
+        model.eval()
         with torch.no_grad():
             model(x)
-    return batch / _time(fwd, steps)
+    return step
+
+
+def interleaved(fns: dict, steps: int) -> dict:
+    """Run each callable once (warm-up), then ``steps`` rounds calling each in turn; returns per
+    key the median wall and thread-CPU seconds of one call."""
+    for fn in fns.values():
+        fn()
+    wall = {k: [] for k in fns}
+    cpu = {k: [] for k in fns}
+    for _ in range(steps):
+        for key, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.thread_time()
+            fn()
+            cpu[key].append(time.thread_time() - c0)
+            wall[key].append(time.perf_counter() - t0)
+    return {k: (statistics.median(wall[k]), statistics.median(cpu[k])) for k in fns}
+
+
+def compare(ref, args) -> dict:
+    """Train and inference throughputs of reference and new, interleaved, for both models."""
+    times, batches = {}, {}
+    for mode, make, batch in (("train", _train_step, args.batch_size),
+                              ("infer", _infer_step, 4 * args.batch_size)):
+        fns = {}
+        for name in NAMES:  # fresh pairs per mode: the same weights in reference and new
+            for impl, model in _pair(ref, name, "cpu", args.n_pixels).items():
+                fns[(mode, name, impl)] = make(model, batch, args.n_pixels)
+                batches[(mode, name, impl)] = batch
+        times.update(interleaved(fns, args.steps))
+    return {k: {"spectra_per_s": batches[k] / w, "spectra_per_cpu_s": batches[k] / c,
+                "median_step_s": w} for k, (w, c) in times.items()}
+
+
+def paper_inference(args) -> tuple[int, float]:
+    torch.manual_seed(0)
+    model = build("spt-glocal", "paper", n_pixels=args.n_pixels)
+    t = interleaved({"paper": _infer_step(model, args.paper_batch, args.n_pixels)},
+                    max(2, args.steps // 3))["paper"][0]
+    return count_parameters(model), args.paper_batch / t
+
+
+def _git_commit() -> str | None:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def report(res: dict, args) -> dict:
+    """Print the comparison; return the JSON record."""
+    rec = {"benchmark": "benchmarks/train.py", "date_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+           "git_commit": _git_commit(), "cpu": cpu_model(), "torch": torch.__version__,
+           "numba": importlib.import_module("numba").__version__, "python": platform.python_version(),
+           "threads": torch.get_num_threads(), "n_pixels": args.n_pixels, "batch_size": args.batch_size,
+           "timed_steps": args.steps, "config": "cpu", "reference": "benchmarks/reference_models.py (b7eaceb)",
+           "models": {}}
+    for name in NAMES:
+        n = count_parameters(build(name, "cpu", n_pixels=args.n_pixels))
+        entry = {"parameters": n}
+        for mode in ("train", "infer"):
+            old, new = res[(mode, name, "reference")], res[(mode, name, "new")]
+            entry[mode] = {"reference_spectra_per_s": round(old["spectra_per_s"], 1),
+                           "new_spectra_per_s": round(new["spectra_per_s"], 1),
+                           "speedup": round(old["median_step_s"] / new["median_step_s"], 3),
+                           "reference_spectra_per_cpu_s": round(old["spectra_per_cpu_s"], 1),
+                           "new_spectra_per_cpu_s": round(new["spectra_per_cpu_s"], 1),
+                           "batch": args.batch_size * (4 if mode == "infer" else 1)}
+            print(f"{name:11s} {mode:5s} (batch {entry[mode]['batch']:4d}): reference "
+                  f"{entry[mode]['reference_spectra_per_s']:8.1f}  new {entry[mode]['new_spectra_per_s']:8.1f} "
+                  f"spectra/s  ->  x{entry[mode]['speedup']:.2f}")
+        rec["models"][name] = entry
+    for mode in ("train", "infer"):
+        r = {impl: res[(mode, "spt-glocal", impl)]["spectra_per_s"] / res[(mode, "spt", impl)]["spectra_per_s"]
+             for impl in ("reference", "new")}
+        rec[f"glocal_over_spt_{mode}"] = {k: round(v, 3) for k, v in r.items()}
+        print(f"ratio SPT-GloCal/SPT {mode}: reference {r['reference']:.2f}, new {r['new']:.2f}")
+    return rec
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--n-pixels", type=int, default=274)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=9, help="timed steps per measurement (median)")
     ap.add_argument("--paper-batch", type=int, default=8)
     ap.add_argument("--skip-paper", action="store_true")
+    ap.add_argument("--json", type=Path, default=None, help="write the record to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.n_pixels} pixels")
-    res = {}
-    for name in ("spt-glocal", "spt"):
-        n = count_parameters(build(name, "cpu", n_pixels=args.n_pixels))
-        res[f"train-{name}"] = train_throughput(name, "cpu", args.n_pixels, args.batch_size, args.steps)
-        res[f"infer-{name}"] = infer_throughput(name, "cpu", args.n_pixels, 4 * args.batch_size, args.steps)
-        print(f"cpu config {name:11s} ({n:,} params): train {res[f'train-{name}']:8.1f} spectra/s "
-              f"(batch {args.batch_size}), inference {res[f'infer-{name}']:8.1f} spectra/s "
-              f"(batch {4 * args.batch_size})")
-    print(f"ratio SPT-GloCal/SPT: train {res['train-spt-glocal'] / res['train-spt']:.2f}, "
-          f"inference {res['infer-spt-glocal'] / res['infer-spt']:.2f}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.n_pixels} pixels, "
+          f"CPU {cpu_model()}")
+    rec = report(compare(load_reference(), args), args)
     if not args.skip_paper:
-        n = count_parameters(build("spt-glocal", "paper", n_pixels=args.n_pixels))
-        paper = infer_throughput("spt-glocal", "paper", args.n_pixels, args.paper_batch,
-                                 max(2, args.steps // 2))
+        n, paper = paper_inference(args)
+        cpu_new = rec["models"]["spt-glocal"]["infer"]["new_spectra_per_s"]
+        rec["paper_inference"] = {"parameters": n, "spectra_per_s": round(paper, 2), "batch": args.paper_batch,
+                                  "cpu_over_paper": round(cpu_new / paper, 2)}
         print(f"paper config spt-glocal ({n:,} params): inference {paper:8.1f} spectra/s "
-              f"(batch {args.paper_batch})")
-        print(f"ratio cpu/paper inference (spt-glocal): {res['infer-spt-glocal'] / paper:.1f}x")
+              f"(batch {args.paper_batch}); cpu/paper {cpu_new / paper:.1f}x")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rec, indent=2) + "\n")
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":
