@@ -1,5 +1,6 @@
 """Shared test fixtures: location of the published reference data in ../shared."""
 import os
+
 os.environ.setdefault("MPLBACKEND", "Agg")
 from pathlib import Path
 

@@ -17,8 +17,9 @@ Inputs are validated once, by ``glocal.synthesis.synthesize_variants``, before a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class EngineOptions:
     """
 
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any] | None = None, **more) -> "EngineOptions":
+    def from_mapping(cls, options: Mapping[str, Any] | None = None, **more) -> EngineOptions:
         """An instance from ``options`` (and/or keywords); TypeError naming unknown options."""
         if isinstance(options, cls):
             return dataclasses.replace(options, **more) if more else options
