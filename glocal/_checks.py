@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["finite_scalar", "positive_scalar", "check_wave_range", "check_wave_grid",
+__all__ = ["finite_scalar", "positive_scalar", "check_wave_range", "check_wave_grid", "require_finite",
            "check_wavelengths", "require_air_linelist"]
 
 
@@ -88,6 +88,18 @@ def check_wavelengths(wave, name: str = "wave") -> np.ndarray:
     bad = np.flatnonzero(flat <= 0)
     if bad.size:
         raise ValueError(f"{name} must be positive (Å); {name}[{bad[0]}]={flat[bad[0]]!r}")
+    return arr
+
+
+def require_finite(arr: np.ndarray, what: str) -> np.ndarray:
+    """``arr`` unchanged when every value is finite; ValueError counting the NaN/inf values and naming the
+    first one's position (row, column for 2-D arrays) otherwise."""
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = ", ".join(f"{axis} {int(i)}" for axis, i in zip(("row", "column"), np.argwhere(bad)[0]))
+        if arr.ndim > 2:
+            where = f"index {tuple(int(i) for i in np.argwhere(bad)[0])}"
+        raise ValueError(f"{what} contains {int(bad.sum())} NaN or infinite value(s) (first at {where})")
     return arr
 
 

@@ -30,6 +30,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._checks import require_finite
 from .._io import read_json, to_jsonable, write_json
 from ..training import LabelScaler
 
@@ -64,12 +65,7 @@ def check_features(X, what: str = "X", n_features: int | None = None) -> np.ndar
         raise ValueError(f"{what} is empty (shape {X.shape})")
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{what} has {X.shape[1]} features, the estimator was fitted on {n_features}")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{what} contains {int(bad.sum())} NaN or infinite value(s) "
-                         f"(first at row {row}, column {col})")
-    return X
+    return require_finite(X, what)
 
 
 def check_labels(y, n_rows: int, what: str = "y") -> np.ndarray:
@@ -83,12 +79,7 @@ def check_labels(y, n_rows: int, what: str = "y") -> np.ndarray:
         raise ValueError(f"{what} must be (n_samples,) or (n_samples, n_labels), got shape {y.shape}")
     if len(y) != n_rows:
         raise ValueError(f"{what} has {len(y)} rows but X has {n_rows}")
-    bad = ~np.isfinite(y)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"{what} contains {int(bad.sum())} NaN or infinite value(s) "
-                         f"(first at row {row}, column {col})")
-    return y
+    return require_finite(y, what)
 
 
 # ----------------------------------------------------------------------------- base class
