@@ -10,16 +10,25 @@ import numpy as np
 from .._checks import check_wavelengths
 from ..constants import H_IONIZATION_EV, RYDBERG_H
 
-__all__ = ["vacuum_to_air", "air_to_vacuum", "hydrogen_levels"]
+__all__ = ["air_refractive_index", "vacuum_to_air", "air_to_vacuum", "hydrogen_levels"]
+
+#: Å: below it the IAU convention defines no air wavelengths (conversions leave λ unchanged there).
+AIR_MIN_WAVE = 2000.0
+
+
+def air_refractive_index(wave_vac):
+    """Refractive index n(λ_vac) of standard air, Morton (2000, ApJS 130, 403) Eq. 3 with the Ciddor
+    (1996) refractivity; ``wave_vac`` in Å (any shape), held at its 2000 Å value below 2000 Å."""
+    lam = np.maximum(check_wavelengths(wave_vac, "wave_vac"), AIR_MIN_WAVE)
+    s2 = (1e4 / lam) ** 2
+    return 1.0 + 8.34254e-5 + 2.406147e-2 / (130.0 - s2) + 1.5998e-4 / (38.9 - s2)
 
 
 def vacuum_to_air(wave_vac):
     """Vacuum → air wavelength (Å): λ_air = λ_vac / n, Morton (2000, ApJS 130, 403) Eq. 3 with the
     Ciddor (1996) refractivity of standard air; λ < 2000 Å is left unchanged (IAU convention)."""
     w = check_wavelengths(wave_vac, "wave_vac")
-    s2 = (1e4 / w) ** 2
-    n = 1.0 + 8.34254e-5 + 2.406147e-2 / (130.0 - s2) + 1.5998e-4 / (38.9 - s2)
-    out = np.where(w >= 2000.0, w / n, w)
+    out = np.where(w >= AIR_MIN_WAVE, w / air_refractive_index(w), w)
     return float(out) if np.ndim(wave_vac) == 0 else out
 
 

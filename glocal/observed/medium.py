@@ -34,11 +34,11 @@ import re
 import numpy as np
 
 from glocal._checks import check_wavelengths
+from glocal.linelists.wavelengths import air_refractive_index
 
 __all__ = ["MEDIA", "vac_to_air", "air_to_vac", "refractive_index", "medium_from_header", "check_medium"]
 
 MEDIA = ("air", "vacuum")
-_MIN_VALID = 2000.0  # Å: below it n is held at n(2000 Å) (IAU: no air wavelengths below 2000 Å)
 
 
 def check_medium(medium, name: str = "medium") -> str:
@@ -54,10 +54,9 @@ def check_medium(medium, name: str = "medium") -> str:
 
 
 def refractive_index(wave_vac) -> np.ndarray:
-    """Refractive index of standard air n(λ_vac) (Morton 2000, Eq. 8); ``wave_vac`` in Å, any shape."""
-    lam = np.maximum(check_wavelengths(wave_vac, "wave_vac"), _MIN_VALID)
-    s2 = (1e4 / lam) ** 2
-    return 1.0 + 8.34254e-5 + 2.406147e-2 / (130.0 - s2) + 1.5998e-4 / (38.9 - s2)
+    """Refractive index of standard air n(λ_vac) (Morton 2000); ``wave_vac`` in Å, any shape; held at its
+    2000 Å value below 2000 Å (:func:`glocal.linelists.air_refractive_index`, the package's one formula)."""
+    return np.asarray(air_refractive_index(wave_vac), dtype=np.float64)
 
 
 def vac_to_air(wave_vac) -> np.ndarray:
