@@ -100,6 +100,11 @@ def _normalise(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return x / (x * x).sum(dim, keepdim=True).sqrt().clamp_min(1e-6)
 
 
+def _abs_max(x: torch.Tensor) -> float:
+    lo, hi = torch.aminmax(x)
+    return max(-float(lo), float(hi))
+
+
 class _HSAFunction(torch.autograd.Function):
     """Channel-wise Hadamard attention with a hand-written backward, computed in row blocks.
 
@@ -124,7 +129,7 @@ class _HSAFunction(torch.autograd.Function):
         T = a.shape[-1]
         sa = ((s * _LOG2E) * a).reshape(-1, T)
         b = b.reshape(-1, T)
-        if float(sa.abs().amax()) * float(b.abs().amax()) <= _EXP_SAFE:
+        if _abs_max(sa) * _abs_max(b) <= _EXP_SAFE:
             return sa, None
         return sa, torch.maximum(sa * b.amax(-1, keepdim=True), sa * b.amin(-1, keepdim=True))
 
@@ -226,9 +231,11 @@ def _tilings(T: int, window: int, n_layers: int, device: torch.device):
 
 def _to_windows(x: torch.Tensor, tilings, window: int, pad: float) -> torch.Tensor:
     """(B, T, C) → (B, W, n_w, C): every tiling's windows, padded with ``pad``."""
-    T = x.shape[1]
-    return torch.cat([F.pad(x, (0, 0, t.shift, t.n_win * window - T - t.shift), value=pad)
-                      .view(x.shape[0], t.n_win, window, -1) for t in tilings], 1)
+    B, T, C = x.shape
+    out = x.new_full((B, sum(t.n_win for t in tilings), window, C), pad)
+    for t in tilings:
+        out[:, t.start:t.start + t.n_win].view(B, -1, C)[:, t.shift:t.shift + T] = x
+    return out
 
 
 def _from_windows(xw: torch.Tensor, tilings, T: int) -> torch.Tensor:
@@ -280,12 +287,12 @@ class _FlowFunction(torch.autograd.Function):
         gw = _to_windows(g.reshape(B, T, H * d), tilings, window, 0.0)      # (B, W, n_w, C)
         gn = gw.sum(2).div_(den * len(tilings)).unsqueeze(2)               # g_pooled / Σ E_w
         g_vw = e * gn
-        g_zw = (vw - pooled.unsqueeze(2)).mul_(g_vw).mul_(math.log(2.0))
+        g_zw = (vw - pooled.unsqueeze(2)).mul_(g_vw)                       # ∂z / ln 2
         g_z = _from_windows(g_zw, tilings, T).reshape(B, T, H, d)
-        g_zs = g_z * s2.view(-1, 1)
-        g_rq = g_zs * rk if ctx.needs_input_grad[0] else None
-        g_rk = g_zs * rq if ctx.needs_input_grad[1] else None
-        g_s2 = (g_z * rq * rk).sum((0, 1, 3)) if ctx.needs_input_grad[3] else None
+        g_zr = g_z * rk                                                    # ∂(rq)/(s2 ln 2)
+        g_rq = g_zr * (s2 * math.log(2.0)).view(-1, 1) if ctx.needs_input_grad[0] else None
+        g_rk = g_z * rq * (s2 * math.log(2.0)).view(-1, 1) if ctx.needs_input_grad[1] else None
+        g_s2 = (g_zr * rq).sum((0, 1, 3)) * math.log(2.0) if ctx.needs_input_grad[3] else None
         g_v = _from_windows(g_vw, tilings, T).reshape(B, T, H, d)
         return g_rq, g_rk, g_v, g_s2, None, None, None, None, None
 
