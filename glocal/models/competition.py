@@ -32,7 +32,7 @@ def check_competition(alpha, gamma, p) -> None:
         raise ValueError(f"p must be a non-negative integer, got {p}")
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
     """Competitive layers (Eqs 14–15) for the competitions ``P[g, w, :, c]`` (axis 2 = candidates).
 
@@ -59,14 +59,19 @@ def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
             for j in range(n):
                 for c in range(m):
                     mk[j, c] = valid[g, w, j, c0 + c]
+            synced = True                       # mk holds the winners so far (else: ks by rank)
             for layer in range(p):
                 s[:] = 0
                 cnt[:] = 0
                 for j in range(n):
-                    pr, mr = P[g, w, j, c0:c0 + m], mk[j]
+                    pr, mr, rr = P[g, w, j, c0:c0 + m], mk[j], rank[j]
+                    if not synced:
+                        for c in range(m):
+                            mr[c] = ks[rr[c], c]
                     for c in range(m):
                         s[c] += pr[c] * mr[c]
                         cnt[c] += mr[c] > 0
+                synced = True
                 n_active = 0
                 for c in range(m):
                     s[c] = max(s[c], tiny)
@@ -106,13 +111,12 @@ def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
                         acc[c] += sr[c]
                         above = P.dtype.type(acc[c]) - sr[c]
                         kr[c] = kr[c] * ((above < alpha) | (cnt[c] < gamma))
+                synced = False
+            if not synced:
                 for j in range(n):
                     mr, rr = mk[j], rank[j]
-                    mr[:] = 0
-                    for r in range(n):
-                        kr = ks[r]
-                        for c in range(m):
-                            mr[c] += kr[c] * (rr[c] == r)
+                    for c in range(m):
+                        mr[c] = ks[rr[c], c]
             for j in range(n):
                 orow, mr = out[g, w, j, c0:c0 + m], mk[j]
                 for c in range(m):
