@@ -36,7 +36,8 @@ def check_competition(alpha, gamma, p) -> None:
 def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
     """Competitive layers (Eqs 14–15) for the competitions ``P[g, w, :, c]`` (axis 2 = candidates).
 
-    ``P`` (G, W, n, C) float32/float64, C-contiguous; ``valid`` (G, W, n, C) bool (any strides);
+    ``P`` (G, W, n, C) float32/float64, C-contiguous; ``valid`` bool, C-contiguous, shaped
+    (G or 1, W or 1, n, C or 1) (broadcast along the axes of size 1);
     ``alpha``, ``tiny`` scalars of ``P``'s dtype; ``out`` (G, W, n, C) bool receives the winners.
     Follows :func:`_competitive_filter_sorted` operation by operation: each layer renormalises
     the surviving scores by their sum (taken in index order), ranks them by a stable descending
@@ -48,6 +49,7 @@ def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
     """
     # not split: splitting this kernel into functions would cost speed (scratch rows stay in L1)
     G, W, n, C = P.shape
+    Gv, Wv, _, Cv = valid.shape                 # each 1 (broadcast) or the size of P's axis
     mk, ks = np.empty((n, _CHUNK), P.dtype), np.empty((n, _CHUNK), P.dtype)  # masks: index / rank
     pm, sp = np.empty((n, _CHUNK), P.dtype), np.empty((n, _CHUNK), P.dtype)  # scores: index / rank
     srt, rank = np.empty((n, _CHUNK), P.dtype), np.empty((n, _CHUNK), np.int64)
@@ -56,9 +58,13 @@ def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
         g, w = gw // W, gw % W
         for c0 in range(0, C, _CHUNK):
             m = min(_CHUNK, C - c0)
+            gv, wv = (g if Gv > 1 else 0), (w if Wv > 1 else 0)
             for j in range(n):
-                for c in range(m):
-                    mk[j, c] = valid[g, w, j, c0 + c]
+                if Cv == 1:
+                    mk[j, :m] = valid[gv, wv, j, 0]
+                else:
+                    for c in range(m):
+                        mk[j, c] = valid[gv, wv, j, c0 + c]
             synced = True                       # mk holds the winners so far (else: ks by rank)
             for layer in range(p):
                 s[:] = 0
@@ -98,12 +104,11 @@ def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
                         pr = P[g, w, j, c0:c0 + m]
                         for c in range(m):
                             r = rank[j, c]
-                            srt[r, c], sp[r, c], ks[r, c] = pm[j, c], pr[c] * mk[j, c], mk[j, c]
-                else:
-                    for r in range(n):
-                        sr, pr, kr = srt[r], sp[r], ks[r]
-                        for c in range(m):
-                            sr[c] = pr[c] * kr[c] / s[c]
+                            sp[r, c], ks[r, c] = pr[c] * mk[j, c], mk[j, c]
+                for r in range(n):              # the layer's renormalised scores, in rank order
+                    sr, pr, kr = srt[r], sp[r], ks[r]
+                    for c in range(m):
+                        sr[c] = pr[c] * kr[c] / s[c]
                 acc[:] = 0.0
                 for r in range(n):
                     sr, kr = srt[r], ks[r]
@@ -128,7 +133,9 @@ def _compete(probs: torch.Tensor, valid: torch.Tensor, alpha: float, gamma: int,
     """Winner mask of :func:`_compete_kernel` for CPU ``probs`` (G, W, n, C) and ``valid``
     broadcastable to it (bool); returns a bool tensor shaped like ``probs``."""
     probs = probs.detach().contiguous()
-    valid = valid.expand(probs.shape)
+    valid = valid.reshape((1,) * (4 - valid.ndim) + tuple(valid.shape))
+    valid = valid.expand(*(1 if v == 1 else s for v, s in zip(valid.shape, probs.shape[:2])),
+                         probs.shape[2], 1 if valid.shape[3] == 1 else probs.shape[3]).contiguous()
     out = torch.empty(probs.shape, dtype=torch.bool)
     if probs.numel():
         dt = probs.numpy().dtype.type
