@@ -216,7 +216,7 @@ def test_missing_binary_is_a_clear_error(monkeypatch, atm, mgb_lines):
 
 
 @pytest.fixture(scope="session")
-def spectrum_binary(shared_vendor, request):
+def spectrum_binary(shared_vendor, request, tmp_path_factory):
     """Build the vendored SPECTRUM once (cached in pytest's cache dir, keyed by the source hash)."""
     if shutil.which("gcc") is None or shutil.which("make") is None:
         pytest.skip("gcc/make not available")
@@ -226,7 +226,9 @@ def spectrum_binary(shared_vendor, request):
     h = hashlib.sha256()
     for f in sorted(src.iterdir()):
         h.update(f.name.encode() + f.read_bytes())
-    cache = request.config.cache.mkdir("glocal-spectrum-build")
+    cache_plugin = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
+    cache = (cache_plugin.mkdir("glocal-spectrum-build") if cache_plugin is not None
+             else tmp_path_factory.mktemp("glocal-spectrum-build"))
     exe = cache / h.hexdigest()[:16] / "spectrum"
     if not exe.is_file():
         exe = sp.build_spectrum(src, cache / h.hexdigest()[:16])
