@@ -11,8 +11,10 @@ the backbone and attention at commit b7eaceb), on the "cpu" configuration. Both 
 carry the same weights (the reference's ``state_dict`` loaded into the new one). Training steps
 (Adam, MSE, dropout on, batch ``--batch-size``) and inference passes (eval, no grad, 4× the batch)
 are interleaved reference/new, round after round, so that load from other processes hits both
-alike; each throughput is the batch divided by the median wall time of ``--steps`` steps after
-one warm-up (the median thread-CPU time is recorded too). Inputs are random R≈200 spectra of 274
+alike (the new side's Adam runs with ``foreach=True``, as :func:`glocal.training.train_model`
+does, the reference's with torch's CPU default loop: both give identical parameters); each
+throughput is the batch divided by the median wall time of ``--steps`` steps after one warm-up
+(the median thread-CPU time is recorded too). Inputs are random R≈200 spectra of 274
 pixels (the full 2550–10000 Å CSST grid).
 
 Printed: spectra/s of reference and new, their ratio (speed-up) per model, and the SPT-GloCal/SPT
@@ -71,8 +73,8 @@ def _pair(ref, name: str, config, n_pixels: int):
     return {"reference": old, "new": new}
 
 
-def _train_step(model, batch: int, n_pixels: int):
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4)
+def _train_step(model, batch: int, n_pixels: int, foreach: bool | None = None):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4, foreach=foreach)
     gen = torch.Generator().manual_seed(1)
     x = torch.rand(batch, n_pixels, generator=gen)
     y = torch.randn(batch, model.head.out_features, generator=gen)
@@ -119,7 +121,8 @@ def compare(ref, args) -> dict:
         fns = {}
         for name in NAMES:  # fresh pairs per mode: the same weights in reference and new
             for impl, model in _pair(ref, name, "cpu", args.n_pixels).items():
-                fns[(mode, name, impl)] = make(model, batch, args.n_pixels)
+                extra = {"foreach": True} if mode == "train" and impl == "new" else {}
+                fns[(mode, name, impl)] = make(model, batch, args.n_pixels, **extra)
                 batches[(mode, name, impl)] = batch
         times.update(interleaved(fns, args.steps))
     return {k: {"spectra_per_s": batches[k] / w, "spectra_per_cpu_s": batches[k] / c,

@@ -309,7 +309,7 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: Train
     data = _Data(*(torch.from_numpy(a).to(dev) for a in (
         x_train, scaler.transform(y_train).astype(np.float32), x_val, scaler.transform(y_val).astype(np.float32))))
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=tuple(opts.betas), eps=opts.eps,
-                           weight_decay=opts.weight_decay)
+                           weight_decay=opts.weight_decay, foreach=True)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=opts.lr_step, gamma=opts.lr_gamma)
     run_dir = Path(run_dir) if run_dir is not None else None
     state, start = _Progress(), 0

@@ -16,8 +16,8 @@ All Linear weights, the position embedding and the CLS token are drawn from a tr
 (σ = 0.02, cut at ±2σ, §3.3 "weight initialization"); biases are zero, LayerNorms start at (1, 0).
 Dropout (on tokens after the position embedding, after the attention projection and inside
 the MLP) is what Monte-Carlo dropout samples at inference (SPT); the layers are
-:class:`~glocal.models.glocal_attention.Dropout` (``nn.Dropout`` with the mask drawn from uniform
-variates, see there).
+:class:`~glocal.models.glocal_attention.Dropout` (``nn.Dropout`` with the mask drawn from 16 random
+bits per entry: keep probability within 2⁻¹⁷ of ``1 − dropout``, see there).
 """
 from __future__ import annotations
 

@@ -95,8 +95,29 @@ def enhanced_softmax(x: torch.Tensor, beta: torch.Tensor | float, dim: int = -1,
     return out
 
 
+class _NormaliseFunction(torch.autograd.Function):
+    """``n = x / r`` with ``r = max(‖x‖₂, 1e-6)`` along the last axis; backward
+    ``∂x = (g − c n (g·n)) / r`` with ``c = 1`` where ``‖x‖₂ ≥ 1e-6``, else 0 (``r`` constant)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        norm = (x * x).sum(-1, keepdim=True).sqrt_()
+        r = norm.clamp_min(1e-6)
+        n = x / r
+        ctx.save_for_backward(n, r, norm >= 1e-6)
+        return n
+
+    @staticmethod
+    def backward(ctx, g):
+        n, r, free = ctx.saved_tensors
+        gn = (g * n).sum(-1, keepdim=True).mul_(free)
+        return (g - n * gn).div_(r)
+
+
 def _normalise(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """``x / max(‖x‖₂, 1e-6)`` along ``dim`` (as ``F.normalize``, with a plain sum of squares)."""
+    if dim in (-1, x.ndim - 1):
+        return _NormaliseFunction.apply(x)
     return x / (x * x).sum(dim, keepdim=True).sqrt().clamp_min(1e-6)
 
 
@@ -119,7 +140,7 @@ class _HSAFunction(torch.autograd.Function):
     ``[v; 1; v∘b; b] · Eᵀ`` in one batched product: the two sums of ``O`` and the two sums
     ``Σ_j E_ij (v_j b_j, b_j)`` that the gradient in ``a`` needs. The backward uses
     ``∂z_ijf = P_ijf g_if (v_jf − O_if)`` (``P = E / Σ_j E``), i.e. one more product
-    ``[g, g a, g a O]/Σ E · E`` with a recomputed ``E``. ``E`` is built ``HSA_BLOCK_BYTES`` at a
+    ``[g, g a, g a O, 0]/Σ E · E`` with a recomputed ``E``. ``E`` is built ``HSA_BLOCK_BYTES`` at a
     time in one reused buffer that stays in cache: nothing of size T² per row outlives a block.
     """
 
@@ -149,27 +170,35 @@ class _HSAFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, a, b, v, s):
         sa, m = _HSAFunction._scaled(a, b, s)
-        T = a.shape[-1]
-        flat = lambda x: x.reshape(-1, T)  # noqa: E731
-        rhs = torch.stack([flat(v), torch.ones_like(sa), flat(v * b), flat(b)], 1)  # (rows, 4, Tk)
+        n, T = sa.shape
+        fb = b.reshape(n, T)
+        rhs = sa.new_empty(n, 4, T)                                       # [v; 1; v∘b; b]
+        rhs[:, 0] = v.reshape(n, T)
+        rhs[:, 1] = 1.0
+        torch.mul(rhs[:, 0], fb, out=rhs[:, 2])
+        rhs[:, 3] = fb
         sums = torch.empty_like(rhs)
-        for rows, e in _HSAFunction._blocks(sa, m, flat(b)):
+        for rows, e in _HSAFunction._blocks(sa, m, fb):
             torch.bmm(rhs[rows], e.transpose(1, 2), out=sums[rows])
         den = sums[:, 1]
         out = (sums[:, 0] / den).view(a.shape)
-        ctx.save_for_backward(a, b, v, s, out, den, sums[:, 2:])
+        ctx.save_for_backward(a, b, v, s, out, den, sums[:, 2:], sa, m)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        a, b, v, s, out, den, right = ctx.saved_tensors
-        T = a.shape[-1]
-        flat = lambda x: x.reshape(-1, T)  # noqa: E731
-        gd = flat(g) / den
-        ga = gd * flat(a)
-        lhs = torch.stack([gd, ga, ga * flat(out)], 1)                     # (rows, 3, Tq)
+        a, b, v, s, out, den, right, sa, m = ctx.saved_tensors
+        n, T = sa.shape
+        flat = lambda x: x.reshape(n, T)  # noqa: E731
+        # (rows, 4, Tq) = [g/ΣE, g a/ΣE, g a O/ΣE, 0]: the zero row because batched products of
+        # 4 rows run faster than of 3
+        lhs = sa.new_empty(n, 4, T)
+        gd = torch.div(g, den.view(a.shape), out=lhs[:, 0].view(a.shape)).view(n, T)
+        ga = torch.mul(gd, flat(a), out=lhs[:, 1])
+        torch.mul(ga, flat(out), out=lhs[:, 2])
+        lhs[:, 3] = 0.0
         left = torch.empty_like(lhs)
-        for rows, e in _HSAFunction._blocks(*_HSAFunction._scaled(a, b, s), flat(b)):
+        for rows, e in _HSAFunction._blocks(sa, m, flat(b)):
             torch.bmm(lhs[rows], e, out=left[rows])                        # Σ_i (…)_i E_ij
         da_over_s = (gd * (right[:, 0] - flat(out) * right[:, 1])).view(a.shape)
         db = s * (v * left[:, 1].view(a.shape) - left[:, 2].view(a.shape))
@@ -269,7 +298,7 @@ class _FlowFunction(torch.autograd.Function):
         vw = _to_windows(v.reshape(B, T, H * d), tilings, window, 0.0)
         e = zw.sub_(zw.amax(2, keepdim=True)).exp2_()                      # Ψ numerators, Eq. 13
         win = compete(e / e.sum(2, keepdim=True), valid, alpha, gamma, p)  # Eqs 14–15
-        e.mul_(win)                                                         # E_w
+        e.mul_(win.view(torch.uint8))                                       # E_w
         den = e.sum(2)
         pooled = (e * vw).sum(2).div_(den)                                  # Eq. 16, (B, W, C)
         rep = pooled.unsqueeze(2).expand(-1, -1, window, -1)
@@ -333,20 +362,30 @@ def score_aware_flow(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` that draws its mask as ``U[0, 1) < 1 − p`` with ``U`` float64 from torch's
-    generator, then scales the kept entries by ``1/(1 − p)``.
+    """``nn.Dropout`` whose mask is drawn from 16 random bits per entry.
 
-    These are the draws of torch's portable Bernoulli kernel, so on the CPU the output is
-    bit-identical to ``nn.Dropout``'s wherever torch does not route ``bernoulli_`` to MKL (it
-    does so on Intel CPUs only), and the same on every host. The uniform draw is the cheaper
-    kernel. Other devices, and ``inplace=True``, use ``nn.Dropout`` itself.
+    Each entry is kept iff a uniform 16-bit integer ``r`` (four per 64-bit word of torch's
+    generator) satisfies ``r < round((1 − p)·2¹⁶)``: the keep probability is
+    ``round((1 − p)·2¹⁶)/2¹⁶``, within ``2⁻¹⁷`` of ``1 − p``. Kept entries are scaled by
+    ``1/(1 − p)``, as in ``nn.Dropout``. The masks are reproducible under ``torch.manual_seed``
+    but are not the ones ``nn.Dropout`` would draw. Other devices, and ``inplace=True``, use
+    ``nn.Dropout`` itself.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.inplace:
             return super().forward(x)
-        keep = torch.rand(x.shape, dtype=torch.float64) < (1.0 - self.p)
+        n, t = x.numel(), _keep_threshold(self.p)
+        if t > 32767:                      # p < 2⁻¹⁷: every entry kept
+            return x / (1.0 - self.p)
+        bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(1 << 63), None)
+        keep = bits.view(torch.int16)[:n].view(x.shape) < t
         return x * keep.to(x.dtype).div_(1.0 - self.p)
+
+
+def _keep_threshold(p: float) -> int:
+    """Signed 16-bit threshold ``t``: ``P(r < t) = round((1 − p)·2¹⁶)/2¹⁶`` for uniform int16 ``r``."""
+    return round((1.0 - p) * 65536) - 32768
 
 
 class GloCalAttention(nn.Module):
