@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from IPython.display import display
 
-from glocal import atmospheres, book, linelists, plots, synthesis
+from glocal import atmospheres, book, linelists, plots, synthesis, validation
 from glocal.degrade import degrade
 
 p = book.chapter_parameters("02_spectra", scale, overrides)
@@ -102,14 +102,14 @@ for title, sweep in sweeps["sweeps"].items():
 # %% [markdown]
 # ## The claims of §2.3, tested
 #
-# `glocal.synthesis.physics_checks` measures the mean depth of the OH band (3050–3250 Å), Mg I 2852,
+# `glocal.validation.physics_checks` measures the mean depth of the OH band (3050–3250 Å), Mg I 2852,
 # Mg II 2796/2803 and O I 7774 on R = 200 spectra, and their response to +0.6 dex of [O/Fe] or [Mg/Fe], along
 # a Teff sweep and a log g sweep, then tests each statement of §2.3. Nothing is tuned to agree; a failed
 # verdict is reported as such and discussed below.
 
 # %%
 if p.run_checks:
-    checks = synthesis.physics_checks(engine=p.engine, feh=-1.0, **p.engine_options)
+    checks = validation.physics_checks(engine=p.engine, feh=-1.0, **p.engine_options)
     verdicts = pd.DataFrame(checks["verdicts"])
     display(verdicts)
     plots.feature_depths(checks)

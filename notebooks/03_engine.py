@@ -62,11 +62,11 @@ import pandas as pd
 from IPython.display import display
 
 import glocal
-from glocal import atmospheres, book, plots, synthesis
+from glocal import atmospheres, book, plots, synthesis, validation
 from glocal import grid as pgrid
 from glocal.abundances import abundance_pattern
 from glocal.degrade import degrade
-from glocal.synthesis.builtin.validation import compare_with_sme
+from glocal.validation import compare_with_sme
 
 p = book.chapter_parameters("03_engine", scale, overrides)
 p
@@ -231,7 +231,9 @@ else:
 #   H31–H63 at 8000 K, n_e = 10¹⁴ cm⁻³ (SMElib's own changelog calls this the legacy additive profile and
 #   replaces it for high Brackett lines only); (2) for n_up ≤ 30 its packed table file repeats each line's
 #   last tabulated density, so beyond it the Stark width stops growing with n_e (H20: identical profiles at
-#   10¹³, 10¹⁴ and 10¹⁵ cm⁻³). `run(..., hydrogen_profiles="smelib")` reproduces both for validation (it calls
+#   10¹³, 10¹⁴ and 10¹⁵ cm⁻³).
+#   `BuiltinOptions(hydrogen_profiles=SMELIB_HYDROGEN)` (`glocal.validation.smelib_hydrogen`) reproduces both for
+#   validation (it calls
 #   SMElib's own HLINOP above n_up = 30 and freezes the Stehlé tables at their last density); with it and
 #   SMElib's bound-free set, the `*_smelib_physics` columns, every model agrees to max ≤ 3 % and rms ≤ 1 %,
 #   and the series-limit pixels of the warm and hot models drop from 5–9 % to ≤ 1.7 %. That is the
@@ -241,7 +243,7 @@ else:
 #   joins the table (table / quasi-static 0.75–1.4 for H10–H25 from the core to the far wing; a factor
 #   2.4–3 in the wings before we fixed how Griem's K_nm converts to a Holtsmark width — that fix moved these
 #   pixels a little further from SME). Level dissolution (Hummer–Mihalas occupation probabilities with the
-#   dissolved-level bound-free opacity, `run(..., hydrogen_dissolution=True)`) makes the absorption
+#   dissolved-level bound-free opacity, `BuiltinOptions(hydrogen_dissolution=True)`) makes the absorption
 #   continuous across the limit; it stays off by default, like SME. Everywhere else these models agree to
 #   ≲ 1–2 %.
 # * **O and Mg responses** agree within 5 % wherever the response is measurable (OH 14 models, Mg 20), except
@@ -283,10 +285,10 @@ else:
 # ## SME convergence
 #
 # SME's own sampling settings used for the reference spectra are checked against a 0.01 Å, 7-angle run
-# (`glocal.synthesis.convergence_table`): the largest change of any R = 200 pixel.
+# (`glocal.validation.convergence_table`): the largest change of any R = 200 pixel.
 
 # %%
-conv = synthesis.convergence_table(models=((4500.0, 2.0, -2.0),), wave_range=tuple(p.sme_range))
+conv = validation.convergence_table(models=((4500.0, 2.0, -2.0),), wave_range=tuple(p.sme_range))
 pd.DataFrame(conv).round(5)
 
 # %% [markdown]
@@ -313,5 +315,5 @@ else:
     os.environ["GLOCAL_SPECTRUM_BIN"] = str(binary)
     xc_models = [(4500, 1.5, -2.0), (5000, 4.5, -2.0), (6000, 4.0, -1.0), (4000, 1.0, -1.0), (5500, 3.0, -3.0),
                  (7000, 4.0, -2.0)][:p.spectrum_models]
-    xc = pd.DataFrame(synthesis.cross_check(xc_models, wave_range=tuple(p.sme_range)))
+    xc = pd.DataFrame(validation.cross_check(xc_models, wave_range=tuple(p.sme_range)))
     display(xc.round(4))

@@ -147,7 +147,7 @@ def feature_depths(checks: Mapping, features=("OH", "MgI_2852", "MgII_2800", "OI
                    titles=("log g 3.0, [Fe/H] −1.0", "4500 K, [Fe/H] −1.0")):
     """Mean depth 1 − F/Fc of UV/optical features along a Teff sweep (left) and a log g sweep (right).
 
-    ``checks`` is :func:`glocal.synthesis.physics_checks`' result: ``teff``, ``logg`` and
+    ``checks`` is :func:`glocal.validation.physics_checks`' result: ``teff``, ``logg`` and
     ``depth_<feature>_vs_teff`` / ``depth_<feature>_vs_logg`` arrays; ``titles`` name the fixed
     parameters of the two sweeps.
     """
