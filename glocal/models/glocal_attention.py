@@ -440,15 +440,15 @@ class GloCalAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, T, D = x.shape
         H = self.heads
-        y = self.qkv(x).view(B, T, 3, H, D // H)
-        qk = _normalise(y[:, :, :2])                                       # (B, T, 2, H, d*)
+        q, k, v = self.qkv(x).view(B, T, 3, H, D // H).unbind(2)          # (B, T, H, d*) each
+        qn, kn = _normalise(q), _normalise(k)
         beta = self.beta()
         # HSA runs channel-major (B, H, d*, T): attention rows along the last axis
         cm = lambda t: t.permute(0, 2, 3, 1)  # noqa: E731
-        out = _hsa_cm(cm(qk[:, :, 0]), cm(qk[:, :, 1]), cm(y[:, :, 2]), beta).permute(0, 3, 1, 2)
+        out = _hsa_cm(cm(qn), cm(kn), cm(v), beta).permute(0, 3, 1, 2)
         if self.flow:
             o_flow, win, tilings = _flow_tokens(
-                qk[:, :, 0], qk[:, :, 1], y[:, :, 2], beta, window=self.window,
+                qn, kn, v, beta, window=self.window,
                 n_window_layers=self.n_window_layers, alpha=self.alpha, gamma=self.gamma, p=self.p)
             g = torch.sigmoid(self.gate_logits)
             out = g[0] * out + g[1] * o_flow.view(B, T, H, -1)                 # Eq. 17
