@@ -15,7 +15,7 @@ FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
 # ----------------------------------------------------------------------------- spectra I/O
 def read_spectra(path: Path):
-    """Read spectra to degrade or predict: a glocal HDF5 dataset, or a FITS table with WAVE/FLUX.
+    """Read spectra for ``glocal degrade``: a glocal HDF5 dataset, or a FITS table with WAVE/FLUX.
 
     A FITS table holds either one spectrum (scalar WAVE and FLUX columns, one row per pixel) or one
     spectrum per row (array columns). Returns ``(wave, flux[n, n_pix], labels or None, names)``.
@@ -48,6 +48,31 @@ def _read_fits_table(path: Path):
         raise ValueError(f"{path}: spectra in one FITS table must share a wavelength grid")
     names = [str(x) for x in tab[cols["NAME"]]] if "NAME" in cols else [f"{stem}[{i}]" for i in range(len(tab))]
     return wave[0], flux, None, names
+
+
+PREDICT_RULES = """\
+Predict labels for every spectrum in FILE(s): each is read (glocal.observed.read_spectra), converted to
+air, shifted to rest by --rv, degraded to R=200 on the CSST grid 2550-10000 A with bad pixels masked
+(glocal.observed.prepare), then given to a run.  One CSV row per spectrum: source, index (position in its
+file), object, name, run, band, flux_kind, n_pixels_used, n_pixels_interpolated, teff, logg, feh, ofe,
+mgfe and their _std (MC dropout; NaN for labels the run does not predict), flag.
+
+rules (glocal.observed.predict):
+  flux kind   --flux auto: calibrated when the flux unit is a physical flux density, else normalized
+              when the median of the good pixels is in [0.5, 1.5] and their 99th percentile <= 3, else
+              calibrated.  The shipped runs read normalized F/F_c only: a calibrated spectrum gets NaN
+              and the flag flux_calibrated_unsupported.
+  band        --band auto tries the full band (2550-10000 A), then the optical (4000-10000 A); a band
+              is used when >= 90 % of its R=200 pixels are measured and no interior gap exceeds 10
+              pixels.  None usable: NaN and flag insufficient_coverage(full=F,optical=F).
+  masks       masked pixels of the chosen band are filled (the shipped runs take no mask): interior
+              gaps by linear interpolation, gaps at the band ends with the nearest measured value;
+              flag interpolated_pixels=N (informational: the numbers are still given).
+  domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
+              (normalized flux outside [0, 1.5] after degradation), not_prepared(reason) (input
+              coarser than R=200, or outside 2550-10000 A).
+The flag is empty when nothing is wrong, else ;-separated reasons.
+"""
 
 
 class _Choices:
@@ -147,19 +172,37 @@ def cmd_evaluate(args):
     print(json.dumps(metrics, indent=1, default=float))
 
 
-def cmd_predict(args):
-    import pandas as pd
+def _predict_candidates(run_spec, band):
+    """``[(band label, Run, run label)]`` that ``glocal predict`` tries, in order (see PREDICT_RULES)."""
+    from glocal.observed.predict import default_candidates
+    from glocal.runs import load_run
+    if run_spec is None:
+        return [(b, load_run(spec), spec) for b, spec in default_candidates(band)]
+    run = load_run(run_spec)
+    run_band = run.config.get("band")
+    label = run_band if isinstance(run_band, str) else f"{run.wave[0]:.0f}-{run.wave[-1]:.0f}"
+    if band != "auto" and band != run_band:
+        raise ValueError(f"--band {band} conflicts with the band of --run {run_spec} ({label}); "
+                         "leave --band at auto when giving --run")
+    return [(label, run, str(run_spec))]
 
-    from glocal.runs import load_run, predict
-    wave, flux, labels, names = read_spectra(args.spectra)
-    table = predict(load_run(args.run), wave, flux)
-    df = pd.DataFrame(table)
-    if names is not None and len(names) == len(df):
-        df.insert(0, "name", names)
-    elif labels is not None and "model_id" in labels:
-        df.insert(0, "model_id", labels["model_id"])
-    df.to_csv(args.output, index=False)
-    print(f"{len(df)} predictions -> {args.output}")
+
+def cmd_predict(args):
+    from glocal._io import atomic_write_text
+    from glocal.observed import read_spectra as read_observed
+    from glocal.observed.predict import predict_observed
+    spectra = []
+    for path in args.spectra:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        spectra.extend((s, i) for i, s in enumerate(read_observed(path, medium=args.medium)))
+    candidates = _predict_candidates(args.run, args.band)
+    df = predict_observed(spectra, candidates, rv=args.rv, flux_kind=args.flux, T=args.mc_samples,
+                          seed=args.seed)
+    atomic_write_text(args.output, df.to_csv(index=False))
+    refused = int(df["ofe"].isna().sum()) if "ofe" in df else 0
+    print(f"{len(df)} spectra -> {args.output} ({len(df) - refused} predicted, {refused} refused; "
+          "see the flag column)")
 
 
 def cmd_pretrained(args):
@@ -177,6 +220,33 @@ def cmd_pretrained(args):
 
 
 # ----------------------------------------------------------------------------- parser
+def _add_predict_parser(sub) -> None:
+    """The ``glocal predict`` subcommand (options and PREDICT_RULES as its description)."""
+    pr = sub.add_parser("predict", help="labels of observed or synthetic spectra, one CSV row per spectrum",
+                        description=PREDICT_RULES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pr.add_argument("spectra", type=Path, nargs="+", metavar="FILE",
+                    help="FITS image (linear/log-linear WCS) or table, .gz, CSV/ASCII, or HDF5; several spectra "
+                         "per file where the format has them")
+    pr.add_argument("-o", "--output", required=True, type=Path, help="CSV output (written atomically)")
+    pr.add_argument("--run", default=None,
+                    help="run directory or pretrained:<name> (see 'glocal pretrained'); default: the shipped "
+                         "spt-glocal-full / spt-glocal-optical runs chosen by --band")
+    pr.add_argument("--band", default="auto", choices=["auto", "full", "optical"],
+                    help="band of the shipped run to use (default: %(default)s, rule below)")
+    pr.add_argument("--flux", default="auto", choices=["auto", "normalized", "calibrated"],
+                    help="kind of the input flux (default: %(default)s = detected, rule below)")
+    pr.add_argument("--rv", type=float, default=0.0, metavar="KM/S",
+                    help="radial velocity to remove, km/s, positive = receding (default: %(default)s)")
+    med = pr.add_mutually_exclusive_group()
+    med.add_argument("--vacuum", dest="medium", action="store_const", const="vacuum",
+                     help="wavelengths are in vacuum (default: from the file's header, else air)")
+    med.add_argument("--air", dest="medium", action="store_const", const="air", help="wavelengths are in air")
+    pr.add_argument("--mc-samples", type=int, default=30, metavar="T",
+                    help="MC-dropout passes for the _std columns (default: %(default)s)")
+    pr.add_argument("--seed", type=int, default=0, help="seed of the dropout masks (default: %(default)s)")
+    pr.set_defaults(func=cmd_predict, medium=None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glocal", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -234,13 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.set_defaults(func=cmd_evaluate)
 
-    pr = sub.add_parser("predict", help="predict [O/Fe], [Mg/Fe] with uncertainties")
-    pr.add_argument("spectra", type=Path, help="HDF5 dataset or FITS table(s) with WAVE/FLUX at any sampling")
-    pr.add_argument("--run", default="pretrained:spt-glocal-full",
-                    help="run directory, or pretrained:<name> for a shipped run (default: %(default)s; "
-                         "see 'glocal pretrained')")
-    pr.add_argument("-o", "--output", required=True, type=Path)
-    pr.set_defaults(func=cmd_predict)
+    _add_predict_parser(sub)
 
     pt = sub.add_parser("pretrained", help="list the runs shipped with glocal")
     pt.set_defaults(func=cmd_pretrained)
