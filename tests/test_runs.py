@@ -374,7 +374,11 @@ def test_cli_train_evaluate_predict(data_file, tmp_path, capsys):
     assert "snr_30" in capsys.readouterr().out
     assert main(["predict", str(data_file), "--run", str(out), "-o", str(tmp_path / "p.csv")]) == 0
     table = pd.read_csv(tmp_path / "p.csv")
-    assert list(table.columns) == ["model_id", "ofe", "ofe_std", "mgfe", "mgfe_std"] and len(table) == 64
+    schema = {"source", "index", "band", "flux_kind", "flag", "teff", "logg", "feh", "ofe", "ofe_std", "mgfe",
+              "mgfe_std", "teff_std"}
+    assert schema <= set(table.columns) and len(table) == 64
+    assert (table["flag"].fillna("") == "").all() and table[["ofe", "mgfe"]].notna().all().all()
+    assert table["teff"].isna().all()  # a two-label run predicts no Teff: NaN, never a number
     assert main(["train", "--data", str(data_file), "--model", "xgboost", "--out", str(tmp_path / "r2"),
                  "--train-options", '{"max_epochs": 3}']) == 2
     assert "unknown hyper-parameter" in capsys.readouterr().err
