@@ -1,15 +1,27 @@
-"""Grid building (paper §2.1–2.2): 16 abundance variants per model atmosphere → R = 200 dataset.
+"""Grid building (paper §2.1–2.2): abundance variants per model atmosphere → R = 200 dataset.
 
 For every (Teff, log g, [Fe/H]) node the variants are synthesised on ONE atmosphere
 (:func:`glocal.synthesis.synthesize_variants`), normalised (F/F_c, §2.1), degraded to the CSST
 grid (Eqs. 8–11, :func:`glocal.degrade.degrade`) and appended to a
 :class:`glocal.dataset.DatasetWriter` with labels teff, logg, feh, vturb, ofe, mgfe, model_id.
+The physical flux F is degraded too and stored as the dataset's ``/continuum``
+C = D[F] / D[F/F_c] (D = the degradation), so that flux · C = D[F] exactly: the R = 200 physical flux
+that the flux-calibrated input kind needs (``glocal.observed.normalize``).  C is the R = 200 continuum
+D[F_c] up to the non-commutation of D with the division (largest near the Balmer jump).
+
+* Variants: ``"paper"`` (§2.1), a list of dicts, or ``"joint"`` / ``"joint:N"``: N (16) joint
+  Latin-hypercube ([O/Fe], [Mg/Fe]) draws, different for every model and reproducible, seeded by
+  (seed, model_id).  A preset name as ``nodes`` brings its own variants (``glocal.grid.PRESETS``).
 
 * Parallel: one Dask task per model, on a ``distributed.LocalCluster`` of worker *processes*
   (SMElib serialises threads inside a process); pass ``scheduler="tcp://host:port"`` to use an
   existing cluster, or ``scheduler="serial"`` to run in-process.
 * Resumable: models listed as done in the dataset are skipped; the writer's shards make a kill at
   any point safe (no duplicates, no holes: a model is stored with all its variants or not at all).
+  The design (preset or custom nodes, the seed where it matters, the variants) is recorded as
+  provenance ``design`` and a resume with another design is refused, so a model id always means the
+  same atmosphere and variants.  ``limit=N`` builds only the first N in-coverage nodes (a later run
+  without it completes the grid).
 * Failures are never silent: each failed model (with its error) is appended to
   ``<out>.failures.jsonl`` at once and summarised in the dataset provenance; failed models are not
   marked done, so the next run retries them.
@@ -86,17 +98,29 @@ def resolve_nodes(nodes, seed: int = 0) -> np.ndarray:
     return out
 
 
+def _joint_count(variants: str) -> int | None:
+    """N of ``"joint"`` (16) or ``"joint:N"``; None for any other string."""
+    if variants == "joint":
+        return 16
+    head, sep, tail = variants.partition(":")
+    if head == "joint" and sep and tail.isdigit() and int(tail) >= 1:
+        return int(tail)
+    return None
+
+
 def resolve_variants(variants) -> list[dict]:
-    """``"paper"`` → the 16 variants of §2.1; ``"joint"`` → 16 Latin-hypercube draws of ([O/Fe],
-    [Mg/Fe]) over the paper's span (``glocal.grid.joint_variants``; :func:`build_grid` draws them
-    per model); else a list of {element: [X/Fe]} dicts.  O and Mg default to 0 in every variant."""
+    """``"paper"`` → the 16 variants of §2.1; ``"joint"`` / ``"joint:N"`` → 16 / N Latin-hypercube draws
+    of ([O/Fe], [Mg/Fe]) over the paper's span (``glocal.grid.joint_variants``; :func:`build_grid` draws
+    them per model, this returns the rng=0 draw); else a list of {element: [X/Fe]} dicts.  O and Mg
+    default to 0 in every variant."""
     if isinstance(variants, str):
         from .grid import joint_variants, paper_variants
         if variants == "paper":
             return paper_variants()
-        if variants == "joint":
-            return joint_variants(16, rng=0)
-        raise ValueError(f"unknown variants preset {variants!r} (use 'paper', 'joint' or a list of dicts)")
+        n = _joint_count(variants)
+        if n is not None:
+            return joint_variants(n, rng=0)
+        raise ValueError(f"unknown variants preset {variants!r} (use 'paper', 'joint', 'joint:N' or a list of dicts)")
     from .abundances import element_index
     out = []
     for v in variants:
@@ -174,21 +198,31 @@ def _labels(node: Mapping, variants: Sequence[Mapping], vturb: float) -> dict:
     return labels
 
 
+def _model_variants(variants, mid: int) -> list:
+    """The variants of model ``mid``: ``variants`` itself, or for ``"joint:<seed>[:<n>]"`` the n (16)
+    Latin-hypercube draws seeded by (seed, model_id)."""
+    if not (isinstance(variants, str) and variants.startswith("joint:")):
+        return variants
+    from .grid import joint_variants
+    parts = variants.split(":")
+    n = int(parts[2]) if len(parts) > 2 else 16
+    return joint_variants(n, rng=np.random.default_rng([int(parts[1]), mid]))
+
+
 def synthesize_model(node: Mapping, variants, engine, wave_range, grid: np.ndarray, R: float,
                      options=None, line_list=None) -> dict:
-    """Worker task: all variants of one node → dict(model_id, flux (n_var, n_pix) float32, labels,
-    seconds) or dict(model_id, error, traceback).  Never raises.
+    """Worker task: all variants of one node → dict(model_id, flux (n_var, n_pix) float32 = D[F/F_c],
+    continuum (n_var, n_pix) float32 = D[F] / D[F/F_c] (module docstring), labels, seconds) or
+    dict(model_id, error, traceback).  Never raises.
 
-    ``variants``: list of [X/Fe] dicts, or ``"joint:<seed>"`` (16 Latin-hypercube draws seeded by
-    (seed, model_id)); ``engine``: a registered name or an engine function; ``options``: the engine's
+    ``variants``: list of [X/Fe] dicts, or ``"joint:<seed>[:<n>]"`` (n (16) Latin-hypercube draws seeded
+    by (seed, model_id)); ``engine``: a registered name or an engine function; ``options``: the engine's
     options (dataclass or mapping); ``grid``: the R = ``R`` output grid (air Å).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     mid = int(node["model_id"])
     try:
-        if isinstance(variants, str) and variants.startswith("joint:"):
-            from .grid import joint_variants
-            variants = joint_variants(16, rng=np.random.default_rng([int(variants.split(":")[1]), mid]))
+        variants = _model_variants(variants, mid)
         from .degrade import degrade
         from .synthesis import synthesize_variants
         vs = synthesize_variants(float(node["teff"]), float(node["logg"]), float(node["feh"]), variants,
@@ -200,8 +234,14 @@ def synthesize_model(node: Mapping, variants, engine, wave_range, grid: np.ndarr
         low = np.atleast_2d(degrade(vs.wave, norm, R=R, grid=grid)[1])
         if not np.all(np.isfinite(low)):
             raise RuntimeError("non-finite degraded flux")
-        return dict(model_id=mid, flux=low.astype(np.float32), labels=_labels(node, variants, vs.vturb),
-                    seconds=time.perf_counter() - t0)
+        phys = np.atleast_2d(degrade(vs.wave, vs.flux, R=R, grid=grid)[1])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cont = (phys / low).astype(np.float32)
+        if not (np.all(np.isfinite(cont)) and np.all(cont > 0)):
+            raise RuntimeError("non-finite or non-positive degraded continuum D[F]/D[F/F_c]")
+        return dict(model_id=mid, flux=low.astype(np.float32), continuum=cont,
+                    labels=_labels(node, variants, vs.vturb), seconds=time.perf_counter() - t0,
+                    cpu_seconds=time.process_time() - c0)
     except Exception as exc:  # recorded by the caller, never silent
         return dict(model_id=mid, error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
                     seconds=time.perf_counter() - t0)
@@ -275,13 +315,25 @@ def _check_positive_ints(workers, batch_models) -> None:
         raise ValueError(f"batch_models must be a positive integer, got {batch_models!r}")
 
 
+def _design(nodes_arg, variants_arg, variants: list, seed: int) -> dict:
+    """What fixes the meaning of a model id in a dataset: the nodes (a preset name or "custom"), the
+    variants spec and the seed where it matters (a sampled preset or joint variants), else None."""
+    joint = isinstance(variants_arg, str) and _joint_count(variants_arg) is not None
+    sampled = isinstance(nodes_arg, str) and nodes_arg != "paper"
+    return {"nodes": nodes_arg if isinstance(nodes_arg, str) else "custom",
+            "variants": variants_arg if isinstance(variants_arg, str) else variants,
+            "seed": int(seed) if (joint or sampled) else None}
+
+
 def _provenance(plan: _Plan, variants_arg, seed: int, version: str) -> dict:
     skipped = plan.nodes[~plan.covered]
+    n_joint = _joint_count(variants_arg) if isinstance(variants_arg, str) else None
     params = {"wave_range": [plan.lo, plan.hi], "R": plan.R, "seed": int(seed),
-              "variants": "joint (16 Latin-hypercube draws per model, rng=(seed, model_id))"
-              if variants_arg == "joint" else plan.variants,
+              "variants": f"joint ({n_joint} Latin-hypercube draws per model, rng=(seed, model_id))"
+              if n_joint is not None else plan.variants,
               "engine_options": _describe_option(plan.options.as_dict()),
               "normalisation": "F/Fc with the same atmosphere (paper 2.1)",
+              "continuum": "D[F]/D[F/Fc] (R=200): flux * continuum = the degraded physical flux D[F]",
               "degradation": "Gaussian FWHM=lambda/R, +-5 FWHM, Eq. 8 grid (paper 2.2)"}
     if plan.line_list is not None:
         params["line_list"] = _describe_option(plan.line_list)
@@ -297,6 +349,9 @@ def _plan(nodes, engine, variants, wave_range, R, engine_options, line_list, see
     from .atmospheres import in_coverage
     from .degrade import csst_grid
     from .synthesis import get_engine
+    if variants is None:
+        from .grid import preset_variants
+        variants = preset_variants(nodes) if isinstance(nodes, str) else "paper"
     nodes_arr = resolve_nodes(nodes, seed=seed)
     var = resolve_variants(variants)
     lo, hi = check_wave_range(wave_range)
@@ -310,10 +365,13 @@ def _plan(nodes, engine, variants, wave_range, R, engine_options, line_list, see
     except Exception as exc:  # recorded, not fatal: the engine may still fail per model, and say why
         version = f"unknown ({type(exc).__name__}: {exc})"
     cov = np.asarray(in_coverage(nodes_arr["teff"], nodes_arr["logg"], nodes_arr["feh"]), bool)
-    # "joint": fresh Latin-hypercube draws per model, seeded by (seed, model_id) -> reproducible
-    plan = _Plan(nodes_arr, var, f"joint:{int(seed)}" if variants == "joint" else var, engine, name, options,
+    # "joint[:N]": fresh Latin-hypercube draws per model, seeded by (seed, model_id) -> reproducible
+    n_joint = _joint_count(variants) if isinstance(variants, str) else None
+    task_variants = f"joint:{int(seed)}:{n_joint}" if n_joint is not None else var
+    plan = _Plan(nodes_arr, var, task_variants, engine, name, options,
                  line_list, lo, hi, float(R), csst_grid(lo, hi, R), cov, {})
     plan.provenance = _provenance(plan, variants, seed, version)
+    plan.provenance["design"] = _design(nodes, variants, var, seed)
     return plan
 
 
@@ -359,14 +417,15 @@ class _Collector:
         self.batch_models, self.bar = batch_models, bar
         self.pending: list[dict] = []
         self.failed: list[int] = []
-        self.built = 0
+        self.built, self.cpu_seconds = 0, 0.0
 
     def flush(self) -> None:
         if not self.pending:
             return
         flux = np.concatenate([r["flux"] for r in self.pending])
         labels = {k: np.concatenate([r["labels"][k] for r in self.pending]) for k in self.pending[0]["labels"]}
-        self.writer.append(flux, labels)
+        cont = np.concatenate([r["continuum"] for r in self.pending]) if self.writer.continuum else None
+        self.writer.append(flux, labels, continuum=cont)
         self.pending.clear()
 
     def __call__(self, res: dict) -> None:
@@ -376,6 +435,7 @@ class _Collector:
         else:
             self.pending.append(res)
             self.built += 1
+            self.cpu_seconds += res.get("cpu_seconds", 0.0)
             if len(self.pending) >= self.batch_models:
                 self.flush()
         if self.bar is not None:
@@ -384,25 +444,33 @@ class _Collector:
 
 
 def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = DEFAULT_ENGINE, workers: int = 2,
-               scheduler: str | None = None, variants="paper", progress: bool = True,
+               scheduler: str | None = None, variants=None, progress: bool = True,
                wave_range=(2550.0, 10000.0), R: float = 200.0, engine_options=None, line_list=None,
-               batch_models: int = 1, seed: int = 0, overwrite: bool = False) -> dict:
+               batch_models: int = 1, seed: int = 0, overwrite: bool = False, limit: int | None = None) -> dict:
     """Build (or resume) an R = 200 dataset of all ``variants`` for every in-coverage node.
 
-    ``engine``: a registered engine name (default the built-in one) or an engine function (contract
-    of ``glocal.synthesis.contract``, taking no options); ``engine_options``: its options dataclass or
-    a mapping (unknown names fail at once, listing the valid ones); ``line_list``: a ``LineList`` for
-    every model (default: the built-in list).  Returns a summary dict: n_nodes, n_skipped_coverage,
-    n_done_before, n_built, n_failed, failed (list of model ids), seconds, path.
+    ``nodes``: a preset name (``glocal.grid.PRESETS``) or nodes (:func:`resolve_nodes`); ``variants``:
+    None = the preset's own (``"paper"`` for explicit nodes), ``"paper"``, ``"joint"``, ``"joint:N"``
+    or a list of dicts (:func:`resolve_variants`).  ``engine``: a registered engine name (default the
+    built-in one) or an engine function (contract of ``glocal.synthesis.contract``, taking no options);
+    ``engine_options``: its options dataclass or a mapping (unknown names fail at once, listing the
+    valid ones); ``line_list``: a ``LineList`` for every model (default: the built-in list).
+    ``limit``: build at most the first ``limit`` in-coverage nodes (in model order; None = all).
+    New files store ``/continuum``; resuming a file written without it continues without it.
+    Returns a summary dict: n_nodes, n_skipped_coverage, n_done_before, n_built, n_failed, failed
+    (list of model ids), seconds (wall), cpu_seconds (process CPU time of the built models' tasks), path.
     """
     from .dataset import REQUIRED_LABELS, DatasetWriter
     _check_positive_ints(workers, batch_models)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
     plan = _plan(nodes, engine, variants, wave_range, R, engine_options, line_list, seed)
-    todo_all = plan.nodes[plan.covered]
+    todo_all = plan.nodes[plan.covered][:limit]
     t_start = time.perf_counter()
     fail_path = Path(str(out) + ".failures.jsonl")
     labels = list(REQUIRED_LABELS) + _extra_label_names(plan.variants)
-    with DatasetWriter(out, plan.grid, plan.provenance, label_names=labels, overwrite=overwrite) as writer:
+    with DatasetWriter(out, plan.grid, plan.provenance, label_names=labels, overwrite=overwrite,
+                       continuum=None, match_provenance=("design",)) as writer:
         if overwrite and fail_path.exists():
             fail_path.unlink()
         done = set(writer.done_models().tolist())
@@ -424,4 +492,4 @@ def build_grid(nodes="ci", out="grid.h5", *, engine: str | Callable = DEFAULT_EN
                                              "failed_model_ids": collect.failed, "log": fail_path.name}
     return dict(path=str(out), n_nodes=int(plan.nodes.size), n_skipped_coverage=int((~plan.covered).sum()),
                 n_done_before=int(n_done_before), n_built=int(collect.built), n_failed=len(collect.failed),
-                failed=collect.failed, seconds=time.perf_counter() - t_start)
+                failed=collect.failed, seconds=time.perf_counter() - t_start, cpu_seconds=collect.cpu_seconds)

@@ -4,6 +4,8 @@ File layout (one HDF5 file per dataset)::
 
     /wave              float64 (n_pix,), Å; attrs medium='air', unit='Angstrom'
     /flux              float32 (n, n_pix), row-chunked, gzip+shuffle, resizable along rows
+    /continuum         optional, float32 (n, n_pix), > 0, chunked as /flux: the factor C with
+                       flux · C = the physical flux (``glocal.build`` writes it; absent in older files)
     /labels/<name>     (n,) columns: teff, logg, feh, vturb, ofe, mgfe (float64), model_id (int64),
                        plus any extra columns (names ending in "_id" are int64, others float64)
     /done/model_ids    int64, sorted unique ids of the models whose spectra are all stored
@@ -147,8 +149,23 @@ def _rows_per_chunk(n_pix: int) -> int:
     return int(max(1, min(1024, (1 << 20) // (4 * n_pix))))
 
 
+def _check_continuum(continuum, shape: tuple) -> np.ndarray:
+    """The batch's continuum as float32 of ``shape``, finite and > 0 (ValueError otherwise)."""
+    try:
+        c = np.asarray(continuum, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("continuum must be a numeric array") from None
+    c = c[None, :] if c.ndim == 1 else c
+    if c.shape != shape:
+        raise ValueError(f"continuum must have the shape of flux {shape}, got {np.shape(continuum)}")
+    c32 = c.astype(np.float32)
+    if not (np.isfinite(c32).all() and (c32 > 0).all()):
+        raise ValueError("continuum must be finite and > 0 (and within float32)")
+    return c32
+
+
 def _create_layout(h5: h5py.File, wave: np.ndarray, label_names, n_rows: int, medium: str,
-                   compression: str | None) -> None:
+                   compression: str | None, continuum: bool = False) -> None:
     h5.attrs["format"] = FORMAT_NAME
     h5.attrs["format_version"] = FORMAT_VERSION
     h5.attrs["label_names"] = json.dumps(list(label_names))
@@ -156,8 +173,9 @@ def _create_layout(h5: h5py.File, wave: np.ndarray, label_names, n_rows: int, me
     dw.attrs["medium"] = medium
     dw.attrs["unit"] = "Angstrom"
     comp = {} if compression is None else {"compression": compression, "shuffle": True}
-    h5.create_dataset("flux", shape=(n_rows, wave.size), maxshape=(None, wave.size), dtype=np.float32,
-                      chunks=(_rows_per_chunk(wave.size), wave.size), **comp)
+    for name in ("flux", "continuum") if continuum else ("flux",):
+        h5.create_dataset(name, shape=(n_rows, wave.size), maxshape=(None, wave.size), dtype=np.float32,
+                          chunks=(_rows_per_chunk(wave.size), wave.size), **comp)
     g = h5.create_group("labels")
     for name in label_names:
         g.create_dataset(name, shape=(n_rows,), maxshape=(None,), dtype=_label_dtype(name),
@@ -185,13 +203,17 @@ class DatasetWriter:
     any other keys are optional; ``git_commit`` and the UTC timestamps are filled in.
     ``label_names``: label columns; ``required_labels`` (default :data:`REQUIRED_LABELS`) are always
     included, and ``model_id`` always is (it drives completion/resume).
-    Re-opening an existing path resumes it; a different wave grid, label set or engine raises.
+    Re-opening an existing path resumes it; a different wave grid, label set or engine raises, and
+    so does a different value of any provenance key in ``match_provenance`` (compared as JSON; files
+    without the key are not checked).  ``continuum``: True = every append carries a ``continuum``
+    array stored as ``/continuum``; False = none; None = as the existing file and shards, True for a
+    new file (mixing files with and without it raises).
     ``overwrite=True`` deletes an existing file and pending shards first.
     """
 
     def __init__(self, path, wave, provenance: Mapping, label_names=None, *, medium: str = "air",
                  compression: str | None = "gzip", overwrite: bool = False,
-                 required_labels=REQUIRED_LABELS):
+                 required_labels=REQUIRED_LABELS, continuum: bool | None = False, match_provenance=()):
         self.path = Path(path)
         self.parts = self.path.with_name(self.path.name + ".parts")
         self.wave = check_wave_grid(wave, "wave")
@@ -202,8 +224,12 @@ class DatasetWriter:
             raise ValueError(f"compression must be None, 'gzip' or 'lzf', got {compression!r}")
         if medium not in ("air", "vacuum"):
             raise ValueError(f"medium must be 'air' or 'vacuum', got {medium!r}")
+        if continuum not in (True, False, None):
+            raise ValueError(f"continuum must be True, False or None, got {continuum!r}")
         self.medium = medium
         self.compression = compression
+        self.continuum = continuum
+        self.match_provenance = tuple(match_provenance)
         prov = dict(provenance)
         prov.setdefault("engine_version", "unknown")
         prov.setdefault("parameters", {})
@@ -234,6 +260,8 @@ class DatasetWriter:
                 self._old_sources.append(shard)
                 self._done.update(int(i) for i in hdr.done)
                 created = created or hdr.provenance.get("created_utc")
+        if self.continuum is None:
+            self.continuum = True
         self.provenance["created_utc"] = created or _utc_now()
         self._done_at_open = frozenset(self._done)
         self._open_ids: set[int] = set()  # ids with rows in this session but not yet done
@@ -247,21 +275,39 @@ class DatasetWriter:
         engine = hdr.provenance.get("engine")
         if engine is not None and engine != self.provenance["engine"]:
             raise ValueError(f"{where} was written by engine {engine!r}, not {self.provenance['engine']!r}")
+        if self.continuum is None:
+            self.continuum = hdr.has_continuum
+        if hdr.has_continuum != self.continuum:
+            raise ValueError(f"{where} {'has' if hdr.has_continuum else 'lacks'} /continuum but this writer "
+                             f"{'stores' if self.continuum else 'does not store'} one; refusing to mix")
+        for key in self.match_provenance:
+            if key in hdr.provenance and key in self.provenance:
+                old = hdr.provenance[key]
+                old = json.loads(old) if isinstance(old, str) else old
+                new = json.loads(json.dumps(self.provenance[key], default=json_default))
+                if json.dumps(old, sort_keys=True) != json.dumps(new, sort_keys=True):
+                    raise ValueError(f"{where} was written with {key} {old!r}, not {new!r}; refusing to mix "
+                                     "(use another path or overwrite)")
 
     # -- public API
     def done_models(self) -> np.ndarray:
         """Sorted int64 array of model ids whose spectra are completely stored (incl. pending shards)."""
         return np.array(sorted(self._done), dtype=np.int64)
 
-    def append(self, flux, labels: Mapping, done=None) -> None:
+    def append(self, flux, labels: Mapping, done=None, continuum=None) -> None:
         """Commit one batch: ``flux`` (n, n_pix) and ``labels`` {name: (n,)}; atomic.
 
         ``done``: model ids completed by this batch (default: all model ids in the batch).  Raises
-        ValueError for rows of already-done models (no duplicates on resume).
+        ValueError for rows of already-done models (no duplicates on resume).  ``continuum`` (n, n_pix),
+        finite and > 0: required when the writer stores one, refused otherwise.
         """
         if self._closed:
             raise ValueError("writer is closed")
         f32, lab = _check_batch(flux, labels, self.wave.size, self.label_names)
+        if (continuum is None) == bool(self.continuum):
+            raise ValueError("this writer stores /continuum: pass continuum=" if self.continuum
+                             else "this writer stores no /continuum (continuum=False); got one")
+        c32 = None if continuum is None else _check_continuum(continuum, f32.shape)
         ids = lab["model_id"]
         dup = sorted(set(np.unique(ids).tolist()) & self._done)
         if dup:
@@ -277,8 +323,10 @@ class DatasetWriter:
         tmp = final.with_name(final.name + ".tmp")
         try:
             with h5py.File(tmp, "w") as h5:
-                _create_layout(h5, self.wave, self.label_names, f32.shape[0], self.medium, None)
+                _create_layout(h5, self.wave, self.label_names, f32.shape[0], self.medium, None, c32 is not None)
                 h5["flux"][...] = f32
+                if c32 is not None:
+                    h5["continuum"][...] = c32
                 for k, v in lab.items():
                     h5["labels"][k][...] = v
                 d = h5["done/model_ids"]
@@ -312,50 +360,44 @@ class DatasetWriter:
         self.close()
 
     # -- merging
-    def _merge(self, sources: list[Path]) -> None:
-        """Stream all sources into ``<path>.tmp`` (chunk-aligned buffered writes), then os.replace."""
+    def _copy_rows(self, out: h5py.File, sources: list[Path]) -> tuple[int, dict]:
+        """Stream the kept rows of every source into ``out`` (flux and continuum chunk-aligned);
+        returns the number of rows and the label columns (lists of arrays)."""
         old = set(self._old_sources)
         done_at_open = np.array(sorted(self._done_at_open), dtype=np.int64)
+        block = _rows_per_chunk(self.wave.size) * 8  # a multiple of the chunk height
+        arrays = ("flux", "continuum") if self.continuum else ("flux",)
+        sinks = {name: _RowSink(out[name], block) for name in arrays}
+        cols = {name: [] for name in self.label_names}
+        for src in sources:
+            with _open_h5(src) as h5:
+                ids = h5["labels/model_id"][()]
+                # rows of models never completed before this session are dropped
+                mask = np.isin(ids, done_at_open) if src in old else np.ones(ids.size, bool)
+                idx = np.flatnonzero(mask)
+                if idx.size == 0:
+                    continue
+                for name in self.label_names:
+                    cols[name].append(h5["labels"][name][()][idx])
+                for s0 in range(0, idx.size, block):
+                    sel = idx[s0:s0 + block]
+                    for name, sink in sinks.items():
+                        sink.add(h5[name][sel[0]:sel[-1] + 1][sel - sel[0]])
+        counts = {sink.close() for sink in sinks.values()}
+        if len(counts) != 1:
+            raise RuntimeError("internal error: flux and continuum row counts differ while merging")
+        return counts.pop(), cols
+
+    def _merge(self, sources: list[Path]) -> None:
+        """Stream all sources into ``<path>.tmp`` (chunk-aligned buffered writes), then os.replace."""
         tmp = self.path.with_name(self.path.name + ".tmp")
         prov = dict(self.provenance)
         prov["updated_utc"] = _utc_now()
-        block = _rows_per_chunk(self.wave.size) * 8  # a multiple of the chunk height
         try:
             with h5py.File(tmp, "w") as out:
-                _create_layout(out, self.wave, self.label_names, 0, self.medium, self.compression)
-                flux_out = out["flux"]
-                cols = {name: [] for name in self.label_names}
-                buf, n_buf, n_written = [], 0, 0
-
-                def flush(final: bool) -> int:
-                    nonlocal buf, n_buf
-                    if not buf:
-                        return 0
-                    arr = np.concatenate(buf)
-                    k = arr.shape[0] if final else (arr.shape[0] // block) * block
-                    if k:
-                        flux_out.resize((n_written + k, self.wave.size))
-                        flux_out[n_written:n_written + k] = arr[:k]
-                    buf, n_buf = ([arr[k:]], arr.shape[0] - k) if k < arr.shape[0] else ([], 0)
-                    return k
-
-                for src in sources:
-                    with _open_h5(src) as h5:
-                        ids = h5["labels/model_id"][()]
-                        # rows of models never completed before this session are dropped
-                        mask = np.isin(ids, done_at_open) if src in old else np.ones(ids.size, bool)
-                        idx = np.flatnonzero(mask)
-                        if idx.size == 0:
-                            continue
-                        for name in self.label_names:
-                            cols[name].append(h5["labels"][name][()][idx])
-                        for s0 in range(0, idx.size, block):
-                            sel = idx[s0:s0 + block]
-                            buf.append(h5["flux"][sel[0]:sel[-1] + 1][sel - sel[0]])
-                            n_buf += sel.size
-                            if n_buf >= block:
-                                n_written += flush(False)
-                n_written += flush(True)
+                _create_layout(out, self.wave, self.label_names, 0, self.medium, self.compression,
+                               bool(self.continuum))
+                n_written, cols = self._copy_rows(out, sources)
                 for name in self.label_names:
                     col = np.concatenate(cols[name]) if cols[name] else np.empty(0, _label_dtype(name))
                     if col.size != n_written:
@@ -380,6 +422,39 @@ class DatasetWriter:
             self.parts.rmdir()
         except OSError:
             pass
+
+
+class _RowSink:
+    """Buffered appends of row blocks to one resizable (n, n_pix) HDF5 dataset, written in multiples of
+    ``block`` rows (chunk-aligned) except the last write."""
+
+    def __init__(self, dset, block: int):
+        self.dset, self.block = dset, block
+        self.buf: list[np.ndarray] = []
+        self.n_buf = 0
+        self.n = 0
+
+    def add(self, rows: np.ndarray) -> None:
+        self.buf.append(rows)
+        self.n_buf += rows.shape[0]
+        if self.n_buf >= self.block:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        if not self.buf:
+            return
+        arr = np.concatenate(self.buf)
+        k = arr.shape[0] if final else (arr.shape[0] // self.block) * self.block
+        if k:
+            self.dset.resize((self.n + k, arr.shape[1]))
+            self.dset[self.n:self.n + k] = arr[:k]
+            self.n += k
+        self.buf, self.n_buf = ([arr[k:]], arr.shape[0] - k) if k < arr.shape[0] else ([], 0)
+
+    def close(self) -> int:
+        """Write what is left; the number of rows written."""
+        self._flush(final=True)
+        return self.n
 
 
 def _fsync(path: Path) -> None:

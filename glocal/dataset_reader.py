@@ -63,6 +63,7 @@ class _Header:
     model_ids: np.ndarray
     done: np.ndarray
     n: int
+    has_continuum: bool = False
 
 
 def _read_header(path: Path) -> _Header:
@@ -79,7 +80,7 @@ def _read_header(path: Path) -> _Header:
             if "model_id" not in h5["labels"]:
                 raise ValueError(f"{path} lacks /labels/model_id")
             return _Header(wave, names, _read_provenance(h5), h5["labels/model_id"][()],
-                           h5["done/model_ids"][()], n)
+                           h5["done/model_ids"][()], n, "continuum" in h5)
         except (OSError, KeyError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path} is corrupt: {exc}") from None
 
@@ -87,14 +88,25 @@ def _read_header(path: Path) -> _Header:
 @dataclass
 class Dataset:
     """An in-memory dataset: ``wave`` (n_pix,) in Å (air), ``flux`` (n, n_pix) float32, ``labels``
-    {name: (n,)} (float64; int64 for names ending in ``_id``), the file's ``provenance`` and the
-    ``done`` model ids (None when the file has no completion record)."""
+    {name: (n,)} (float64; int64 for names ending in ``_id``), the file's ``provenance``, the
+    ``done`` model ids (None when the file has no completion record) and ``continuum`` (n, n_pix)
+    float32, > 0, in the engine's flux unit, or None when the file has no ``/continuum``: the factor C
+    with flux · C = the degraded physical flux (``glocal.build``: C = D[F] / D[F/F_c])."""
 
     wave: np.ndarray
     flux: np.ndarray
     labels: dict[str, np.ndarray]
     provenance: dict = field(default_factory=dict)
     done: np.ndarray | None = None
+    continuum: np.ndarray | None = None
+
+    def physical_flux(self) -> np.ndarray:
+        """flux · continuum (n, n_pix) float64: the physical F of the flux-calibrated input kind.
+        ValueError when the dataset has no continuum."""
+        if self.continuum is None:
+            raise ValueError("this dataset has no /continuum (written before it was stored, or not by "
+                             "glocal.build); the physical flux cannot be derived")
+        return np.asarray(self.flux, np.float64) * np.asarray(self.continuum, np.float64)
 
     @property
     def n(self) -> int:
@@ -127,7 +139,8 @@ class Dataset:
         if idx.size and (idx.min() < -self.n or idx.max() >= self.n):
             raise ValueError(f"indices out of range for a dataset of {self.n} rows")
         return Dataset(self.wave.copy(), self.flux[idx], {k: v[idx] for k, v in self.labels.items()},
-                       dict(self.provenance), None if self.done is None else self.done.copy())
+                       dict(self.provenance), None if self.done is None else self.done.copy(),
+                       None if self.continuum is None else self.continuum[idx])
 
 
 def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
@@ -135,8 +148,10 @@ def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
 
     Checks: format attribute, a finite, positive, strictly increasing ``/wave`` (Å), ``/flux`` of
     shape (n, n_pix) with finite values, the ``required_labels`` columns present, every label of
-    shape (n,) and finite.  FileNotFoundError when missing, ValueError (naming the file and what is
-    wrong) otherwise; a UserWarning when committed shards are not merged yet (they are not read).
+    shape (n,) and finite, and the optional ``/continuum`` (:attr:`Dataset.continuum`, None when
+    absent) of the shape of ``/flux``, finite and > 0.  FileNotFoundError when missing, ValueError
+    (naming the file and what is wrong) otherwise; a UserWarning when committed shards are not
+    merged yet (they are not read).
     """
     path = Path(path)
     parts = path.with_name(path.name + ".parts")
@@ -152,6 +167,7 @@ def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
                     raise ValueError(f"{path} lacks /{key}")
             wave = h5["wave"][()]
             flux = h5["flux"][()]
+            cont = h5["continuum"][()] if "continuum" in h5 else None
             labels = {k: h5["labels"][k][()] for k in h5["labels"]}
             done = h5["done/model_ids"][()] if "done/model_ids" in h5 else None
             prov = _read_provenance(h5)
@@ -165,6 +181,8 @@ def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
         raise ValueError(f"{path}: /flux has shape {flux.shape}, expected (n, {wave.size})")
     if not np.isfinite(flux).all():
         raise ValueError(f"{path}: /flux contains non-finite values")
+    if cont is not None and (cont.shape != flux.shape or not (np.isfinite(cont) & (cont > 0)).all()):
+        raise ValueError(f"{path}: /continuum must have the shape of /flux {flux.shape} and be finite and > 0")
     missing = [k for k in required_labels if k not in labels]
     if missing:
         raise ValueError(f"{path}: missing required label column(s) {missing}")
@@ -173,4 +191,4 @@ def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
             raise ValueError(f"{path}: label {k!r} has shape {v.shape}, expected ({flux.shape[0]},)")
         if v.dtype.kind == "f" and not np.isfinite(v).all():
             raise ValueError(f"{path}: label {k!r} contains non-finite values")
-    return Dataset(wave, flux, labels, prov, done)
+    return Dataset(wave, flux, labels, prov, done, cont)

@@ -13,6 +13,12 @@ grid.  Dropping nodes outside the atmosphere-grid coverage (``exclude=``) can on
 Each node gets 16 abundance variants (§2.1): [O/Fe] ∈ {−0.2, 0.0, …, 1.2} with [Mg/Fe] = 0 and
 [Mg/Fe] ∈ {−0.2, …, 1.2} with [O/Fe] = 0 — so ([O/Fe], [Mg/Fe]) = (0, 0) is computed twice per node,
 exactly as in the paper (11 763 × 16 ≈ 1.88 × 10⁵ spectra).  We keep the duplicate.
+
+Beyond the paper, the ``realstars`` preset (a training set meant for real stars) draws atmospheres
+*between* the nodes: (Teff, log g, [Fe/H]) from a scrambled Sobol sequence, uniform over the paper's
+box 3500–8000 K × 0–5 × −4…−1 dex, kept only where the Kurucz atmosphere grid covers them
+(:func:`glocal.atmospheres.in_coverage`; the atmospheres are interpolated as for the nodes), each with
+``n_variants`` joint continuous ([O/Fe], [Mg/Fe]) draws (:func:`joint_variants`) over −0.2…1.2 dex.
 """
 from __future__ import annotations
 
@@ -35,6 +41,10 @@ __all__ = [
     "paper_variants",
     "joint_variants",
     "preset_grid",
+    "continuous_nodes",
+    "preset_variants",
+    "preset_summary",
+    "CONTINUOUS_ID_OFFSET",
     "design_table",
     "grid_summary",
 ]
@@ -51,13 +61,27 @@ PAPER_N_MODELS = 11763
 
 GRID_DTYPE = np.dtype([("model_id", np.int64), ("teff", np.float64), ("logg", np.float64), ("feh", np.float64)])
 
-#: Subsampling presets: number of models (None = all) x the 16 paper variants.
+#: Presets: number of models (None = all), how they are sampled ("nodes": a subset of
+#: :func:`paper_grid`; "continuous": :func:`continuous_nodes`) and the variants of every model ("paper":
+#: the 16 of §2.1; "joint:N": N joint Latin-hypercube draws per model, see ``glocal.build``).
 PRESETS: dict[str, dict] = {
-    "ci": {"n_models": 24, "description": "24 stratified models x 16 variants = 384 spectra (tests/CI)"},
-    "laptop": {"n_models": 100, "description": "100 stratified models x 16 variants = 1600 spectra "
-                                                "(the book's default scale, meant for a personal computer)"},
-    "paper": {"n_models": None, "description": "full paper grid x 16 variants"},
+    "ci": {"n_models": 24, "sampling": "nodes", "variants": "paper",
+           "description": "24 stratified models x 16 variants = 384 spectra (tests/CI)"},
+    "laptop": {"n_models": 100, "sampling": "nodes", "variants": "paper",
+               "description": "100 stratified models x 16 variants = 1600 spectra "
+                              "(the book's default scale, meant for a personal computer)"},
+    "paper": {"n_models": None, "sampling": "nodes", "variants": "paper",
+              "description": "full paper grid x 16 variants"},
+    "realstars": {"n_models": 1600, "sampling": "continuous", "variants": "joint:20",
+                  "description": "1600 atmospheres drawn continuously inside the atmosphere-grid coverage "
+                                 "(Teff 3500-8000 K, log g 0-5, [Fe/H] -4..-1) x 20 joint continuous "
+                                 "([O/Fe], [Mg/Fe]) in -0.2..1.2 dex = 32000 spectra (training set for real stars)"},
 }
+#: model_id of the k-th draw of :func:`continuous_nodes` is CONTINUOUS_ID_OFFSET + k (never a paper-grid id).
+CONTINUOUS_ID_OFFSET = 1_000_000
+#: The paper's box (§2.1) that :func:`continuous_nodes` samples: Teff (K), log g (cgs), [Fe/H] (dex).
+_BOX = ((float(TEFF_NODES[0]), float(TEFF_NODES[-1])), (float(LOGG_NODES[0]), float(LOGG_NODES[-1])),
+        (float(FEH_NODES[0]), float(FEH_NODES[-1])))
 
 #: Element symbols accepted in :func:`joint_variants` ranges: H … U (Z ≤ 92).
 _ELEMENTS = frozenset(ELEMENTS[:92])
@@ -187,8 +211,61 @@ def _stratified_indices(n: int, n_axis: int) -> np.ndarray:
     return np.rint(np.arange(n) * (n_axis - 1) / (n - 1)).astype(np.int64)
 
 
+def continuous_nodes(n: int, seed: int = 0, exclude=None, include=None) -> np.ndarray:
+    """``n`` atmospheres drawn continuously over the paper's box, inside the atmosphere-grid coverage.
+
+    Points of a scrambled Sobol sequence (``scipy.stats.qmc.Sobol``, 3-D, scramble seeded by ``seed``)
+    mapped uniformly onto Teff 3500–8000 K, log g 0–5, [Fe/H] −4…−1 and rounded to 1 K, 0.001 dex and
+    0.001 dex; points outside :func:`glocal.atmospheres.in_coverage`, or dropped by ``exclude``/``include``
+    (as in :func:`preset_grid`), are skipped and the first ``n`` kept in sequence order.  The k-th point of
+    the sequence gets model_id = :data:`CONTINUOUS_ID_OFFSET` + k, so a point keeps its id whatever the
+    filters.  Returns a :data:`GRID_DTYPE` array sorted by model_id; deterministic for a given seed.
+    """
+    from scipy.stats import qmc
+
+    from .atmospheres import in_coverage
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    m = 1 << max(6, int(np.ceil(np.log2(n))) + 1)
+    while True:
+        u = qmc.Sobol(d=3, scramble=True, seed=np.random.default_rng(seed)).random(m)
+        pts = np.empty(m, dtype=GRID_DTYPE)
+        pts["model_id"] = CONTINUOUS_ID_OFFSET + np.arange(m)
+        for j, (field, (lo, hi), nd) in enumerate(zip(("teff", "logg", "feh"), _BOX, (0, 3, 3))):
+            pts[field] = np.round(lo + (hi - lo) * u[:, j], nd)
+        keep = np.asarray(in_coverage(pts["teff"], pts["logg"], pts["feh"]), bool) & _node_mask(pts, exclude, include)
+        if keep.sum() >= n:
+            return pts[np.flatnonzero(keep)[:n]]
+        if m >= 1 << 22:
+            raise ValueError(f"only {int(keep.sum())} of {m} draws pass the coverage and filters; cannot draw {n}")
+        m *= 4
+
+
+def preset_variants(name: str) -> str:
+    """The variants of every model of preset ``name``: ``"paper"`` (§2.1) or ``"joint:N"``."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]["variants"]
+
+
+def preset_summary(name: str, seed: int = 0, exclude=None) -> dict:
+    """:func:`grid_summary` of preset ``name`` with its own number of variants, plus the preset's
+    name, sampling, variants spec, the [X/Fe] ranges of joint variants and its description."""
+    nodes = preset_grid(name, seed=seed, exclude=exclude)
+    spec = preset_variants(name)
+    n_var = 16 if spec == "paper" else int(spec.split(":")[1])
+    out = grid_summary(nodes, n_variants=n_var)
+    out.update(preset=name, sampling=PRESETS[name]["sampling"], variants=spec,
+               description=PRESETS[name]["description"])
+    if spec != "paper":
+        out["variant_ranges"] = {"O": (VARIANT_VALUES[0], VARIANT_VALUES[-1]),
+                                 "Mg": (VARIANT_VALUES[0], VARIANT_VALUES[-1])}
+    return out
+
+
 def preset_grid(name: str, seed: int = 0, exclude=None, include=None) -> np.ndarray:
-    """Model nodes of a preset (``ci``, ``laptop``, ``paper``) as a :func:`paper_grid` subset.
+    """Model nodes of a preset (:data:`PRESETS`): a :func:`paper_grid` subset, or for a "continuous"
+    preset (``realstars``) :func:`continuous_nodes` (always inside the atmosphere-grid coverage).
 
     Subsampling is Latin-hypercube-like in node-index space: on each axis the n picks are spread
     evenly over the nodes (both extremes included; every node when n ≥ axis length), the axes are
@@ -199,6 +276,8 @@ def preset_grid(name: str, seed: int = 0, exclude=None, include=None) -> np.ndar
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    if PRESETS[name]["sampling"] == "continuous":
+        return continuous_nodes(PRESETS[name]["n_models"], seed=seed, exclude=exclude, include=include)
     full = paper_grid()
     keep = _node_mask(full, exclude, include)
     allowed = full[keep]

@@ -228,3 +228,73 @@ def test_cli_engine_option_values():
     for bad in ("resolution", "=3", "1x=2"):
         with pytest.raises(argparse.ArgumentTypeError):
             engine_option(bad)
+
+
+def test_continuum_stored_and_physical_flux_exact(tmp_path):
+    """New grids store C = D[F]/D[F/F_c]: flux * C is the degraded physical flux; for the analytic
+    engine's smooth continuum C is D[F_c] to < 1e-3."""
+    from glocal.degrade import degrade
+    from glocal.synthesis import synthesize_variants
+    out = tmp_path / "c.h5"
+    variants = [{"O": 0.0, "Mg": 0.0}, {"O": 1.0, "Mg": 0.5}]
+    build_grid(NODES[:1], out, engine=analytic_engine, scheduler="serial", variants=variants, progress=False,
+               wave_range=WAVE_RANGE, line_list=one_line_list())
+    ds = load_dataset(out)
+    assert ds.continuum is not None and ds.continuum.shape == ds.flux.shape
+    t, g, f = NODES[0]
+    vs = synthesize_variants(t, g, f, variants, engine=_engine_name_for(analytic_engine), wave_range=WAVE_RANGE,
+                             line_list=one_line_list())
+    grid = csst_grid(*WAVE_RANGE, 200)
+    phys = degrade(vs.wave, vs.flux, grid=grid)[1]
+    np.testing.assert_allclose(ds.physical_flux(), phys, rtol=2e-6)
+    np.testing.assert_allclose(ds.continuum, degrade(vs.wave, vs.continuum, grid=grid)[1], rtol=1e-3)
+    assert "continuum" in ds.provenance["parameters"]
+    # a file written without /continuum (older glocal) is resumed without it
+    import h5py
+    with h5py.File(out, "a") as h5:
+        del h5["continuum"]
+    r = build_grid(NODES[:2], out, engine=analytic_engine, scheduler="serial", variants=variants, progress=False,
+                   wave_range=WAVE_RANGE, line_list=one_line_list())
+    assert r["n_done_before"] == 1 and r["n_built"] == 1
+    old = load_dataset(out)
+    assert old.continuum is None and old.n == 4
+
+
+def _engine_name_for(func):
+    from glocal.build import _engine_name
+    return _engine_name(func)
+
+
+def test_realstars_preset_limit_resume_and_design(tmp_path):
+    """The realstars preset brings 20 joint variants per atmosphere, different for each atmosphere and
+    reproducible; --limit builds the first N; a resume with another seed or variants is refused."""
+    from glocal.grid import preset_grid
+    out = tmp_path / "rs.h5"
+    kw = dict(engine=analytic_engine, scheduler="serial", progress=False, wave_range=WAVE_RANGE,
+              line_list=one_line_list())
+    r1 = build_grid("realstars", out, limit=2, **kw)
+    assert r1["n_built"] == 2 and r1["n_nodes"] == 1600 and r1["cpu_seconds"] > 0
+    r2 = build_grid("realstars", out, limit=3, **kw)
+    assert r2["n_done_before"] == 2 and r2["n_built"] == 1
+    ds = load_dataset(out)
+    nodes = preset_grid("realstars")[:3]
+    np.testing.assert_array_equal(np.unique(ds.labels["model_id"]), nodes["model_id"])
+    assert np.bincount(ds.labels["model_id"] - nodes["model_id"][0]).tolist() == [20, 20, 20]
+    o = [np.sort(ds.labels["ofe"][ds.labels["model_id"] == m]) for m in nodes["model_id"]]
+    assert not np.allclose(o[0], o[1]) and min(x.min() for x in o) >= -0.2 and max(x.max() for x in o) <= 1.2
+    m0 = ds.labels["model_id"] == nodes["model_id"][0]
+    ofe0, mgfe0 = ds.labels["ofe"][m0], ds.labels["mgfe"][m0]
+    assert np.ptp(mgfe0) > 1.0 and abs(np.corrcoef(ofe0, mgfe0)[0, 1]) < 0.9   # joint, not one at a time
+    assert ds.labels["teff"][m0][0] == nodes["teff"][0]
+    fresh = build_grid("realstars", tmp_path / "b.h5", limit=3, **kw)          # reproducible from the seed
+    assert fresh["n_built"] == 3
+    np.testing.assert_array_equal(load_dataset(tmp_path / "b.h5").labels["ofe"], ds.labels["ofe"])
+    with pytest.raises(ValueError, match="design"):
+        build_grid("realstars", out, limit=4, seed=1, **kw)
+    with pytest.raises(ValueError, match="design"):
+        build_grid("realstars", out, limit=4, variants="joint:32", **kw)
+    with pytest.raises(ValueError, match="limit"):
+        build_grid("realstars", out, limit=0, **kw)
+    assert len(resolve_variants("joint:20")) == 20
+    with pytest.raises(ValueError):
+        resolve_variants("joint:0")

@@ -322,3 +322,70 @@ def test_minimal_labels_with_required_labels_override(tmp_path):
     assert set(d.labels) == {"model_id"}
     with pytest.raises(ValueError, match="missing required"):
         ds.load_dataset(path)
+
+
+# ------------------------------------------------------------------ optional /continuum
+def test_continuum_round_trip_resume_and_mixing(tmp_path, monkeypatch):
+    monkeypatch.setattr(ds, "_rows_per_chunk", lambda n_pix: 3)
+    path = tmp_path / "c.h5"
+    conts = []
+    with ds.DatasetWriter(path, WAVE, PROV, continuum=True) as w:
+        for k, models in enumerate([[0], [1, 2]]):
+            f, lab = batch(models, n_var=5, seed=k)
+            c = 1e6 * (1.0 + np.arange(f.shape[0]))[:, None] * np.ones(N_PIX)
+            w.append(f, lab, continuum=c)
+            conts.append(c.astype(np.float32))
+        with pytest.raises(ValueError, match="continuum"):
+            w.append(*batch([5]))                    # a writer with continuum needs it
+        with pytest.raises(ValueError, match="finite and > 0"):
+            w.append(*batch([6]), continuum=np.zeros((4, N_PIX)))
+    with ds.DatasetWriter(path, WAVE, PROV, continuum=None) as w:   # None: as the file (resume)
+        assert w.continuum is True
+        f, lab = batch([3], n_var=5, seed=7)
+        w.append(f, lab, continuum=np.full(f.shape, 2.0))
+        conts.append(np.full(f.shape, 2.0, np.float32))
+    d = ds.load_dataset(path)
+    np.testing.assert_array_equal(d.continuum, np.concatenate(conts))
+    np.testing.assert_allclose(d.physical_flux(), d.flux.astype(float) * d.continuum)
+    sub = d.subset(d.labels["model_id"] == 1)
+    np.testing.assert_array_equal(sub.continuum, d.continuum[d.labels["model_id"] == 1])
+    with h5py.File(path) as h5:
+        assert h5["continuum"].chunks == h5["flux"].chunks
+    with pytest.raises(ValueError, match="refusing to mix"):
+        ds.DatasetWriter(path, WAVE, PROV, continuum=False)
+    # files without it still load (continuum None) and are resumed without it
+    old = ds.write_dataset(tmp_path / "old.h5", WAVE, *batch([0, 1]), PROV)
+    o = ds.load_dataset(old)
+    assert o.continuum is None and o.subset([0]).continuum is None
+    with pytest.raises(ValueError, match="no /continuum"):
+        o.physical_flux()
+    with ds.DatasetWriter(old, WAVE, PROV, continuum=None) as w:
+        assert w.continuum is False
+        with pytest.raises(ValueError, match="no /continuum"):
+            w.append(*batch([2]), continuum=np.ones((4, N_PIX)))
+    with pytest.raises(ValueError):
+        ds.DatasetWriter(tmp_path / "x.h5", WAVE, PROV, continuum="yes")
+
+
+def test_continuum_is_validated_on_load(tmp_path):
+    path = tmp_path / "c.h5"
+    f, lab = batch([0])
+    with ds.DatasetWriter(path, WAVE, PROV, continuum=True) as w:
+        w.append(f, lab, continuum=np.ones_like(f))
+    with h5py.File(path, "a") as h5:
+        h5["continuum"][0, 3] = -1.0
+    with pytest.raises(ValueError, match="/continuum"):
+        ds.load_dataset(path)
+
+
+def test_match_provenance_refuses_another_design(tmp_path):
+    path = tmp_path / "d.h5"
+    prov = {**PROV, "design": {"nodes": "realstars", "seed": 0}}
+    with ds.DatasetWriter(path, WAVE, prov, match_provenance=("design",)) as w:
+        w.append(*batch([0]))
+    with ds.DatasetWriter(path, WAVE, prov, match_provenance=("design",)) as w:   # same design resumes
+        w.append(*batch([1]))
+    with pytest.raises(ValueError, match="design"):
+        ds.DatasetWriter(path, WAVE, {**PROV, "design": {"nodes": "realstars", "seed": 1}},
+                         match_provenance=("design",))
+    ds.DatasetWriter(path, WAVE, {**PROV, "design": {"seed": 1}}).close()   # not checked unless asked

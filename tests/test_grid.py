@@ -153,3 +153,45 @@ def test_design_table():
     np.testing.assert_array_equal(tab["mgfe"][:16], [d["Mg"] for d in gr.paper_variants()])
     with pytest.raises(ValueError, match="variants"):
         gr.design_table(models, [{"C": 0.3}])
+
+
+# ------------------------------------------------------------------ realstars (continuous) preset
+def test_realstars_preset_continuous_in_coverage_and_reproducible():
+    from glocal.atmospheres import in_coverage
+    p = gr.preset_grid("realstars", seed=0)
+    spec = gr.PRESETS["realstars"]
+    assert p.size == spec["n_models"] >= 1500 and p.dtype == gr.GRID_DTYPE
+    n_var = int(gr.preset_variants("realstars").split(":")[1])
+    assert n_var in (20, 32) and p.size * n_var >= 30000
+    assert np.all(in_coverage(p["teff"], p["logg"], p["feh"]))
+    assert np.unique(p["model_id"]).size == p.size and p["model_id"].min() >= gr.CONTINUOUS_ID_OFFSET
+    assert np.all(np.diff(p["model_id"]) > 0)
+    # continuous: almost every value lies between the paper's nodes, spread over the paper's ranges
+    for f, ax in (("teff", gr.TEFF_NODES), ("logg", gr.LOGG_NODES), ("feh", gr.FEH_NODES)):
+        assert np.isin(p[f], ax).mean() < 0.1
+        assert p[f].min() >= ax.min() and p[f].max() <= ax.max()
+        lo, hi = ax.min(), ax.max()
+        assert p[f].min() < lo + 0.02 * (hi - lo) and p[f].max() > hi - 0.02 * (hi - lo)
+        counts = np.histogram(p[f], bins=9, range=(lo, hi))[0]
+        assert counts.min() > 0.5 * counts.mean()      # no empty stretch on any axis
+    np.testing.assert_array_equal(p, gr.preset_grid("realstars", seed=0))
+    q = gr.preset_grid("realstars", seed=1)
+    assert not np.array_equal(p["teff"], q["teff"])
+    # a point keeps its id under an extra filter
+    r = gr.continuous_nodes(50, seed=0, include=lambda t, g, f: f < -2.5)
+    assert np.all(r["feh"] < -2.5)
+    common = np.intersect1d(r["model_id"], p["model_id"])
+    for m in common:
+        np.testing.assert_array_equal(r[r["model_id"] == m], p[p["model_id"] == m])
+    with pytest.raises(ValueError):
+        gr.continuous_nodes(0)
+
+
+def test_preset_summary_and_variants():
+    s = gr.preset_summary("realstars")
+    assert s["n_models"] == gr.PRESETS["realstars"]["n_models"] and s["n_variants"] == 20
+    assert s["n_spectra"] == s["n_models"] * 20 >= 30000
+    assert s["variant_ranges"] == {"O": (-0.2, 1.2), "Mg": (-0.2, 1.2)} and s["sampling"] == "continuous"
+    assert gr.preset_summary("ci")["n_spectra"] == 24 * 16 and gr.preset_variants("paper") == "paper"
+    with pytest.raises(ValueError, match="unknown preset"):
+        gr.preset_variants("huge")
