@@ -364,8 +364,8 @@ def score_aware_flow(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, beta: to
 class Dropout(nn.Dropout):
     """``nn.Dropout`` whose mask is drawn from 16 random bits per entry.
 
-    Each entry is kept iff a uniform 16-bit integer ``r`` (four per 64-bit word of torch's
-    generator) satisfies ``r < round((1 − p)·2¹⁶)``: the keep probability is
+    Each entry is kept iff a uniform integer ``r ∈ [0, 2¹⁶)`` (16 bits, four per 64-bit word of
+    torch's generator) satisfies ``r < round((1 − p)·2¹⁶)``: the keep probability is
     ``round((1 − p)·2¹⁶)/2¹⁶``, within ``2⁻¹⁷`` of ``1 − p``. Kept entries are scaled by
     ``1/(1 − p)``, as in ``nn.Dropout``. The masks are reproducible under ``torch.manual_seed``
     but are not the ones ``nn.Dropout`` would draw. Other devices, and ``inplace=True``, use
@@ -376,7 +376,7 @@ class Dropout(nn.Dropout):
         if not self.training or self.p == 0.0 or x.device.type != "cpu" or self.inplace:
             return super().forward(x)
         n, t = x.numel(), _keep_threshold(self.p)
-        if t > 32767:                      # p < 2⁻¹⁷: every entry kept
+        if t > 32767:                      # p ≤ 2⁻¹⁷: every entry kept
             return x / (1.0 - self.p)
         bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-(1 << 63), None)
         keep = bits.view(torch.int16)[:n].view(x.shape) < t
