@@ -249,3 +249,24 @@ def test_bad_pixels_under_the_mask_are_fine():
     mask[[10, 200]] = True
     n = normalize_calibrated(wave, f, mask)[0]
     assert np.isnan(n[[10, 200]]).all() and np.isfinite(np.delete(n, [10, 200])).all()
+
+
+def test_window_at_the_blue_end_is_fitted_not_extrapolated():
+    """A spectrum that starts inside the 2770–3400 Å window (a hot star cut at 3000 Å) must not get P
+    extrapolated over the window: with a Balmer-jump-like step the extrapolation reaches N ≫ 1."""
+    from glocal.degrade import csst_grid
+    from glocal.observed.normalize import _fit_pixels
+
+    wave = csst_grid()
+    x = 1.4388e8 / (wave * 8000.0)
+    flux = 1.0 / (wave**5 * np.expm1(x)) * np.where(wave < 3650.0, 0.35, 1.0)
+    mask = wave < 3000.0
+    norm, _, _ = normalize_calibrated(wave, flux, mask)
+    full, _, _ = normalize_calibrated(wave, flux)
+    # the step itself is beyond a degree-5 polynomial (N reaches 1.62 with full coverage); the cut spectrum
+    # must stay like it (extrapolating P from 3400 Å down to 3000 Å gave N = 38.7 at the cut)
+    assert np.nanmax(norm) < 1.1 * np.nanmax(full) and np.nanmin(norm) > 0.9 * np.nanmin(full)
+    # the rule itself: the blue window is fitted here, but left out when the spectrum reaches below it
+    assert _fit_pixels(wave, ~mask, np.array([[2770.0, 3400.0]]), 5)[(wave > 3000) & (wave < 3400)].all()
+    inside = (wave > 2800) & (wave < 3400)
+    assert not _fit_pixels(wave, np.ones_like(mask), np.array([[2770.0, 3400.0]]), 5)[inside].any()

@@ -40,7 +40,8 @@ away by training with reddened spectra.
   polynomial to 4e-3 in ln λ but only to 3e-2 in 1/λ; the extinction laws are fitted equally well in both.
 * **Degree 5.**  Degree 4 leaves 7e-2 (F99, E(B−V) = 0.5, full band); degree 6 gains little
   invariance (1.9e-2 F99, 5.0e-2 G23) but absorbs up to half of the OH signal.
-* **FEATURE_WINDOWS** (2770–3400 and 5120–5220 Å) are normalised but not fitted, so that a change
+* **FEATURE_WINDOWS** (2770–3400 and 5120–5220 Å) are normalised but not fitted (unless a window reaches
+  an end of the unmasked range: then it is fitted, as P must not be extrapolated), so that a change
   of the Mg II/Mg I, OH and Mg b features does not move P.  Signal survival, Σ_window Δ ln N /
   Σ_window Δ ln(F/F_c) for [Mg/Fe] 0 → 0.4 and [O/Fe] 0 → 0.4 over the four atmospheres: Mg II/Mg I
   (2800–2860 Å) 0.89–1.13, Mg b (5150–5200 Å) 0.95–1.15 (0.91–1.01 on 4000–10000 Å), OH (3050–3250 Å)
@@ -131,11 +132,16 @@ def _fit(v, y, degree, method, clip, lo, hi):
     return coef, use
 
 
-def _fit_pixels(wave, good, exclude):
+def _fit_pixels(wave, good, exclude, degree):
+    """Unmasked pixels outside the excluded windows.  A window is excluded only when at least degree + 1
+    unmasked pixels lie beyond it on each side; a window at an end of the unmasked range is fitted, so that
+    P is never extrapolated across it (a spectrum that starts inside 2770–3400 Å)."""
     fit = good.copy()
+    w_good = wave[good]
     for window in exclude:
         lo, hi = (float(b) for b in window)
-        fit &= ~((wave >= lo) & (wave <= hi))
+        if (w_good < lo).sum() > degree and (w_good > hi).sum() > degree:
+            fit &= ~((wave >= lo) & (wave <= hi))
     return fit
 
 
@@ -173,7 +179,7 @@ def normalize_calibrated(wave, flux, mask=None, sigma=None, *, method: str = "po
     degree, ex = _check_options(method, degree, clip, exclude)
     wave, flux, mask, sigma = _check_inputs(wave, flux, mask, sigma)
     good = ~mask
-    fit = _fit_pixels(wave, good, ex)
+    fit = _fit_pixels(wave, good, ex, degree)
     need = MIN_PIXELS_PER_TERM * (degree + 1)
     if fit.sum() < need:
         raise ValueError(f"{fit.sum()} unmasked pixels outside the excluded windows; the degree-{degree} "
