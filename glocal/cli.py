@@ -98,6 +98,11 @@ def _estimator_names():
     return ESTIMATOR_NAMES
 
 
+def _preset_names() -> list[str]:
+    from glocal.grid import PRESETS
+    return list(PRESETS)
+
+
 def _engine_names():
     from glocal.synthesis import available_engines
     return available_engines()
@@ -107,9 +112,10 @@ def _engine_names():
 def cmd_grid_info(args):
     from glocal import atmospheres, grid
     exclude = (lambda t, g, f: ~atmospheres.in_coverage(t, g, f)) if not args.no_coverage else None
-    nodes = grid.paper_grid() if args.preset == "paper-full" else \
-        grid.preset_grid(args.preset, seed=args.seed, exclude=exclude)
-    summary = grid.grid_summary(nodes)
+    if args.preset == "paper-full":
+        summary = grid.grid_summary(grid.paper_grid())
+    else:
+        summary = grid.preset_summary(args.preset, seed=args.seed, exclude=exclude)
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
     else:
@@ -139,7 +145,7 @@ def cmd_grid_build(args):
     from glocal.build import build_grid
     out = build_grid(args.preset, args.out, engine=args.engine, workers=args.workers,
                      scheduler=args.scheduler, seed=args.seed, progress=not args.quiet,
-                     engine_options=dict(args.engine_option))
+                     engine_options=dict(args.engine_option), limit=args.limit)
     print(f"wrote {out}")
 
 
@@ -255,14 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grid", help="the paper grid (§2.1): info and building")
     gsub = g.add_subparsers(dest="grid_command", required=True)
     gi = gsub.add_parser("info", help="count models and spectra of a preset")
-    gi.add_argument("--preset", default="paper", choices=["ci", "laptop", "paper", "paper-full"],
+    gi.add_argument("--preset", default="paper", choices=[*_preset_names(), "paper-full"],
                     help="'paper-full' ignores atmosphere coverage")
     gi.add_argument("--seed", type=int, default=0)
     gi.add_argument("--no-coverage", action="store_true", help="do not drop nodes outside the atmosphere grid")
     gi.add_argument("--json", action="store_true")
     gi.set_defaults(func=cmd_grid_info)
     gb = gsub.add_parser("build", help="synthesize, degrade and store a grid (resumable)")
-    gb.add_argument("--preset", default="ci", choices=["ci", "laptop", "paper"])
+    gb.add_argument("--preset", default="ci", choices=_preset_names(),
+                    help="grid preset: %(choices)s (glocal grid info --preset NAME describes one)")
+    gb.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="build only the first N in-coverage models; rerun without it to finish the grid")
     gb.add_argument("--engine", default="builtin", choices=_Choices(_engine_names), metavar="ENGINE",
                     help="synthesis engine: %(choices)s (default: %(default)s)")
     gb.add_argument("--out", required=True, type=Path)

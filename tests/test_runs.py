@@ -382,3 +382,22 @@ def test_cli_train_evaluate_predict(data_file, tmp_path, capsys):
     assert main(["train", "--data", str(data_file), "--model", "xgboost", "--out", str(tmp_path / "r2"),
                  "--train-options", '{"max_epochs": 3}']) == 2
     assert "unknown hyper-parameter" in capsys.readouterr().err
+
+
+def test_cli_grid_presets_and_limit():
+    """`grid info` describes every preset with its own variants; `grid build --limit` reaches build_grid."""
+    from glocal import grid
+    from glocal.cli import build_parser
+    for name in grid.PRESETS:
+        args = build_parser().parse_args(["grid", "build", "--preset", name, "--out", "x.h5", "--limit", "3"])
+        assert args.limit == 3 and args.preset == name
+    assert build_parser().parse_args(["grid", "build", "--out", "x.h5"]).limit is None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["grid", "build", "--preset", "nope", "--out", "x.h5"])
+
+
+def test_cli_grid_info_realstars(capsys):
+    from glocal.cli import main
+    assert main(["grid", "info", "--preset", "realstars", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["n_variants"] == 20 and info["n_spectra"] == 20 * info["n_models"] >= 30000
