@@ -41,7 +41,7 @@ def main(argv=None):
     a = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     warnings.filterwarnings("ignore")
-    from glocal.grid import PRESETS, paper_variants, preset_grid
+    from glocal.grid import PRESETS, paper_variants, preset_grid, preset_variants
     from glocal.linelists import builtin_linelist
     from glocal.synthesis import synthesize_variants
     from glocal.synthesis.sme import SMEOptions
@@ -87,6 +87,8 @@ def main(argv=None):
     print(f"peak RSS {rss_mb:.0f} MB")
     proj = {}
     for name in PRESETS:
+        if preset_variants(name) != "paper":  # the projection is per 16-variant model
+            continue
         n = preset_grid(name).size
         proj[name] = dict(n_models=int(n), cpu_hours=n * per_model_16 / 3600.0)
         print(f"preset {name:7s}: {n:6d} models -> {proj[name]['cpu_hours']:9.1f} CPU-hours "

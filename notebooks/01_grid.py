@@ -81,10 +81,10 @@ def exclude(t, g, f):
 
 rows = []
 for name in grid.PRESETS:
-    nodes = grid.preset_grid(name, seed=p.seed, exclude=exclude)
-    s = grid.grid_summary(nodes)
-    rows.append({"preset": name, "models": s["n_models"], "spectra": s["n_spectra"],
-                 "Teff values": s["n_teff"], "log g values": s["n_logg"], "[Fe/H] values": s["n_feh"]})
+    s = grid.preset_summary(name, seed=p.seed, exclude=exclude)
+    rows.append({"preset": name, "sampling": s["sampling"], "models": s["n_models"], "variants": s["variants"],
+                 "spectra": s["n_spectra"], "Teff values": s["n_teff"], "log g values": s["n_logg"],
+                 "[Fe/H] values": s["n_feh"]})
 pd.DataFrame(rows).set_index("preset")
 
 # %%
