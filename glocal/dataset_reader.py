@@ -151,7 +151,8 @@ def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
     shape (n,) and finite, and the optional ``/continuum`` (:attr:`Dataset.continuum`, None when
     absent) of the shape of ``/flux``, finite and > 0.  FileNotFoundError when missing, ValueError
     (naming the file and what is wrong) otherwise; a UserWarning when committed shards are not
-    merged yet (they are not read).
+    merged yet (they are not read).  Rows come sorted by ``model_id`` (stable), whatever order the
+    models were stored in, so that splits and training of one seed do not depend on the build's timing.
     """
     path = Path(path)
     parts = path.with_name(path.name + ".parts")
@@ -191,4 +192,18 @@ def load_dataset(path, required_labels=REQUIRED_LABELS) -> Dataset:
             raise ValueError(f"{path}: label {k!r} has shape {v.shape}, expected ({flux.shape[0]},)")
         if v.dtype.kind == "f" and not np.isfinite(v).all():
             raise ValueError(f"{path}: label {k!r} contains non-finite values")
-    return Dataset(wave, flux, labels, prov, done, cont)
+    return _canonical_order(Dataset(wave, flux, labels, prov, done, cont))
+
+
+def _canonical_order(ds: Dataset) -> Dataset:
+    """``ds`` with its rows sorted by ``model_id`` (stable: a model's rows keep their stored variant order).
+
+    A grid's rows are stored in the order its models finished (Dask workers race), so without this the
+    random split and the training batches of the same seed would depend on that race.
+    """
+    ids = ds.labels.get("model_id")
+    if ids is None or ids.size < 2 or np.all(ids[1:] >= ids[:-1]):
+        return ds
+    order = np.argsort(ids, kind="stable")
+    return Dataset(ds.wave, ds.flux[order], {k: v[order] for k, v in ds.labels.items()}, ds.provenance,
+                   ds.done, None if ds.continuum is None else ds.continuum[order])
