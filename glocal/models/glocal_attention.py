@@ -101,7 +101,7 @@ class _NormaliseFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x):
-        norm = (x * x).sum(-1, keepdim=True).sqrt_()
+        norm = torch.linalg.vecdot(x, x).unsqueeze_(-1).sqrt_()
         r = norm.clamp_min(1e-6)
         n = x / r
         ctx.save_for_backward(n, r, norm >= 1e-6)
@@ -110,8 +110,8 @@ class _NormaliseFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         n, r, free = ctx.saved_tensors
-        gn = (g * n).sum(-1, keepdim=True).mul_(free)
-        return (g - n * gn).div_(r)
+        gn = torch.linalg.vecdot(g, n).unsqueeze_(-1).mul_(free)
+        return torch.addcmul(g, n, gn, value=-1.0).div_(r)
 
 
 def _normalise(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
