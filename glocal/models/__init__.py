@@ -3,11 +3,11 @@
 ``estimator(name, **hyperparameters)`` for ``name`` in :data:`ESTIMATOR_NAMES` ("spt-glocal", "spt",
 "xgboost", "lightgbm", "catboost") returns an unfitted estimator with ``fit(X, y, *, X_val, y_val)``,
 ``predict(X[, return_std=True])`` and ``save(directory)``; :func:`load` restores any of them (see
-:mod:`glocal.models.estimator`). ``build(name, config="cpu", n_pixels=...)`` returns the bare
+:mod:`glocal.models.protocol`). ``build(name, config="cpu", n_pixels=...)`` returns the bare
 :class:`SpectrumTransformer` of "spt-glocal" or "spt".
 """
 from .backbone import CONFIGS, MODEL_NAMES, SpectrumTransformer, build, count_parameters, resolve_config
-from .estimator import ESTIMATOR_NAMES, Estimator, NotFittedError, estimator, estimator_class, load
+from .protocol import ESTIMATOR_NAMES, Estimator, NotFittedError, estimator, estimator_class, load
 from .gbt_catboost import CatBoostEstimator
 from .gbt_lightgbm import LightGBMEstimator
 from .gbt_xgboost import XGBoostEstimator

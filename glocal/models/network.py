@@ -19,7 +19,7 @@ from torch import nn
 from .._io import read_json
 from ..training import TrainOptions, predict_array, train_model
 from .backbone import build, count_parameters, resolve_config
-from .estimator import Estimator
+from .protocol import Estimator
 
 __all__ = ["NetworkEstimator", "mc_dropout", "mc_dropout_predict"]
 

@@ -24,7 +24,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._io import read_json
-from .estimator import Estimator
+from .protocol import Estimator
 
 __all__ = ["TreeEstimator", "TREE_KINDS"]
 
