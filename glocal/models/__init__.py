@@ -7,7 +7,6 @@
 :class:`SpectrumTransformer` of "spt-glocal" or "spt".
 """
 from .backbone import CONFIGS, MODEL_NAMES, SpectrumTransformer, build, count_parameters, resolve_config
-from .protocol import ESTIMATOR_NAMES, Estimator, NotFittedError, estimator, estimator_class, load
 from .gbt_catboost import CatBoostEstimator
 from .gbt_lightgbm import LightGBMEstimator
 from .gbt_xgboost import XGBoostEstimator
@@ -19,6 +18,7 @@ from .glocal_attention import (
     score_aware_flow,
 )
 from .network import NetworkEstimator, mc_dropout, mc_dropout_predict
+from .protocol import ESTIMATOR_NAMES, Estimator, NotFittedError, estimator, estimator_class, load
 from .spt import SPTEstimator
 from .spt_glocal import SPTGloCalEstimator
 from .trees import TREE_KINDS, TreeEstimator
