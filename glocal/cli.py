@@ -54,23 +54,29 @@ PREDICT_RULES = """\
 Predict labels for every spectrum in FILE(s): each is read (glocal.observed.read_spectra), converted to
 air, shifted to rest by --rv, degraded to R=200 on the CSST grid 2550-10000 A with bad pixels masked
 (glocal.observed.prepare), then given to a run.  One CSV row per spectrum: source, index (position in its
-file), object, name, run, band, flux_kind, n_pixels_used, n_pixels_interpolated, teff, logg, feh, ofe,
-mgfe and their _std (MC dropout; NaN for labels the run does not predict), flag.
+file), object, name, run, band (the measured range used, A), flux_kind, n_pixels_used,
+n_pixels_interpolated, then teff, logg, feh, ofe, mgfe with _std (calibrated 68 % half-width) and _err95
+(95 % half-width), then flag.
 
 rules (glocal.observed.predict):
   flux kind   --flux auto: calibrated when the flux unit is a physical flux density, else normalized
               when the median of the good pixels is in [0.5, 1.5] and their 99th percentile <= 3, else
-              calibrated.  The shipped runs read normalized F/F_c only: a calibrated spectrum gets NaN
-              and the flag flux_calibrated_unsupported.
-  band        --band auto tries the full band (2550-10000 A), then the optical (4000-10000 A); a band
-              is used when >= 90 % of its R=200 pixels are measured and no interior gap exceeds 10
-              pixels.  None usable: NaN and flag insufficient_coverage(full=F,optical=F).
-  masks       masked pixels of the chosen band are filled (the shipped runs take no mask): interior
-              gaps by linear interpolation, gaps at the band ends with the nearest measured value;
-              flag interpolated_pixels=N (informational: the numbers are still given).
+              calibrated.  The default runs (pretrained:observed-normalized / observed-calibrated)
+              are picked by that kind; a calibrated spectrum is normalised by N = F / exp P(ln lambda)
+              (glocal.observed.normalize), exactly as its training spectra were.
+  coverage    a run reads any coverage that keeps >= 90 % of the R=200 pixels of 4000-9000 A measured
+              with no interior gap over 10 pixels; missing pixels are given to the model as missing
+              (it was trained with random coverage cuts and bad pixels).  Otherwise NaN and the flag
+              insufficient_coverage(4000-9000A=F,longest_gap=Npx).
+  uncertainty _std and _err95 are split-conformal intervals calibrated on held-out synthetic spectra
+              (68 % and 95 % coverage there; glocal.conformal).
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
               (normalized flux outside [0, 1.5] after degradation), not_prepared(reason) (input
-              coarser than R=200, or outside 2550-10000 A).
+              coarser than R=200, or outside 2550-10000 A); the flag near_training_edge(...) (values
+              kept) when a label is within 2 % of its training range of an edge, or beyond it.
+  --band paper|full|optical uses the paper's two-label runs instead ([O/Fe], [Mg/Fe]; normalized flux
+              only, flag flux_calibrated_unsupported otherwise; the full band when >= 90 % of its pixels
+              are measured, else the optical; masked pixels interpolated, flag interpolated_pixels=N).
 The flag is empty when nothing is wrong, else ;-separated reasons.
 """
 
@@ -171,6 +177,17 @@ def cmd_train(args):
     print(f"run written to {run}")
 
 
+def cmd_train_observed(args):
+    from glocal.observed.training import ObservedTraining, train_observed_run
+    opts = ObservedTraining(model=args.model, copies=args.copies, max_epochs=args.max_epochs, seed=args.seed)
+    run = train_observed_run(args.grid, args.kind, args.out, opts, progress=not args.quiet)
+    test = run.metrics["observed_test"]
+    for lab in run.labels:
+        m = test[lab]
+        print(f"{lab:5s} MAE {m['mae']:.4g}  coverage 68% {m['coverage68']:.3f}  95% {m['coverage95']:.3f}")
+    print(f"run written to {args.out}")
+
+
 def cmd_evaluate(args):
     from glocal.runs import evaluate_run, load_run
     snr = [float(s) for s in args.snr.split(",")] if args.snr else None
@@ -179,12 +196,14 @@ def cmd_evaluate(args):
 
 
 def _predict_candidates(run_spec, band):
-    """``[(band label, Run, run label)]`` that ``glocal predict`` tries, in order (see PREDICT_RULES)."""
-    from glocal.observed.predict import default_candidates
+    """``[(key, Run, run label)]`` that ``glocal predict`` uses (see PREDICT_RULES)."""
+    from glocal.observed.predict import default_candidates, run_kind
     from glocal.runs import load_run
     if run_spec is None:
-        return [(b, load_run(spec), spec) for b, spec in default_candidates(band)]
+        return [(key, load_run(spec), spec) for key, spec in default_candidates(band)]
     run = load_run(run_spec)
+    if run_kind(run) is not None:
+        return [(run_kind(run), run, str(run_spec))]
     run_band = run.config.get("band")
     label = run_band if isinstance(run_band, str) else f"{run.wave[0]:.0f}-{run.wave[-1]:.0f}"
     if band != "auto" and band != run_band:
@@ -236,9 +255,11 @@ def _add_predict_parser(sub) -> None:
     pr.add_argument("-o", "--output", required=True, type=Path, help="CSV output (written atomically)")
     pr.add_argument("--run", default=None,
                     help="run directory or pretrained:<name> (see 'glocal pretrained'); default: the shipped "
-                         "spt-glocal-full / spt-glocal-optical runs chosen by --band")
-    pr.add_argument("--band", default="auto", choices=["auto", "full", "optical"],
-                    help="band of the shipped run to use (default: %(default)s, rule below)")
+                         "observed-normalized / observed-calibrated runs chosen by the flux kind")
+    pr.add_argument("--band", default="auto", choices=["auto", "paper", "full", "optical"],
+                    help="auto: the five-label runs for observed spectra, by flux kind; paper: the paper's "
+                         "two-label runs (full band, else optical); full/optical: one of them "
+                         "(default: %(default)s)")
     pr.add_argument("--flux", default="auto", choices=["auto", "normalized", "calibrated"],
                     help="kind of the input flux (default: %(default)s = detected, rule below)")
     pr.add_argument("--rv", type=float, default=0.0, metavar="KM/S",
@@ -305,6 +326,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--train-options", default=None, help='JSON, e.g. \'{"max_epochs": 50}\'')
     t.set_defaults(func=cmd_train)
+
+    to = sub.add_parser("train-observed", help="train a five-label run for observed spectra of one flux kind "
+                        "(augmented, masked, conformal uncertainties; glocal.observed.training)")
+    to.add_argument("--grid", required=True, type=Path, help="grid file built with --preset realstars")
+    to.add_argument("--kind", required=True, choices=["normalized", "calibrated"])
+    to.add_argument("--out", required=True, type=Path, help="run directory (resumed when it exists)")
+    to.add_argument("--model", default="spt-glocal", choices=_Choices(_estimator_names), metavar="MODEL",
+                    help="estimator: %(choices)s (default: %(default)s)")
+    to.add_argument("--copies", type=int, default=6, help="augmented draws per training spectrum")
+    to.add_argument("--max-epochs", type=int, default=8)
+    to.add_argument("--seed", type=int, default=0)
+    to.add_argument("--quiet", action="store_true")
+    to.set_defaults(func=cmd_train_observed)
 
     e = sub.add_parser("evaluate", help="metrics of a run on a dataset's test split (§3.4)")
     e.add_argument("run", type=Path)

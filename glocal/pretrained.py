@@ -62,6 +62,8 @@ def export_run(run, out, *, half: bool = True, note: str = "", check_flux=None, 
     write_json(tmp / "config.json", {**src.config, "format_version": FORMAT_VERSION})
     np.save(tmp / "wave.npy", src.wave)
     write_json(tmp / "metrics.json", src.metrics)
+    if src.uncertainty is not None:
+        write_json(tmp / "uncertainty.json", src.uncertainty)
     src.estimator.save(tmp, half=half)
     prov = dict(src.provenance)
     prov["export"] = {"source_run": str(src.path), "weights_dtype": "float16" if half else "float32",

@@ -98,6 +98,7 @@ class Run:
     metrics: dict
     provenance: dict
     split: dict
+    uncertainty: dict | None = None
 
     @property
     def name(self) -> str:
@@ -247,7 +248,8 @@ def load_run(path) -> Run:
             split = {k: z[k] for k in z.files}
     metrics = read_json(path / "metrics.json", "run") if (path / "metrics.json").exists() else {}
     prov = read_json(path / "provenance.json", "run")
-    return Run(path, cfg, est, wave, metrics, prov, split)
+    unc = read_json(path / "uncertainty.json", "run") if (path / "uncertainty.json").is_file() else None
+    return Run(path, cfg, est, wave, metrics, prov, split, unc)
 
 
 def as_run(run) -> Run:

@@ -102,11 +102,18 @@ def _as_2d_labels(y, what) -> np.ndarray:
     return y
 
 
-def _as_flux(x, what) -> np.ndarray:
+def _as_flux(x, what, allow_missing: bool = False) -> np.ndarray:
+    """``x`` as float32 (n, n_pixels); NaN (a missing pixel) only when ``allow_missing``, never inf
+    and never a row without a measured pixel."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"{what} must be 2-D (n_spectra, n_pixels), got shape {x.shape}")
-    if not np.isfinite(x).all():
+    if allow_missing:
+        if np.isinf(x).any():
+            raise ValueError(f"{what} contains infinite values")
+        if x.shape[1] and np.isnan(x).all(axis=1).any():
+            raise ValueError(f"{what} has a spectrum with no measured pixel (all NaN)")
+    elif not np.isfinite(x).all():
         raise ValueError(f"{what} contains NaN or infinite values")
     return x
 
@@ -164,7 +171,7 @@ def average_state_dicts(states: list[dict]) -> dict:
 def predict_array(model: nn.Module, x, *, batch_size: int = 512,
                   device: str | torch.device | None = None) -> np.ndarray:
     """Deterministic (eval-mode) model outputs for spectra ``x`` (n, n_pixels), float64."""
-    x = _as_flux(x, "x")
+    x = _as_flux(x, "x", bool(getattr(model, "missing", False)))
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was = model.training
     model.eval()
@@ -339,7 +346,8 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: Train
 
 
 def _check_data(model, x_train, y_train, x_val, y_val):
-    x_train, x_val = _as_flux(x_train, "x_train"), _as_flux(x_val, "x_val")
+    missing = bool(getattr(model, "missing", False))
+    x_train, x_val = _as_flux(x_train, "x_train", missing), _as_flux(x_val, "x_val", missing)
     y_train, y_val = _as_2d_labels(y_train, "y_train"), _as_2d_labels(y_val, "y_val")
     if len(x_train) != len(y_train) or len(x_val) != len(y_val):
         raise ValueError(f"spectra/label row counts differ: train {len(x_train)}/{len(y_train)}, "
@@ -358,8 +366,11 @@ def _set_input_normalisation(model: nn.Module, x_train: np.ndarray) -> None:
     if not hasattr(model, "set_input_normalisation"):
         raise TypeError(f"{type(model).__name__} has no set_input_normalisation(); "
                         "use TrainOptions(normalise_input=False)")
-    mean = x_train.mean(axis=0, dtype=np.float64)
-    rms = float(np.sqrt(np.mean((x_train - mean) ** 2)))
+    # NaN = missing pixel (models with missing=True); a pixel never measured in training keeps a NaN
+    # mean, which the model reads as "always missing"
+    counts = (~np.isnan(x_train)).sum(axis=0)
+    mean = np.where(counts > 0, np.nansum(x_train, axis=0, dtype=np.float64) / np.maximum(counts, 1), np.nan)
+    rms = float(np.sqrt(np.nanmean((x_train - mean) ** 2)))
     model.set_input_normalisation(mean, rms if rms > 0 else 1.0)
 
 

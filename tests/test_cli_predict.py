@@ -1,5 +1,6 @@
-"""``glocal predict FILE -o out.csv``: every input through glocal.observed, one row per spectrum, the
-five-label schema, band choice, mask filling, refusal flags for calibrated and out-of-domain input."""
+"""``glocal predict FILE -o out.csv --band paper``: the paper's two-label runs through glocal.observed,
+one row per spectrum, the five-label schema, band choice, mask filling, refusal flags for calibrated and
+out-of-domain input.  The default five-label runs are tested in test_predict_observed.py."""
 from __future__ import annotations
 
 import gzip
@@ -17,7 +18,8 @@ from glocal.observed.predict import LABEL_COLUMNS, MAX_INTERIOR_GAP, fill_masked
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_spectra"
 COLUMNS = ["source", "index", "object", "name", "run", "band", "flux_kind", "n_pixels_used",
-           "n_pixels_interpolated"] + [c for lab in LABEL_COLUMNS for c in (lab, f"{lab}_std")] + ["flag"]
+           "n_pixels_interpolated"] + [c for lab in LABEL_COLUMNS for c in (lab, f"{lab}_std", f"{lab}_err95")]
+COLUMNS += ["flag"]
 
 
 def star(lo=2550.0, hi=10000.0, step=0.5, seed=0):
@@ -58,6 +60,8 @@ def gzip_file(src, dst):
 
 def run_predict(tmp_path, files, *extra, name="out.csv"):
     out = tmp_path / name
+    if "--band" not in extra:
+        extra = (*extra, "--band", "paper")
     assert main(["predict", *map(str, files), "-o", str(out), *extra]) == 0
     df = pd.read_csv(out)
     text = ["source", "object", "name", "run", "band", "flux_kind", "flag"]
@@ -176,7 +180,8 @@ def test_help_states_options_defaults_and_rules(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for needle in ("--run", "--rv", "--vacuum", "--air", "--flux", "--band", "default: auto", "90 %",
                    "interpolated_pixels=N", "flux_calibrated_unsupported", "insufficient_coverage",
-                   "negative_flux", "flux_out_of_range", "teff, logg, feh, ofe, mgfe"):
+                   "negative_flux", "flux_out_of_range", "teff, logg, feh, ofe, mgfe", "_err95",
+                   "near_training_edge", "4000-9000 A", "split-conformal"):
         assert needle in text, needle
 
 
@@ -190,7 +195,7 @@ def test_fill_masked_rule():
     assert fill_masked(flux, np.ones(7, bool)) == (None, 7)
 
 
-def test_real_spectra_go_through(tmp_path):
+def test_real_spectra_go_through_the_paper_runs(tmp_path):
     files = sorted(REAL.glob("*/*.fits*")) if REAL.is_dir() else []
     if not files:
         pytest.skip(f"no real spectra at {REAL} (the shared data folder is not present)")

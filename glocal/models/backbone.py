@@ -6,6 +6,12 @@ training split, see :meth:`SpectrumTransformer.set_input_normalisation`), padded
 linear patch embedding maps each patch to a ``dim``-wide token, a learnable position embedding is
 added, an optional CLS token is prepended, and ``depth`` pre-norm transformer blocks (attention +
 GELU MLP, residual connections) follow.
+
+With ``missing=True`` in the config the model reads spectra with gaps: NaN marks a pixel that was not
+measured.  Such pixels enter the patch embedding as 0 (the training mean, after normalisation) and a
+second linear embedding of the patch's 0/1 missing-pixel indicator is added to the token, so that a
+masked pixel is told apart from a measured one at the mean (padding pixels count as missing).  A
+spectrum with no measured pixel is refused.
 The pooled token (CLS or the mean over tokens) goes through a final LayerNorm and a linear
 regression head with ``n_outputs`` outputs ([O/Fe], [Mg/Fe] by default; more labels such as Teff,
 log g, [Fe/H] simply widen the head).
@@ -40,10 +46,10 @@ MODEL_NAMES = ("spt-glocal", "spt")
 CONFIGS: dict[str, dict] = {
     "cpu": dict(dim=96, depth=4, heads=4, mlp_ratio=2.0, patch_size=8, pool="mean",
                 dropout=0.1, window=8, n_window_layers=2, p=3, alpha=0.9,
-                gamma=2, n_outputs=2),
+                gamma=2, n_outputs=2, missing=False),
     "paper": dict(dim=768, depth=12, heads=12, mlp_ratio=4.0, patch_size=8, pool="cls",
                   dropout=0.1, window=8, n_window_layers=2, p=3, alpha=0.9,
-                  gamma=2, n_outputs=2),
+                  gamma=2, n_outputs=2, missing=False),
 }
 _KEYS = set(CONFIGS["cpu"])
 
@@ -73,6 +79,8 @@ def resolve_config(config: str | dict = "cpu") -> dict:
     for key in ("dim", "depth", "heads", "patch_size", "window", "n_window_layers", "n_outputs"):
         if int(out[key]) != out[key] or out[key] < 1:
             raise ValueError(f"config[{key!r}] must be a positive integer, got {out[key]!r}")
+    if not isinstance(out["missing"], bool):
+        raise ValueError(f"config['missing'] must be True or False, got {out['missing']!r}")
     if not 0.0 <= out["dropout"] < 1.0:
         raise ValueError(f"config['dropout'] must be in [0, 1), got {out['dropout']!r}")
     return out
@@ -120,6 +128,8 @@ class SpectrumTransformer(nn.Module):
         self.n_patches = math.ceil(self.n_pixels / ps)
         self.pad = self.n_patches * ps - self.n_pixels
         self.patch_embed = nn.Linear(ps, dim)
+        self.missing = bool(cfg["missing"])
+        self.mask_embed = nn.Linear(ps, dim) if self.missing else None
         n_tok = self.n_patches + (cfg["pool"] == "cls")
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cfg["pool"] == "cls" else None
         self.pos_embed = nn.Parameter(torch.zeros(1, n_tok, dim))
@@ -150,8 +160,11 @@ class SpectrumTransformer(nn.Module):
         if mean.shape != (self.n_pixels,) or scale.shape != (1,):
             raise ValueError(f"need mean of shape ({self.n_pixels},) and one scale, got "
                              f"{tuple(mean.shape)} and {tuple(scale.shape)}")
-        if not torch.isfinite(mean).all() or not torch.isfinite(scale).all() or scale.item() <= 0:
-            raise ValueError("input normalisation must be finite with scale > 0")
+        bad_mean = torch.isinf(mean).any() or torch.isnan(mean).all() if self.missing else \
+            not torch.isfinite(mean).all()
+        if bad_mean or not torch.isfinite(scale).all() or scale.item() <= 0:
+            raise ValueError("input normalisation must be finite with scale > 0 (a model with missing=True "
+                             "may have NaN means: pixels never measured in training, always read as missing)")
         with torch.no_grad():
             self.input_mean.copy_(mean)
             self.input_scale.copy_(scale)
@@ -174,15 +187,33 @@ class SpectrumTransformer(nn.Module):
             raise TypeError(f"flux must be a torch.Tensor, got {type(flux).__name__}")
         if flux.ndim != 2 or flux.shape[1] != self.n_pixels:
             raise ValueError(f"flux must have shape (batch, {self.n_pixels}), got {tuple(flux.shape)}")
-        if not torch.isfinite(flux).all():
-            raise ValueError("flux contains NaN or infinite values")
+        if not self.missing:
+            if not torch.isfinite(flux).all():
+                raise ValueError("flux contains NaN or infinite values")
+            return
+        if torch.isinf(flux).any():
+            raise ValueError("flux contains infinite values (NaN marks a missing pixel; inf is not allowed)")
+        if torch.isnan(flux).all(dim=1).any():
+            raise ValueError("a spectrum has no measured pixel (all NaN)")
+
+    def _tokens(self, flux: torch.Tensor) -> torch.Tensor:
+        x = (flux.to(self.patch_embed.weight.dtype) - self.input_mean) / self.input_scale
+        if not self.missing:
+            if self.pad:
+                x = F.pad(x.unsqueeze(1), (0, self.pad), mode="replicate").squeeze(1)
+            return self.patch_embed(x.view(x.shape[0], self.n_patches, -1))
+        gone = torch.isnan(x)
+        x = torch.where(gone, torch.zeros_like(x), x)
+        m = gone.to(x.dtype)
+        if self.pad:
+            x = F.pad(x, (0, self.pad), value=0.0)
+            m = F.pad(m, (0, self.pad), value=1.0)
+        shape = (x.shape[0], self.n_patches, -1)
+        return self.patch_embed(x.view(shape)) + self.mask_embed(m.view(shape))
 
     def forward(self, flux: torch.Tensor) -> torch.Tensor:
         self._check(flux)
-        x = (flux.to(self.patch_embed.weight.dtype) - self.input_mean) / self.input_scale
-        if self.pad:
-            x = F.pad(x.unsqueeze(1), (0, self.pad), mode="replicate").squeeze(1)
-        x = self.patch_embed(x.view(x.shape[0], self.n_patches, -1))
+        x = self._tokens(flux)
         if self.cls_token is not None:
             x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         x = self.pos_drop(x + self.pos_embed)

@@ -19,9 +19,9 @@ class CatBoostEstimator(TreeEstimator):
     extension = "cbm"
 
     def __init__(self, *, n_estimators: int = 500, learning_rate: float = 0.05, max_depth: int = 6,
-                 n_jobs: int = 2, seed: int = 0, label_names=None):
+                 n_jobs: int = 2, seed: int = 0, label_names=None, missing: bool = False):
         self.n_estimators, self.learning_rate, self.max_depth = n_estimators, learning_rate, max_depth
-        self.n_jobs, self.seed, self.label_names = n_jobs, seed, label_names
+        self.n_jobs, self.seed, self.label_names, self.missing = n_jobs, seed, label_names, bool(missing)
         self._check_common()
 
     def _booster(self):
@@ -29,7 +29,7 @@ class CatBoostEstimator(TreeEstimator):
         return cb.CatBoostRegressor(iterations=int(self.n_estimators), learning_rate=self.learning_rate,
                                     depth=int(self.max_depth), thread_count=int(self.n_jobs),
                                     random_seed=int(self.seed), verbose=False, allow_writing_files=False,
-                                    task_type="CPU")
+                                    task_type="CPU", nan_mode="Min")
 
     def _predict_one(self, booster, X):
         return booster.predict(X)

@@ -21,10 +21,10 @@ class LightGBMEstimator(TreeEstimator):
 
     def __init__(self, *, n_estimators: int = 500, learning_rate: float = 0.05, num_leaves: int = 63,
                  subsample: float = 0.8, colsample: float = 0.5, n_jobs: int = 2, seed: int = 0,
-                 label_names=None):
+                 label_names=None, missing: bool = False):
         self.n_estimators, self.learning_rate, self.num_leaves = n_estimators, learning_rate, num_leaves
         self.subsample, self.colsample, self.n_jobs, self.seed = subsample, colsample, n_jobs, seed
-        self.label_names = label_names
+        self.label_names, self.missing = label_names, bool(missing)
         self._check_common()
 
     def _booster(self):

@@ -124,6 +124,11 @@ class NetworkEstimator(Estimator):
         self.network_ = None
         self.training_ = None
 
+    @property
+    def accepts_missing(self) -> bool:
+        """NaN = missing pixel when the architecture has ``missing=True`` (a mask embedding)."""
+        return bool(network_config(self.config)["missing"])
+
     def _train_options(self) -> TrainOptions:
         return TrainOptions(max_epochs=self.max_epochs, batch_size=self.batch_size, lr=self.lr,
                             weight_decay=self.weight_decay, betas=self.betas, eps=self.eps,

@@ -17,9 +17,13 @@
 All estimators standardise the labels with the training split's mean and standard deviation
 (:class:`glocal.training.LabelScaler`) and learn the standardised values. Hyper-parameters are the
 keyword arguments of each class (``get_params()`` lists them); an unknown one is a TypeError that
-names the valid ones. Bad input — ``X`` not 2-D, ``y`` with another number of rows, NaN or infinite
-values, ``predict`` with another number of features than ``fit`` saw — is a ValueError naming the
-problem; ``predict`` or ``save`` before ``fit`` raise :class:`NotFittedError`.
+names the valid ones. Estimators built with ``missing=True`` (a hyper-parameter of the trees, a key of
+the networks' ``config``; :attr:`Estimator.accepts_missing`) read NaN in ``X`` as a pixel that was not
+measured — spectra with gaps and coverage cuts — the trees through their libraries' native missing-value
+handling, the networks through a mask embedding (:mod:`glocal.models.backbone`).  Bad input — ``X``
+not 2-D, ``y`` with another number of rows, NaN (without ``missing``) or infinite values, ``predict``
+with another number of features than ``fit`` saw — is a ValueError naming the problem; ``predict``
+or ``save`` before ``fit`` raise :class:`NotFittedError`.
 """
 from __future__ import annotations
 
@@ -53,8 +57,12 @@ class NotFittedError(ValueError, AttributeError):
 
 
 # ----------------------------------------------------------------------------- input checks
-def check_features(X, what: str = "X", n_features: int | None = None) -> np.ndarray:
-    """``X`` as a finite float32 (n, n_features) array with n ≥ 1 (ValueError naming the problem)."""
+def check_features(X, what: str = "X", n_features: int | None = None, *, allow_missing: bool = False
+                   ) -> np.ndarray:
+    """``X`` as a finite float32 (n, n_features) array with n ≥ 1 (ValueError naming the problem).
+
+    ``allow_missing``: NaN marks a pixel that was not measured (estimators fitted with ``missing``);
+    infinite values and rows without any measured pixel are still refused."""
     try:
         X = np.asarray(X, dtype=np.float32)
     except (TypeError, ValueError) as exc:
@@ -65,7 +73,15 @@ def check_features(X, what: str = "X", n_features: int | None = None) -> np.ndar
         raise ValueError(f"{what} is empty (shape {X.shape})")
     if n_features is not None and X.shape[1] != n_features:
         raise ValueError(f"{what} has {X.shape[1]} features, the estimator was fitted on {n_features}")
-    return require_finite(X, what)
+    if not allow_missing:
+        return require_finite(X, what)
+    if np.isinf(X).any():
+        r, c = np.argwhere(np.isinf(X))[0]
+        raise ValueError(f"{what} contains infinite values (first at row {r}, column {c}); NaN marks a missing pixel")
+    empty = np.flatnonzero(np.isnan(X).all(axis=1))
+    if empty.size:
+        raise ValueError(f"{what} row {empty[0]} has no measured pixel (all NaN)")
+    return X
 
 
 def check_labels(y, n_rows: int, what: str = "y") -> np.ndarray:
@@ -122,6 +138,11 @@ class Estimator:
 
     # -- fitting
     @property
+    def accepts_missing(self) -> bool:
+        """Whether NaN in ``X`` means a missing pixel (True) or is an error (False)."""
+        return bool(getattr(self, "missing", False))
+
+    @property
     def is_fitted(self) -> bool:
         return getattr(self, "scaler_", None) is not None
 
@@ -131,12 +152,12 @@ class Estimator:
         ``X_val``/``y_val``: a validation split (both or neither); the networks stop early on it
         (without one they hold out ``validation_fraction`` of the rows), the trees only check it.
         """
-        X = check_features(X)
+        X = check_features(X, allow_missing=self.accepts_missing)
         y = check_labels(y, len(X))
         if (X_val is None) != (y_val is None):
             raise ValueError("give both X_val and y_val, or neither")
         if X_val is not None:
-            X_val = check_features(X_val, "X_val", X.shape[1])
+            X_val = check_features(X_val, "X_val", X.shape[1], allow_missing=self.accepts_missing)
             y_val = check_labels(y_val, len(X_val), "y_val")
             if y_val.shape[1] != y.shape[1]:
                 raise ValueError(f"y_val has {y_val.shape[1]} label columns, y has {y.shape[1]}")
@@ -177,7 +198,7 @@ class Estimator:
         accepted and unused by the trees so that every estimator takes the same call.
         """
         self._check_fitted()
-        X = check_features(X, "X", self.n_features_in_)
+        X = check_features(X, "X", self.n_features_in_, allow_missing=self.accepts_missing)
         mean, std = self._predict(X, bool(return_std), mc_samples=mc_samples, seed=seed,
                                   batch_size=batch_size)
         mean = self.scaler_.inverse(mean)

@@ -13,7 +13,9 @@ equivalent) are
 
 The boosters have no predictive distribution: ``predict(X, return_std=True)`` returns NaN
 standard deviations (``uncertainty == "none"``). ``X_val``/``y_val`` are checked but not used
-(a fixed number of rounds, no early stopping). Persistence uses each library's own format, never
+(a fixed number of rounds, no early stopping).  ``missing=True``: NaN pixels are missing values, which
+each library routes down a learned default branch (XGBoost, LightGBM) or treats as below every split
+value (CatBoost's ``nan_mode="Min"``). Persistence uses each library's own format, never
 pickle: XGBoost JSON, LightGBM text model, CatBoost ``.cbm``, as ``tree_<name>_<j>.<ext>``.
 """
 from __future__ import annotations

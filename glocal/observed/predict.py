@@ -38,8 +38,9 @@ import numpy as np
 from glocal.observed.prepare import PreparedSpectrum, prepare
 from glocal.observed.spectrum import ObservedSpectrum
 
-__all__ = ["predict_observed", "predict_prepared", "fill_masked", "default_candidates", "LABEL_COLUMNS",
-           "ID_COLUMNS", "MIN_BAND_FRACTION", "MAX_INTERIOR_GAP", "FLUX_RANGE", "DEFAULT_RUNS", "TARGET_R"]
+__all__ = ["predict_observed", "predict_prepared", "fill_masked", "default_candidates", "run_kind", "LABEL_COLUMNS",
+           "ID_COLUMNS", "MIN_BAND_FRACTION", "MAX_INTERIOR_GAP", "FLUX_RANGE", "DEFAULT_RUNS", "OBSERVED_RUNS",
+           "TARGET_R", "EDGE_FRACTION"]
 
 #: The five labels every table carries (NaN where the run does not predict one).
 LABEL_COLUMNS = ("teff", "logg", "feh", "ofe", "mgfe")
@@ -52,20 +53,32 @@ MIN_BAND_FRACTION = 0.90
 MAX_INTERIOR_GAP = 10
 #: Range of degraded normalised flux accepted (rule 2).
 FLUX_RANGE = (0.0, 1.5)
-#: The shipped runs ``--band auto`` tries, in this order.
+#: A prediction within this fraction of a label's training range of (or beyond) its edge is flagged.
+EDGE_FRACTION = 0.02
+#: The shipped two-label runs of the paper's protocol (``--band full|optical``), in the order tried.
 DEFAULT_RUNS = {"full": "pretrained:spt-glocal-full", "optical": "pretrained:spt-glocal-optical"}
+#: The shipped five-label runs for observed spectra, one per input kind (``--band auto``, the default).
+OBSERVED_RUNS = {"normalized": "pretrained:observed-normalized", "calibrated": "pretrained:observed-calibrated"}
 #: Resolving power of the grid the runs read.
 TARGET_R = 200.0
 
 
 def default_candidates(band: str = "auto") -> list[tuple[str, str]]:
-    """``[(band, run spec)]`` of the shipped runs for ``band`` "auto" (full, then optical), "full" or
-    "optical"."""
+    """``[(key, run spec)]`` of the shipped runs: for ``band`` "auto" the observed-spectra runs keyed by
+    the input kind they read (chosen per spectrum by its detected kind); for "paper" the paper's
+    two-label runs, full band then optical (rules 3–4), for "full" / "optical" one of them."""
     if band == "auto":
+        return list(OBSERVED_RUNS.items())
+    if band == "paper":
         return list(DEFAULT_RUNS.items())
     if band in DEFAULT_RUNS:
         return [(band, DEFAULT_RUNS[band])]
-    raise ValueError(f"band must be 'auto', 'full' or 'optical', got {band!r}")
+    raise ValueError(f"band must be 'auto', 'paper', 'full' or 'optical', got {band!r}")
+
+
+def run_kind(run) -> str | None:
+    """The input kind an observed-spectra run reads ("normalized"/"calibrated"), None for a band run."""
+    return (run.config.get("observed") or {}).get("kind")
 
 
 def fill_masked(flux, mask, max_gap: int = MAX_INTERIOR_GAP) -> tuple[np.ndarray | None, int]:
@@ -123,9 +136,9 @@ def _choose_band(prep: PreparedSpectrum, candidates):
     return None, None, 0, 0, [f"insufficient_coverage({','.join(fractions)})"]
 
 
-def _domain_flags(prep: PreparedSpectrum, raw_median: float | None) -> list[str]:
+def _domain_flags(prep: PreparedSpectrum, raw_median: float | None, legacy: bool) -> list[str]:
     flags = []
-    if prep.flux_kind == "calibrated":
+    if legacy and prep.flux_kind == "calibrated":
         flags.append("flux_calibrated_unsupported")
     if raw_median is not None and not raw_median > 0:
         flags.append("negative_flux")
@@ -145,62 +158,158 @@ def _raw_median(spec: ObservedSpectrum | None) -> float | None:
     return float(np.median(good)) if good.size else None
 
 
-def _plan_row(prep, candidates, raw_median):
-    """``(row fields, flags, candidate index or None, filled flux or None)`` of one prepared spectrum."""
-    fields = {"flux_kind": prep.flux_kind}
-    flags = _domain_flags(prep, raw_median)
-    if flags:
-        return fields, flags, None, None
+def _out_of_range(values: np.ndarray) -> str | None:
+    lo, hi = FLUX_RANGE
+    if values.size and (values.min() < lo or values.max() > hi):
+        return f"flux_out_of_range({values.min():.2f}..{values.max():.2f})"
+    return None
+
+
+def _plan_legacy(prep, candidates):
+    """Rules 3–4 for the paper's band runs: ``(fields, flags, candidate index or None, input or None)``."""
     i, filled, n_used, n_filled, flags = _choose_band(prep, candidates)
     if i is None:
-        return fields, flags, None, None
-    fields.update(band=candidates[i][0], n_pixels_used=n_used, n_pixels_interpolated=n_filled,
-                  run=candidates[i][2])
-    lo, hi = FLUX_RANGE
+        return {}, flags, None, None
+    fields = dict(band=candidates[i][0], n_pixels_used=n_used, n_pixels_interpolated=n_filled, run=candidates[i][2])
     measured = filled[~prep.mask[_grid_index(prep.wave, candidates[i][1].wave)]]
-    if prep.flux_kind == "normalized" and (measured.min() < lo or measured.max() > hi):
-        return fields, [f"flux_out_of_range({measured.min():.2f}..{measured.max():.2f})"], None, None
-    if n_filled:
-        flags.append(f"interpolated_pixels={n_filled}")
-    return fields, flags, i, filled
+    bad = _out_of_range(measured) if prep.flux_kind == "normalized" else None
+    if bad:
+        return fields, [bad], None, None
+    return fields, ([f"interpolated_pixels={n_filled}"] if n_filled else []), i, filled
+
+
+def _longest_interior_gap(mask: np.ndarray) -> int:
+    good = np.flatnonzero(~mask)
+    inner = mask[good[0]:good[-1] + 1].astype(np.int8) if good.size else np.zeros(0, np.int8)
+    if not inner.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], inner, [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def _observed_input(prep: PreparedSpectrum, run):
+    """Rules 3o–4o: ``(fields, flags, model input with NaN = missing, or None)`` for an observed run."""
+    from glocal.observed.normalize import normalize_calibrated
+    idx = _grid_index(prep.wave, run.wave)
+    flux, mask = prep.flux[idx].astype(np.float64), prep.mask[idx].copy()
+    lo, hi = run.config["observed"]["min_band"]
+    inside = (run.wave >= lo) & (run.wave <= hi)
+    frac, gap = float((~mask[inside]).mean()), _longest_interior_gap(mask)
+    fields = {"n_pixels_used": int((~mask).sum())}
+    if frac < MIN_BAND_FRACTION or gap > MAX_INTERIOR_GAP:
+        return fields, [f"insufficient_coverage({lo:.0f}-{hi:.0f}A={frac:.2f},longest_gap={gap}px)"], None
+    good = run.wave[~mask]
+    fields["band"] = f"{good[0]:.0f}-{good[-1]:.0f}"
+    if run_kind(run) == "calibrated":
+        mask |= ~(flux > 0)
+        flux = normalize_calibrated(run.wave, np.where(mask, 1.0, flux), mask)[0]
+    else:
+        bad = _out_of_range(flux[~mask])
+        if bad:
+            return fields, [bad], None
+    return fields, [], np.where(mask, np.nan, flux)
+
+
+def _plan_row(prep, candidates, raw_median):
+    """``(row fields, flags, candidate index or None, model input or None)`` of one prepared spectrum."""
+    fields = {"flux_kind": prep.flux_kind}
+    kinds = [run_kind(run) for _, run, _ in candidates]
+    legacy = all(k is None for k in kinds)
+    flags = _domain_flags(prep, raw_median, legacy)
+    if flags:
+        return fields, flags, None, None
+    if legacy:
+        more, flags, i, x = _plan_legacy(prep, candidates)
+        return {**fields, **more}, flags, i, x
+    if prep.flux_kind not in kinds:
+        return fields, [f"no_run_for_{prep.flux_kind}_flux"], None, None
+    i = kinds.index(prep.flux_kind)
+    more, flags, x = _observed_input(prep, candidates[i][1])
+    fields.update(more, run=candidates[i][2])
+    return fields, flags, (i if x is not None else None), x
+
+
+def _edge_flags(run, pred: np.ndarray) -> list[str]:
+    """``near_training_edge(label=value,...)`` for predictions within :data:`EDGE_FRACTION` of the
+    training range of an edge, or beyond it (observed runs record the ranges)."""
+    ranges = (run.config.get("observed") or {}).get("label_ranges")
+    if not ranges:
+        return []
+    out = []
+    for j, lab in enumerate(run.labels):
+        lo, hi = ranges[lab]
+        margin = EDGE_FRACTION * (hi - lo)
+        if not lo + margin <= pred[j] <= hi - margin:
+            out.append(f"{lab}={pred[j]:.4g}")
+    return [f"near_training_edge({','.join(out)};range={_range_text(ranges, out)})"] if out else []
+
+
+def _range_text(ranges, hits) -> str:
+    return ",".join(f"{h.split('=')[0]}:{ranges[h.split('=')[0]][0]:.4g}..{ranges[h.split('=')[0]][1]:.4g}"
+                    for h in hits)
+
+
+def _run_predictions(run, x, *, T: int, seed: int):
+    """``(pred, std, err95)`` (n, n_labels): MC-dropout mean; std = calibrated 68 % half-width when
+    the run carries a conformal calibration (else the raw spread), err95 = the 95 % half-width (NaN
+    without a calibration)."""
+    from glocal.conformal import ConformalScale
+    from glocal.runs import predict_arrays
+    if run_kind(run) is None:
+        pred, std = predict_arrays(run, run.wave, x, T=T, seed=seed)
+        return pred, std, np.full_like(pred, np.nan)
+    pred, spread = run.estimator.predict(np.asarray(x, np.float32), return_std=True, mc_samples=T, seed=seed)
+    if np.isnan(spread).all():
+        spread = np.ones_like(pred)
+    if run.uncertainty is None:
+        return pred, spread, np.full_like(pred, np.nan)
+    scale = ConformalScale.from_dict(run.uncertainty)
+    order = [scale.labels.index(lab) for lab in run.labels]
+    spread_s = np.empty_like(spread)
+    spread_s[:, order] = spread
+    std, err95 = scale.std(spread_s)[:, order], scale.half_width(spread_s, 0.95)[:, order]
+    return pred, std, err95
 
 
 def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None):
     """The table of the module docstring for ``items``.
 
     items : list of ``(PreparedSpectrum or an error message, meta dict, index in its file)``.
-    candidates : list of ``(band label, Run, run label)`` tried in order (rule 3); every run must read a
-        subset of the CSST R=200 grid and predict from normalised flux.
+    candidates : list of ``(key, Run, run label)``: observed-spectra runs (one per input kind, chosen by
+        the spectrum's kind) or band runs tried in order (rule 3); every run must read a subset of the
+        CSST R=200 grid.
     raw : optional list (same length) of the ObservedSpectrum behind each item (for rule 2's median).
     """
     import pandas as pd
 
-    from glocal.runs import predict_arrays
-    cand = [(band, run, label) for band, run, label in candidates]
+    cand = [(key, run, label) for key, run, label in candidates]
     rows, todo = [], {}
     for k, (prep, meta, index) in enumerate(items):
         row = _base_row(meta, index, getattr(prep, "name", "") or str(meta.get("name", "")))
         if not isinstance(prep, PreparedSpectrum):
-            fields, flags, i, filled = {}, [f"not_prepared({_clean(prep)})"], None, None
+            fields, flags, i, x = {}, [f"not_prepared({_clean(prep)})"], None, None
         else:
-            fields, flags, i, filled = _plan_row(prep, cand, _raw_median(raw[k] if raw else None))
-        row.update(fields, flag=";".join(flags))
+            fields, flags, i, x = _plan_row(prep, cand, _raw_median(raw[k] if raw else None))
+        row.update(fields, flag=flags)
         rows.append(row)
         if i is not None:
-            todo.setdefault(i, []).append((k, filled))
+            todo.setdefault(i, []).append((k, x))
     labels = list(LABEL_COLUMNS) + [lab for _, run, _ in cand for lab in run.labels if lab not in LABEL_COLUMNS]
-    values = {lab: np.full(len(rows), np.nan) for lab in labels}
-    stds = {lab: np.full(len(rows), np.nan) for lab in labels}
+    cols = {f"{lab}{suffix}": np.full(len(rows), np.nan) for lab in labels for suffix in ("", "_std", "_err95")}
     for i, members in todo.items():
         run = cand[i][1]
         ks = [k for k, _ in members]
-        pred, std = predict_arrays(run, run.wave, np.stack([f for _, f in members]), T=T, seed=seed)
+        pred, std, err95 = _run_predictions(run, np.stack([x for _, x in members]), T=T, seed=seed)
         for j, lab in enumerate(run.labels):
-            values[lab][ks], stds[lab][ks] = pred[:, j], std[:, j]
+            cols[lab][ks], cols[f"{lab}_std"][ks], cols[f"{lab}_err95"][ks] = pred[:, j], std[:, j], err95[:, j]
+        for row_k, p in zip(ks, pred):
+            rows[row_k]["flag"] = rows[row_k]["flag"] + _edge_flags(run, p)
+    for row in rows:
+        row["flag"] = ";".join(row["flag"])
     df = pd.DataFrame(rows, columns=list(ID_COLUMNS) + ["flag"])
-    for lab in labels:
-        df[lab], df[f"{lab}_std"] = values[lab], stds[lab]
-    return df[list(ID_COLUMNS) + [c for lab in labels for c in (lab, f"{lab}_std")] + ["flag"]]
+    for name, values in cols.items():
+        df[name] = values
+    return df[list(ID_COLUMNS) + list(cols) + ["flag"]]
 
 
 def predict_observed(spectra, candidates, *, rv: float = 0.0, flux_kind: str = "auto", T: int = 30,
