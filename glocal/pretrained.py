@@ -64,6 +64,8 @@ def export_run(run, out, *, half: bool = True, note: str = "", check_flux=None, 
     write_json(tmp / "metrics.json", src.metrics)
     if src.uncertainty is not None:
         write_json(tmp / "uncertainty.json", src.uncertainty)
+    if src.path is not None and (src.path / "domain.npz").is_file():
+        shutil.copy2(src.path / "domain.npz", tmp / "domain.npz")
     src.estimator.save(tmp, half=half)
     prov = dict(src.provenance)
     prov["export"] = {"source_run": str(src.path), "weights_dtype": "float16" if half else "float32",

@@ -249,6 +249,18 @@ def _range_text(ranges, hits) -> str:
                     for h in hits)
 
 
+def _domain_flags_after(run, x: np.ndarray) -> list[list[str]]:
+    """Per spectrum, ``unlike_training_spectra(misfit=…>threshold)`` when the run has a domain model
+    (:mod:`glocal.observed.domain`) and the input's misfit exceeds its threshold."""
+    from glocal.observed.domain import DOMAIN_FILE, SpectrumDomain
+    path = run.path / DOMAIN_FILE if run.path is not None else None
+    if path is None or not path.is_file():
+        return [[] for _ in x]
+    dom = SpectrumDomain.load(path)
+    return [[f"unlike_training_spectra(misfit={m:.3g}>{dom.threshold:.3g})"] if m > dom.threshold else []
+            for m in dom.misfit(x)]
+
+
 def _run_predictions(run, x, *, T: int, seed: int):
     """``(pred, std, err95)`` (n, n_labels): MC-dropout mean; std = calibrated 68 % half-width when
     the run carries a conformal calibration (else the raw spread), err95 = the 95 % half-width (NaN
@@ -302,8 +314,9 @@ def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None)
         pred, std, err95 = _run_predictions(run, np.stack([x for _, x in members]), T=T, seed=seed)
         for j, lab in enumerate(run.labels):
             cols[lab][ks], cols[f"{lab}_std"][ks], cols[f"{lab}_err95"][ks] = pred[:, j], std[:, j], err95[:, j]
-        for row_k, p in zip(ks, pred):
-            rows[row_k]["flag"] = rows[row_k]["flag"] + _edge_flags(run, p)
+        xs = np.stack([x for _, x in members])
+        for row_k, p, dom in zip(ks, pred, _domain_flags_after(run, xs)):
+            rows[row_k]["flag"] = rows[row_k]["flag"] + dom + _edge_flags(run, p)
     for row in rows:
         row["flag"] = ";".join(row["flag"])
     df = pd.DataFrame(rows, columns=list(ID_COLUMNS) + ["flag"])

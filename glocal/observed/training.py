@@ -21,7 +21,10 @@ a grid built for real stars (``glocal grid build --preset realstars``: continuou
    calibration part by normalised split conformal regression (:mod:`glocal.conformal`) at 68 % and
    95 %; ``uncertainty.json`` holds the factors.  Trees (no spread) get σ = 1 for every spectrum,
    so their intervals are constant-width conformal intervals.
-5. **Test metrics** (``metrics.json`` → ``observed_test``): MAE, bias and scatter per label,
+5. **Domain model** (:mod:`glocal.observed.domain`, ``domain.npz``): the principal components of the
+   noiseless training spectra of the kind and the 99th percentile of the calibration spectra's misfit,
+   by which ``glocal predict`` flags inputs unlike the training spectra.
+6. **Test metrics** (``metrics.json`` → ``observed_test``): MAE, bias and scatter per label,
    coverage of the 68 % and 95 % intervals, and — calibrated kind — the mean |Δ| of every label
    between each test spectrum at E(B−V) = 0 and 0.5 with all other draws equal.
 
@@ -39,6 +42,7 @@ import numpy as np
 from .._io import read_json, write_json
 from ..augment import KINDS, AugmentConfig, augment
 from ..conformal import ConformalScale, fit_conformal, interval_coverage
+from .domain import DOMAIN_FILE, fit_domain
 
 __all__ = ["OBSERVED_LABELS", "TEST_AUGMENT", "ObservedTraining", "split_by_atmosphere", "augmented_set",
            "train_observed_run", "observed_test_metrics", "UNCERTAINTY_FILE"]
@@ -166,6 +170,15 @@ def _reddening_shift(est, ds, rows, opts: ObservedTraining) -> dict:
     return {name: float(d[:, j].mean()) for j, name in enumerate(OBSERVED_LABELS)} | {"n": int(len(d))}
 
 
+def _clean_domain(ds, rows, kind: str, reference):
+    """The domain model (step 5) from the noiseless training spectra of ``kind`` and the calibration set."""
+    from .normalize import normalize_synthetic
+    clean = ds.flux[rows].astype(np.float64)
+    if kind == "calibrated":
+        clean = normalize_synthetic(ds.wave, clean * ds.continuum[rows])
+    return fit_domain(ds.wave, clean, reference)
+
+
 def _label_ranges(y) -> dict:
     return {name: [float(y[:, j].min()), float(y[:, j].max())] for j, name in enumerate(OBSERVED_LABELS)}
 
@@ -214,6 +227,7 @@ def train_observed_run(grid, kind: str, out, options: ObservedTraining | None = 
     est.save(out)
     scale = fit_conformal(sets["cal"][1], *_predict_with_spread(est, sets["cal"][0], opts, 1), OBSERVED_LABELS)
     write_json(out / UNCERTAINTY_FILE, scale.to_dict())
+    _clean_domain(ds, idx["train"], kind, sets["cal"][0]).save(out / DOMAIN_FILE)
     metrics = dict(est.training_report())
     metrics["observed_test"] = observed_test_metrics(sets["test"][1],
                                                      *_predict_with_spread(est, sets["test"][0], opts, 2), scale)
