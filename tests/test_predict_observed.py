@@ -70,8 +70,9 @@ def run_cli(tmp_path, files, *extra):
 
 
 def write_formats(tmp, wave, flux, sigma):
-    """The normalised star as: FITS image (linear WCS), FITS image (log-linear, DC-FLAG=1), FITS table
-    (CALSPEC-like names, error and quality columns), gzip of the table, CSV, and a two-row image."""
+    """The star as: FITS image (linear WCS), FITS image (log-linear, DC-FLAG=1), FITS image (CD1_1,
+    CRPIX1 = 2), FITS table (CALSPEC-like names, error and quality columns), its gzip, an SDSS-like table
+    (LOGLAM, IVAR, AND_MASK), CSV with an error column, and a two-row image (two spectra)."""
     lw, lf = linear(wave, flux)
     h = fits.PrimaryHDU(lf)
     h.header.update(CRVAL1=lw[0], CDELT1=lw[1] - lw[0], CRPIX1=1, OBJECT="SYNTH")
@@ -87,10 +88,19 @@ def write_formats(tmp, wave, flux, sigma):
         shutil.copyfileobj(f, g)
     np.savetxt(tmp / "star.csv", np.column_stack([wave, flux, sigma]), delimiter=",",
                header="wave,flux,err", comments="")
+    h = fits.PrimaryHDU(lf)
+    h.header.update(CRVAL1=lw[1], CD1_1=lw[1] - lw[0], CRPIX1=2)                # CD matrix, reference pixel 2
+    h.writeto(tmp / "cd_matrix.fits")
+    ivar = np.where(sigma > 0, 1.0 / sigma ** 2, 0.0)
+    ivar[500:520] = 0.0                                                 # ivar = 0: masked
+    and_mask = np.zeros(wave.size, np.int32)
+    and_mask[2000:2004] = 1
+    Table({"LOGLAM": np.log10(wave), "FLUX": flux, "IVAR": ivar, "AND_MASK": and_mask}).write(tmp / "sdss.fits")
     h = fits.PrimaryHDU(np.stack([lf, lf]))
     h.header.update(CRVAL1=lw[0], CDELT1=lw[1] - lw[0], CRPIX1=1)
     h.writeto(tmp / "two_rows.fits")
-    return ["linear.fits", "loglinear.fits", "table.fits", "table.fits.gz", "star.csv", "two_rows.fits"]
+    return ["linear.fits", "loglinear.fits", "cd_matrix.fits", "table.fits", "table.fits.gz", "sdss.fits", "star.csv",
+            "two_rows.fits"]
 
 
 def assert_good_rows(df, kind):
@@ -159,8 +169,10 @@ def test_out_of_domain_inputs_are_refused_or_flagged(tmp_path, star):
     flags = dict(zip(names, df["flag"]))
     assert "negative_flux" in flags["negative"] and np.isnan(df["feh"][0])
     assert flags["short"].startswith("insufficient_coverage(4000-9000A=") and np.isnan(df["feh"][1])
-    assert "near_training_edge(" in flags["hot"] and "teff" in flags["hot"]
-    assert "near_training_edge(" in flags["solar"] and "feh" in flags["solar"]
+    # a star outside the training labels: its labels pinned at the edge, or its spectrum unlike the training set
+    for name, label in (("hot", "teff"), ("solar", "feh")):
+        edge = "near_training_edge(" in flags[name] and f"{label}=" in flags[name]
+        assert edge or "unlike_training_spectra(" in flags[name], (name, flags[name])
 
 
 def test_shipped_runs_record_coverage_and_reddening(tmp_path):
