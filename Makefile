@@ -8,7 +8,11 @@ NB ?=
 PARAMS ?=
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup lint test book chapter html data bench clean distclean check-html
+GRIDS ?= $(HOME)/glocal-grids
+RUNS ?= $(HOME)/glocal-runs
+
+.PHONY: help setup lint test book chapter html data bench clean distclean check-html realstars-grid \
+	observed-runs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -48,6 +52,20 @@ check-html:  ## open every built page in headless Chromium and check its figures
 data:  ## rebuild the committed runtime data in glocal/data from ../shared/data
 	$(BIN)/python scripts/build_data.py
 	$(BIN)/python scripts/build_physics_data.py
+
+realstars-grid:  ## build the grid for real stars (32 000 spectra, ~35 min on 2 cores; resumable) into GRIDS
+	mkdir -p $(GRIDS)
+	$(BIN)/glocal grid build --preset realstars --out $(GRIDS)/realstars-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
+observed-runs:  ## train both observed-spectra runs on the realstars grid (resumable), export, evaluate afresh
+	mkdir -p $(RUNS)
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-r40000.h5 --kind $$k --out $(RUNS)/observed-$$k --copies 6 --max-epochs 8 \
+	  > $(RUNS)/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/export_observed.py --runs $(RUNS) --grid $(GRIDS)/realstars-r40000.h5
+	$(BIN)/python scripts/evaluate_observed.py --grid $(GRIDS)/realstars-r40000.h5 \
+	  --json results/observed/evaluation.json
 
 bench:  ## run the benchmarks (speed ratios against reference implementations)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
