@@ -238,8 +238,8 @@ def cmd_pretrained(args):
         return
     for name in names:
         run = load_run(f"pretrained:{name}")
-        test = run.metrics.get("test", {})
-        maes = ", ".join(f"{k} MAE {v['mae']:.3f}" for k, v in test.items() if isinstance(v, dict) and "mae" in v)
+        test = run.metrics.get("test") or run.metrics.get("observed_test", {})
+        maes = ", ".join(f"{k} MAE {v['mae']:.4g}" for k, v in test.items() if isinstance(v, dict) and "mae" in v)
         print(f"pretrained:{name}  {run.name}, band {run.config.get('band')}, {run.wave.size} pixels"
               + (f"  ({maes})" if maes else ""))
 
