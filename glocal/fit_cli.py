@@ -1,0 +1,132 @@
+"""``glocal fit``: forward-model fits of observed spectra, one CSV row per spectrum.
+
+Every spectrum goes through the same preparation as ``glocal predict``
+(:func:`glocal.observed.prepare` on the full CSST R=200 grid, rv removed, masks kept) and is fitted by
+:func:`glocal.fitting.fit_spectrum` on the pixels of ``--band``.  Register it in ``glocal/cli.py`` with
+``add_fit_parser(sub)`` (:func:`add_fit_parser` sets ``func=cmd_fit``).
+
+Columns: source, index, object, name, band, flux_kind, then for teff, logg, feh, ofe, mgfe, ebv, rv the
+value and its 1σ ``_std`` (NaN when held), chi2_red, n_pixels_used, flag (``;``-joined, "" when nothing
+is wrong; ``not_prepared(<reason>)`` when the preparation refused the spectrum).
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["add_fit_parser", "cmd_fit", "fit_observed", "parse_fixed", "COLUMNS"]
+
+_ID = ("source", "index", "object", "name", "band", "flux_kind")
+_VALUES = ("teff", "logg", "feh", "ofe", "mgfe", "ebv", "rv")
+#: Column order of the table.
+COLUMNS = _ID + tuple(c for p in _VALUES for c in (p, f"{p}_std")) + ("chi2_red", "n_pixels_used", "flag")
+
+
+def parse_fixed(items) -> dict:
+    """``["teff=5600", "logg=3.5"]`` → ``{"teff": 5600.0, "logg": 3.5}`` (ValueError on a bad item)."""
+    out = {}
+    for item in items or []:
+        name, sep, value = str(item).partition("=")
+        if not sep:
+            raise ValueError(f"--fix expects NAME=VALUE, got {item!r}")
+        try:
+            out[name.strip().lower()] = float(value)
+        except ValueError:
+            raise ValueError(f"--fix {item!r}: {value!r} is not a number") from None
+    return out
+
+
+def _row(meta, index, name, band, kind) -> dict:
+    row = {"source": str(meta.get("source", "")), "index": int(index), "object": str(meta.get("object", "") or ""),
+           "name": name, "band": band if isinstance(band, str) else f"{band[0]:g}-{band[1]:g}", "flux_kind": kind}
+    row.update({c: np.nan for c in COLUMNS if c not in row})
+    row.update(n_pixels_used=0, flag="")
+    return row
+
+
+def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="full", fixed=None,
+                 fit_ebv: bool = False, fit_rv: bool = False, degree=None, telluric="auto", emulator=None,
+                 results=None):
+    """Prepare and fit every spectrum (items: ObservedSpectrum or (ObservedSpectrum, index in its file));
+    a ``pandas.DataFrame`` with :data:`COLUMNS`.  ``results``, a list, receives each FitResult (or None)."""
+    import pandas as pd
+
+    from glocal.fitting import fit_spectrum
+    from glocal.observed.prepare import prepare
+    rows = []
+    for pos, item in enumerate(spectra):
+        spec, index = item if isinstance(item, tuple) else (item, pos)
+        row = _row(spec.meta, index, spec.name, band, "")
+        try:
+            prep = prepare(spec, rv=rv, band="full", target_R=200, flux_kind=flux_kind)
+        except ValueError as exc:
+            row["flag"] = f"not_prepared({' '.join(str(exc).split())[:200]})"
+            rows.append(row)
+            if results is not None:
+                results.append(None)
+            continue
+        kind = prep.flux_kind
+        ebv_fit = fit_ebv and kind == "calibrated"
+        res = fit_spectrum(prep, fixed=fixed, fit_ebv=ebv_fit, fit_rv=fit_rv, degree=degree, band=band,
+                           telluric=telluric, emulator=emulator)
+        row.update(flux_kind=kind, chi2_red=res.chi2_red, n_pixels_used=res.n_pixels,
+                   flag=";".join(res.flags + (["ebv_not_fitted_normalized"] if fit_ebv and not ebv_fit else [])))
+        for p in _VALUES:
+            row[p], row[f"{p}_std"] = res.labels[p], res.std[p]
+        rows.append(row)
+        if results is not None:
+            results.append(res)
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def cmd_fit(args):
+    from glocal._io import atomic_write_text
+    from glocal.emulator import load_emulator
+    from glocal.observed import read_spectra
+    spectra = []
+    for path in args.spectra:
+        if not Path(path).exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        spectra.extend((s, i) for i, s in enumerate(read_spectra(path, medium=args.medium)))
+    emu = load_emulator(args.emulator)
+    df = fit_observed(spectra, rv=args.rv, flux_kind=args.flux, band=args.band, fixed=parse_fixed(args.fix),
+                      fit_ebv=args.fit_ebv, fit_rv=args.fit_rv, degree=args.degree,
+                      telluric={"auto": "auto", "mask": True, "keep": False}[args.telluric], emulator=emu)
+    atomic_write_text(args.output, df.to_csv(index=False))
+    failed = int(df["n_pixels_used"].eq(0).sum() + df["flag"].str.contains("too_few_pixels").sum())
+    print(f"{len(df)} spectra -> {args.output} ({len(df) - failed} fitted, {failed} not; see the flag column)")
+
+
+def add_fit_parser(sub) -> argparse.ArgumentParser:
+    """Add the ``fit`` subcommand to an argparse subparsers object; returns its parser."""
+    from glocal import fitting
+    f = sub.add_parser("fit", help="forward-model fit (emulator) of observed spectra, one CSV row per spectrum",
+                       description=__doc__ + "\n" + fitting.__doc__,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    f.add_argument("spectra", type=Path, nargs="+", metavar="FILE",
+                   help="FITS image or table, .gz, CSV/ASCII or HDF5 (as glocal predict reads)")
+    f.add_argument("-o", "--output", required=True, type=Path, help="CSV output (written atomically)")
+    f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
+                   help="hold a parameter (teff, logg, feh, ofe, mgfe, ebv, rv); repeat for several")
+    f.add_argument("--fit-ebv", action="store_true", help="fit E(B-V) (G23, R_V=3.1; calibrated input only)")
+    f.add_argument("--fit-rv", action="store_true", help="fit a residual RV (km/s; weakly constrained at R=200)")
+    f.add_argument("--rv", type=float, default=0.0, metavar="KM/S",
+                   help="radial velocity to remove before the fit, km/s, positive = receding (default: %(default)s)")
+    f.add_argument("--flux", default="auto", choices=["auto", "normalized", "calibrated"],
+                   help="kind of the input flux (default: %(default)s = detected as glocal predict does)")
+    f.add_argument("--band", default="full", choices=["full", "optical", "uv"],
+                   help="pixels fitted: full 2550-10000, optical 4000-10000, uv 2550-4000 Å (default: %(default)s)")
+    f.add_argument("--degree", type=int, default=None,
+                   help="Legendre degree of the nuisance (default: 2 normalized, 4 calibrated)")
+    f.add_argument("--telluric", default="auto", choices=["auto", "mask", "keep"],
+                   help="drop pixels near the strong O2/H2O bands: auto = for normalized (ground-based) input only "
+                        "(default: %(default)s)")
+    f.add_argument("--emulator", type=Path, default=None, help="emulator folder (default: the shipped one)")
+    med = f.add_mutually_exclusive_group()
+    med.add_argument("--vacuum", dest="medium", action="store_const", const="vacuum",
+                     help="wavelengths are in vacuum (default: from the file's header, else air)")
+    med.add_argument("--air", dest="medium", action="store_const", const="air", help="wavelengths are in air")
+    f.set_defaults(func=cmd_fit, medium=None)
+    return f
