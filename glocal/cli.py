@@ -348,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
 
     _add_predict_parser(sub)
+    from glocal.fit_cli import add_fit_parser
+    add_fit_parser(sub)
 
     pt = sub.add_parser("pretrained", help="list the runs shipped with glocal")
     pt.set_defaults(func=cmd_pretrained)
