@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 GRIDS ?= $(HOME)/glocal-grids
 RUNS ?= $(HOME)/glocal-runs
 
-.PHONY: help setup lint test book chapter html data bench clean distclean check-html realstars-grid \
+.PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
 	observed-runs
 
 help:  ## list targets
@@ -52,6 +52,10 @@ check-html:  ## open every built page in headless Chromium and check its figures
 data:  ## rebuild the committed runtime data in glocal/data from ../shared/data
 	$(BIN)/python scripts/build_data.py
 	$(BIN)/python scripts/build_physics_data.py
+	$(BIN)/python scripts/build_real_stars.py
+
+real-stars:  ## rebuild glocal/data/real_stars (9 real metal-poor stars) from ../shared/data/real_spectra
+	$(BIN)/python scripts/build_real_stars.py
 
 realstars-grid:  ## build the grid for real stars (32 000 spectra, ~35 min on 2 cores; resumable) into GRIDS
 	mkdir -p $(GRIDS)

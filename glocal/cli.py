@@ -74,9 +74,9 @@ rules (glocal.observed.predict):
               (normalized flux outside [0, 1.5] after degradation), not_prepared(reason) (input
               coarser than R=200, or outside 2550-10000 A); the flag near_training_edge(...) (values
               kept) when a label is within 2 % of its training range of an edge, or beyond it.
-  --band paper|full|optical uses the paper's two-label runs instead ([O/Fe], [Mg/Fe]; normalized flux
-              only, flag flux_calibrated_unsupported otherwise; the full band when >= 90 % of its pixels
-              are measured, else the optical; masked pixels interpolated, flag interpolated_pixels=N).
+  --band paper uses the paper's two-label full-band run instead ([O/Fe], [Mg/Fe]; normalized flux only,
+              flag flux_calibrated_unsupported otherwise; >= 90 % of its pixels measured, masked pixels
+              interpolated, flag interpolated_pixels=N; --run DIR takes a run of any band).
 The flag is empty when nothing is wrong, else ;-separated reasons.
 """
 
@@ -256,10 +256,9 @@ def _add_predict_parser(sub) -> None:
     pr.add_argument("--run", default=None,
                     help="run directory or pretrained:<name> (see 'glocal pretrained'); default: the shipped "
                          "observed-normalized / observed-calibrated runs chosen by the flux kind")
-    pr.add_argument("--band", default="auto", choices=["auto", "paper", "full", "optical"],
-                    help="auto: the five-label runs for observed spectra, by flux kind; paper: the paper's "
-                         "two-label runs (full band, else optical); full/optical: one of them "
-                         "(default: %(default)s)")
+    pr.add_argument("--band", default="auto", choices=["auto", "paper", "full"],
+                    help="auto: the five-label runs for observed spectra, by flux kind; paper (= full): the "
+                         "paper's two-label full-band run (default: %(default)s)")
     pr.add_argument("--flux", default="auto", choices=["auto", "normalized", "calibrated"],
                     help="kind of the input flux (default: %(default)s = detected, rule below)")
     pr.add_argument("--rv", type=float, default=0.0, metavar="KM/S",

@@ -1,4 +1,4 @@
-"""Export the book's SPT-GloCal runs (full and optical bands) as glocal's shipped pretrained runs.
+"""Export the book's SPT-GloCal runs (full band; optical on request) as glocal's shipped pretrained runs.
 
 The runs are the ones chapter 05 trains at the chosen scale (same grid, split, seed and training
 parameters, read from notebooks/scales.yml), taken from the book's artifact cache; if they are not
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scale", default="laptop")
     ap.add_argument("--cache", default=os.environ.get("GLOCAL_CACHE", str(ROOT / ".cache" / "glocal")))
     ap.add_argument("--out", default=str(ROOT / "glocal" / "data" / "pretrained"))
-    ap.add_argument("--bands", default="full,optical")
+    ap.add_argument("--bands", default="full", help="comma-separated; the optical run is not shipped (data budget)")
     a = ap.parse_args(argv)
     os.environ["GLOCAL_CACHE"] = str(Path(a.cache).resolve())
 
@@ -85,8 +85,11 @@ def main(argv=None) -> int:
         "grid, noiseless spectra — synthetic spectra from the same engine, so they are an optimistic bound for "
         "real CSST spectra.",
         "",
-        "Use: `glocal predict SPECTRA.h5 -o out.csv` (default `--run pretrained:spt-glocal-full`), or "
-        "`glocal.runs.load_run(\"pretrained:spt-glocal-optical\")`.",
+        "Use: `glocal predict SPECTRA.h5 --band paper -o out.csv` (`--run pretrained:spt-glocal-full`), or "
+        "`glocal.runs.load_run(\"pretrained:spt-glocal-full\")`. The default of `glocal predict` is the five-label "
+        "runs for observed spectra, `observed-normalized` and `observed-calibrated`: see `observed-runs.md` "
+        "(written by `scripts/export_observed.py`). The optical-band run of chapter 05 is no longer shipped, "
+        "to keep the data within 12 MB.",
         "",
         "| run | band | pixels | [O/Fe] MAE | [O/Fe] σ | [Mg/Fe] MAE | [Mg/Fe] σ | weights | sha256 |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",

@@ -121,7 +121,7 @@ def test_calibrated_negative_and_short_spectra_are_refused(tmp_path):
     assert flags[0] == "flux_calibrated_unsupported" and list(df["flux_kind"][:2]) == ["calibrated"] * 2
     assert flags[1] == "flux_calibrated_unsupported"
     assert "negative_flux" in flags[2].split(";")
-    assert flags[3].startswith("insufficient_coverage(full=0.") and "optical=0." in flags[3]
+    assert flags[3].startswith("insufficient_coverage(full=0.")
     assert flags[4].startswith("not_prepared(") and "coarser than the target" in flags[4]
     assert flags[5].startswith("not_prepared(") and "does not overlap" in flags[5]
     # stated as normalised, −1 everywhere is still refused (never a confident number)
@@ -152,9 +152,8 @@ def test_gaps_are_interpolated_or_refused(tmp_path):
     assert a["flag"] == f"interpolated_pixels={a['n_pixels_interpolated']}" and np.isfinite(a["ofe"])
     assert a["n_pixels_used"] + a["n_pixels_interpolated"] == 274
     assert refused(b) and b["flag"].startswith("insufficient_coverage(")
-    assert c["band"] == "optical" and c["run"] == "pretrained:spt-glocal-optical"
-    assert np.isfinite(c["ofe"]) and np.isfinite(c["mgfe"]) and c["flag"].startswith("interpolated_pixels=")
-    assert c["n_pixels_used"] + c["n_pixels_interpolated"] == 183
+    # no UV: the paper's full-band run cannot answer (its optical sibling is not shipped)
+    assert refused(c) and c["flag"].startswith("insufficient_coverage(full=0.")
 
 
 def test_options_band_run_vacuum_and_several_spectra_per_file(tmp_path, capsys):
@@ -162,13 +161,13 @@ def test_options_band_run_vacuum_and_several_spectra_per_file(tmp_path, capsys):
     hdu = fits.PrimaryHDU(np.stack([flux, flux]))
     hdu.header.update(CRVAL1=wave[0], CDELT1=wave[1] - wave[0], CRPIX1=1)
     hdu.writeto(tmp_path / "two.fits")
-    df = run_predict(tmp_path, [tmp_path / "two.fits"], "--band", "optical", "--vacuum", "--rv", "12.5")
-    assert list(df["index"]) == [0, 1] and list(df["band"]) == ["optical"] * 2
-    assert list(df["n_pixels_used"]) == [183, 183] and (df["flag"] == "").all()
+    df = run_predict(tmp_path, [tmp_path / "two.fits"], "--band", "full", "--vacuum", "--rv", "12.5")
+    assert list(df["index"]) == [0, 1] and list(df["band"]) == ["full"] * 2
+    assert list(df["n_pixels_used"]) == [274, 274] and (df["flag"] == "").all()
     assert np.isfinite(df["mgfe"]).all()
     out = tmp_path / "x.csv"
-    assert main(["predict", str(tmp_path / "two.fits"), "-o", str(out), "--run", "pretrained:spt-glocal-optical",
-                 "--band", "full"]) == 2
+    assert main(["predict", str(tmp_path / "two.fits"), "-o", str(out), "--run", "pretrained:spt-glocal-full",
+                 "--band", "paper"]) == 2
     assert "conflicts" in capsys.readouterr().err and not out.exists()
     assert main(["predict", str(tmp_path / "missing.fits"), "-o", str(out)]) == 2
     assert "no such file" in capsys.readouterr().err
@@ -207,7 +206,4 @@ def test_real_spectra_go_through_the_paper_runs(tmp_path):
             assert refused(row)
         elif "/mike/" in row["source"]:                 # continuum-normalised MIKE, ~3400-9200 A
             assert row["flux_kind"] == "normalized"
-            if row["flag"].startswith("insufficient_coverage"):
-                assert refused(row)
-            else:
-                assert row["band"] == "optical" and np.isfinite(row["ofe"]) and np.isfinite(row["mgfe"])
+            assert refused(row) and row["flag"].startswith("insufficient_coverage(full=0.")   # no UV

@@ -12,19 +12,25 @@ from glocal.runs import PRETRAINED_DIR, load_run, predict, pretrained_runs
 DATA = Path(__file__).resolve().parents[1] / "glocal" / "data"
 
 
-def test_committed_runtime_data_fits_the_10_mb_budget():
+def test_runtime_data_on_disk_within_the_12_mb_budget():
+    """All files under glocal/data, committed or not (test_data_budget checks the committed ones)."""
     total = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    assert total <= 10_000_000, f"glocal/data holds {total / 1e6:.2f} MB"
+    assert total <= 12_000_000, f"glocal/data holds {total / 1e6:.2f} MB"
 
 
-needs_runs = pytest.mark.skipif(not pretrained_runs(), reason="no shipped pretrained runs in glocal/data/pretrained")
+def paper_runs() -> list[str]:
+    """The shipped runs of the paper's two-label protocol (the observed-spectra runs: test_predict_observed)."""
+    return [n for n in pretrained_runs() if n.startswith("spt-glocal-")]
+
+
+needs_runs = pytest.mark.skipif(not paper_runs(), reason="no shipped paper-protocol runs in glocal/data/pretrained")
 
 
 @needs_runs
 def test_shipped_runs_match_their_readme():
     readme = (PRETRAINED_DIR / "README.md").read_text()
     from glocal._io import sha256_file
-    for name in pretrained_runs():
+    for name in paper_runs():
         run = load_run(f"pretrained:{name}")
         assert run.name == "spt-glocal" and run.labels == ["ofe", "mgfe"]
         w = PRETRAINED_DIR / name / "model.safetensors"
@@ -63,9 +69,7 @@ def test_shipped_full_band_run_reads_oxygen_from_a_new_spectrum():
 # values; z = difference / its standard error, σ√(2/T) for means, σ/√(T−1) for stds), e.g.
 # spt-glocal-full [O/Fe] of spectrum 0: mean 0.6706 → 0.6718, std 0.1812 → 0.1808.
 PINNED = {"spt-glocal-full": ([[0.73525137, 0.1914592], [-0.00260961, 0.52700104], [0.55485354, 0.42999356]],
-                              [[0.14277746, 0.06486372], [0.06519519, 0.06767676], [0.09465546, 0.02613892]]),
-          "spt-glocal-optical": ([[0.88463243, -0.05620561], [0.46313783, -0.09607289], [0.73805881, 0.12176497]],
-                                 [[0.03269791, 0.02420112], [0.03130931, 0.01787844], [0.01587279, 0.02408093]])}
+                              [[0.14277746, 0.06486372], [0.06519519, 0.06767676], [0.09465546, 0.02613892]])}
 
 
 @needs_runs
@@ -90,7 +94,7 @@ def test_shipped_runs_are_estimators(tmp_path):
     from safetensors.torch import load_file
 
     from glocal.models import build, load
-    for name in pretrained_runs():
+    for name in paper_runs():
         d = PRETRAINED_DIR / name
         est = load(d)
         cfg = json.loads((d / "config.json").read_text())

@@ -2,34 +2,49 @@
 
 :func:`predict_observed` prepares each :class:`~glocal.observed.ObservedSpectrum` with
 :func:`glocal.observed.prepare` on the full CSST R=200 grid (2550–10000 Å, Eq. 8) and hands it to
-:func:`predict_prepared`, which applies these rules, in this order, to every spectrum:
+:func:`predict_prepared`.  Two families of runs answer:
 
-1. **Flux kind.**  The shipped runs were trained on continuum-normalised F/F_c.  A spectrum whose
-   kind (detected by :func:`glocal.observed.detect_flux_kind` or stated) is "calibrated" gets no
-   numbers: NaN values and the flag ``flux_calibrated_unsupported``.
+* **Observed-spectra runs** (``config.json`` → ``observed``; :mod:`glocal.observed.training`; the
+  default :data:`OBSERVED_RUNS`): five labels, one run per input kind, NaN = missing pixel.
+* **Band runs** of the paper's protocol (:func:`glocal.runs.train_run`; :data:`DEFAULT_RUNS` with
+  ``--band paper``): the labels they were trained on, normalised flux of one band, no missing pixels.
+
+Rules, in this order, for every spectrum:
+
+1. **Flux kind** (detected by :func:`glocal.observed.detect_flux_kind` or stated).  Observed runs: the
+   run of that kind answers (``no_run_for_<kind>_flux`` when none is given); a calibrated spectrum is
+   normalised by :func:`glocal.observed.normalize.normalize_calibrated` on its measured pixels, as its
+   training spectra were.  Band runs read normalised flux only: a calibrated spectrum gets NaN and the
+   flag ``flux_calibrated_unsupported``.
 2. **Out-of-domain flux.**  ``negative_flux`` when the median of the input's good pixels is ≤ 0;
-   for a normalised spectrum, ``flux_out_of_range`` when any measured pixel of the chosen band lies
-   outside :data:`FLUX_RANGE` = [0, 1.5] after degradation to R=200 (a normalised spectrum sits at
-   ≤ 1 apart from noise; values beyond say the normalisation is wrong).  Both give NaN values.
-3. **Band.**  Candidates are tried in order (default: the shipped full-band run, then the optical
-   one).  A band is usable when at least :data:`MIN_BAND_FRACTION` (90 %) of the run's grid pixels
-   are measured (unmasked after preparation) and no interior run of masked pixels is longer than
-   :data:`MAX_INTERIOR_GAP` (10) pixels.  No usable band: NaN values and the flag
-   ``insufficient_coverage(full=0.72,optical=0.45)`` (the measured fractions).
-4. **Masked pixels** of the chosen band are filled, since the shipped runs take no mask: interior gaps
-   by linear interpolation between the neighbouring measured pixels, gaps at the band's ends with
-   the nearest measured value.  The count is reported in ``n_pixels_interpolated`` and, when > 0,
-   in the informational flag ``interpolated_pixels=N`` (the numbers are still given).
-5. **Prediction** with the chosen run (:func:`glocal.runs.predict_arrays`; networks: mean and
-   standard deviation of ``T`` MC-dropout passes, seed ``seed``).
+   for a normalised spectrum, ``flux_out_of_range`` when a measured pixel of the used grid lies outside
+   :data:`FLUX_RANGE` = [0, 1.5] after degradation to R=200 (a normalised spectrum sits at ≤ 1 apart
+   from noise).  Both give NaN values.
+3. **Coverage.**  Observed runs: at least :data:`MIN_BAND_FRACTION` (90 %) of the grid pixels inside
+   the run's minimum band (4000–9000 Å) measured and no interior run of masked pixels over
+   :data:`MAX_INTERIOR_GAP` (10) pixels, else ``insufficient_coverage(4000-9000A=0.62,longest_gap=14px)``;
+   the ``band`` column gives the measured range used ("3352-9951", Å).  Band runs: candidates in
+   order, a band usable when 90 % of its pixels are measured and no interior gap exceeds 10 pixels,
+   else ``insufficient_coverage(full=0.72)``.
+4. **Masked pixels.**  Observed runs read them as missing (NaN).  Band runs take no mask: interior gaps
+   are filled by linear interpolation, gaps at the band's ends with the nearest measured value
+   (``n_pixels_interpolated``, informational flag ``interpolated_pixels=N``).
+5. **Prediction**: mean of ``T`` MC-dropout passes (seed ``seed``).  ``L_std``: observed runs with a
+   conformal calibration (:mod:`glocal.conformal`) give the calibrated 68 % half-width and ``L_err95``
+   the 95 % one; band runs give the raw MC-dropout standard deviation (``L_err95`` NaN).
+6. **Domain** (observed runs, values kept): ``unlike_training_spectra(misfit=…>…)`` when the input lies
+   farther from the training spectra than 99 % of the calibration spectra
+   (:mod:`glocal.observed.domain`); ``near_training_edge(label=value;range=…)`` when a predicted label is
+   within :data:`EDGE_FRACTION` (2 %) of its training range of an edge, or beyond it.
 
-Refusing flags (NaN values): ``flux_calibrated_unsupported``, ``negative_flux``, ``flux_out_of_range``,
-``insufficient_coverage(...)``, ``not_prepared(<reason>)`` (:func:`prepare` raised, e.g. the input is
-coarser than R=200 or outside 2550–10000 Å).  Informational flag: ``interpolated_pixels=N``.
+Refusing flags (NaN values): ``flux_calibrated_unsupported``, ``no_run_for_<kind>_flux``,
+``negative_flux``, ``flux_out_of_range(...)``, ``insufficient_coverage(...)``, ``not_prepared(<reason>)``
+(:func:`prepare` raised, e.g. the input is coarser than R=200 or outside 2550–10000 Å).  Warning flags
+(values kept): ``unlike_training_spectra(...)``, ``near_training_edge(...)``, ``interpolated_pixels=N``.
 
-The table (a ``pandas.DataFrame``) has the columns :data:`ID_COLUMNS`, then ``L`` and ``L_std`` for
-every L of :data:`LABEL_COLUMNS` (NaN for labels the run does not predict) and for any further label
-of a run, then ``flag`` ("" when nothing is wrong, else ``;``-separated reasons).
+The table (a ``pandas.DataFrame``) has the columns :data:`ID_COLUMNS`, then ``L``, ``L_std`` and
+``L_err95`` for every L of :data:`LABEL_COLUMNS` (NaN for labels the run does not predict) and for any
+further label of a run, then ``flag`` ("" when nothing is wrong, else ``;``-separated reasons).
 """
 from __future__ import annotations
 
@@ -55,8 +70,9 @@ MAX_INTERIOR_GAP = 10
 FLUX_RANGE = (0.0, 1.5)
 #: A prediction within this fraction of a label's training range of (or beyond) its edge is flagged.
 EDGE_FRACTION = 0.02
-#: The shipped two-label runs of the paper's protocol (``--band full|optical``), in the order tried.
-DEFAULT_RUNS = {"full": "pretrained:spt-glocal-full", "optical": "pretrained:spt-glocal-optical"}
+#: The shipped two-label run of the paper's protocol (``--band paper``): SPT-GloCal, full band.  (Its
+#: optical-band sibling is not shipped, for the data budget; ``glocal train --band optical`` makes one.)
+DEFAULT_RUNS = {"full": "pretrained:spt-glocal-full"}
 #: The shipped five-label runs for observed spectra, one per input kind (``--band auto``, the default).
 OBSERVED_RUNS = {"normalized": "pretrained:observed-normalized", "calibrated": "pretrained:observed-calibrated"}
 #: Resolving power of the grid the runs read.
@@ -65,15 +81,13 @@ TARGET_R = 200.0
 
 def default_candidates(band: str = "auto") -> list[tuple[str, str]]:
     """``[(key, run spec)]`` of the shipped runs: for ``band`` "auto" the observed-spectra runs keyed by
-    the input kind they read (chosen per spectrum by its detected kind); for "paper" the paper's
-    two-label runs, full band then optical (rules 3–4), for "full" / "optical" one of them."""
+    the input kind they read (chosen per spectrum by its detected kind); for "paper" or "full" the paper's
+    two-label full-band run (rules 3–4)."""
     if band == "auto":
         return list(OBSERVED_RUNS.items())
-    if band == "paper":
+    if band in ("paper", "full"):
         return list(DEFAULT_RUNS.items())
-    if band in DEFAULT_RUNS:
-        return [(band, DEFAULT_RUNS[band])]
-    raise ValueError(f"band must be 'auto', 'paper', 'full' or 'optical', got {band!r}")
+    raise ValueError(f"band must be 'auto', 'paper' or 'full', got {band!r}")
 
 
 def run_kind(run) -> str | None:
