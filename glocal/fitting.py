@@ -44,7 +44,7 @@ from scipy.stats import qmc
 from glocal.constants import C_KMS
 from glocal.emulator import LABELS, load_emulator
 
-__all__ = ["FitResult", "fit_spectrum", "telluric_mask", "PARAMS", "DEFAULT_DEGREE", "R_V", "METHOD",
+__all__ = ["FitResult", "fit_spectrum", "model_at", "telluric_mask", "PARAMS", "DEFAULT_DEGREE", "R_V", "METHOD",
            "TELLURIC_BANDS"]
 
 #: Every parameter the fit knows, in the order of the internal vector.
@@ -387,3 +387,33 @@ def fit_spectrum(spectrum, *, fixed: dict | None = None, fit_ebv: bool = False, 
                      band_used=(float(good[0]), float(good[-1])), flux_kind=kind, degree=degree, free=tuple(free),
                      flags=flags + _flags(prob, u, full, converged, estimated, emu), wave=wave, data=flux,
                      model=model, used=used, covariance=cov, seconds=time.perf_counter() - t0)
+
+
+def model_at(spectrum, labels: dict, *, degree: int | None = None, band="full", flux_kind: str | None = None,
+             emulator=None, model_error: bool = True, telluric="auto") -> FitResult:
+    """The model at held ``labels`` (all five of :data:`LABELS`; "ebv" and "rv" optional) with its best
+    smooth nuisance, against ``spectrum`` (as :func:`fit_spectrum`): no label is fitted, ``std`` is NaN;
+    ``chi2_red`` = χ² / (pixels − nuisance terms) (NaN when the input has no σ).  For residual spectra at
+    literature or predicted labels."""
+    t0 = time.perf_counter()
+    emu = emulator if emulator is not None else load_emulator()
+    wave, flux, sigma, mask, kind, _ = _prepared_arrays(spectrum, flux_kind)
+    missing = [p for p in LABELS if p not in labels]
+    if missing:
+        raise ValueError(f"model_at needs all of {LABELS}; missing {missing}")
+    degree = DEFAULT_DEGREE[kind] if degree is None else int(degree)
+    full0, flags = _check_held(labels, *_bounds(emu))
+    used = _used_pixels(emu, wave, flux, sigma, mask, kind, band, telluric)
+    if used.sum() < degree + 11:
+        return _empty_result(wave, flux, used, kind, degree, [], full0, flags, t0)
+    prob = _build_problem(emu, wave, flux, sigma, used, kind, [], full0, degree, model_error)
+    chi2 = float(np.sum(_residuals(np.zeros(0), prob) ** 2))
+    dof = int(used.sum()) - (degree + 1)
+    model = np.full(wave.size, np.nan)
+    model[used] = _model_flux(prob, full0)
+    good = wave[used]
+    return FitResult(labels=dict(zip(PARAMS, map(float, full0))), std={p: np.nan for p in PARAMS}, chi2=chi2,
+                     chi2_red=np.nan if sigma is None else chi2 / dof, n_pixels=int(used.sum()),
+                     band_used=(float(good[0]), float(good[-1])), flux_kind=kind, degree=degree, free=(),
+                     flags=flags, method="none: every label held", wave=wave, data=flux, model=model, used=used,
+                     seconds=time.perf_counter() - t0)

@@ -5,7 +5,8 @@ DataFrame), draws a new matplotlib figure (or on a given axes where it has an ``
 returns the :class:`matplotlib.figure.Figure`; nothing is shown or saved, so the chapters stay thin
 and the figures regenerate from data. Submodules follow the book: :mod:`.data` (grid, atmospheres,
 spectra, Figs 1–5), :mod:`.engines` (synthesis-engine comparisons), :mod:`.networks` (the
-architecture), :mod:`.results` (Figs 7–9, error tables as charts, attribution, new stars).
+architecture), :mod:`.results` (Figs 7–9, error tables as charts, attribution, new stars), :mod:`.real`
+(real stars against synthetic spectra and the literature).
 """
 from ._base import BAND_STYLE, LABEL_TEX, label_tex
 from .data import (
@@ -20,6 +21,7 @@ from .data import (
 )
 from .engines import engine_agreement, sampling_residuals, validation_residuals
 from .networks import architecture, token_winners
+from .real import labels_vs_literature, real_residuals, uv_effect
 from .results import (
     attribution,
     binned_error_panels,
@@ -38,4 +40,5 @@ __all__ = [
     "architecture", "token_winners",
     "predicted_vs_true", "predicted_vs_true_grid", "binned_error_panels", "mae_vs_snr", "mae_by_band",
     "attribution", "new_star_predictions",
+    "real_residuals", "labels_vs_literature", "uv_effect",
 ]
