@@ -12,8 +12,8 @@
 # # glocal: does the near-UV sharpen [O/Fe] and [Mg/Fe] of metal-poor stars?
 #
 # The Chinese Space Station Telescope (CSST) will take slitless spectra at R ≈ 200 from 2550 to 10000 Å,
-# for many more metal-poor stars than any high-resolution survey can reach. Zhang et al. (2025, A&A,
-# "SPT-GloCal") asked how much the near-UV part of those spectra, 2550–4000 Å, where the OH A–X bands and
+# for many more metal-poor stars than any high-resolution survey can reach. {cite:t}`zhang2025glocal`
+# ("SPT-GloCal") asked how much the near-UV part of those spectra, 2550–4000 Å, where the OH A–X bands and
 # the Mg II 2796/2803 and Mg I 2852 lines sit, improves the oxygen and magnesium abundances that a neural
 # network can recover, and proposed a transformer with "GloCal" attention to recover them.
 #
@@ -24,23 +24,26 @@
 #
 # **The answer, as measured by this build**, is the table below: the mean absolute error of each method
 # with and without the UV, read from `results/<scale>/headline.json`, which the results chapter writes.
+# The code of each page is collapsed where it only draws or tabulates (click "Show code cell source").
 
 # %% tags=["parameters"]
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # this chapter reads only the scale; it accepts the common parameters and ignores them
 
-# %%
+# %% tags=["hide-input"]
 import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
+from myst_nb import glue
 
 import glocal
 from glocal import book, plots
 
 p = book.chapter_parameters("00_intro", scale, overrides)
+glue("scale", p.scale, display=False)
 root = Path(glocal.__file__).resolve().parents[1]
 headline_path = root / "results" / p.scale / "headline.json"
 records = json.loads(headline_path.read_text()) if headline_path.exists() else []
@@ -53,7 +56,12 @@ else:
     table = clean.pivot_table(index="method", columns=["label", "band"], values="mae")
     display(table.round(4))
 
-# %%
+# %% [markdown] caption="tab-headline"
+# The answer of this build (scale {glue:text}`scale`): mean absolute error (dex) of each method on the clean test
+# spectra, reading the whole 2550–10000 Å (`full`) or only 4000–10000 Å (`optical`); regenerates the MAE columns
+# of the paper's Tables 1 and 2 (details in the Results chapter).
+
+# %% tags=["hide-input"]
 if not df.empty:
     g = clean[clean["method"] == "spt-glocal"].set_index(["label", "band"])["mae"]
     for label, name in (("ofe", "[O/Fe]"), ("mgfe", "[Mg/Fe]")):
@@ -73,6 +81,10 @@ if not df.empty:
     plots.mae_by_band(clean.to_dict("records"), title=f"Mean absolute error on the test split (scale {p.scale!r})")
     plt.show()
 
+# %% [markdown] caption="fig-headline"
+# The headline figure: MAE with and without the UV per method and label (scale {glue:text}`scale`, built-in
+# synthesis engine, test split of the random 80/10/10 split).
+
 # %% [markdown]
 # ## How to read this book
 #
@@ -83,7 +95,10 @@ if not df.empty:
 #   lists as future work: a leakage-free split, noise-aware training, calibrated uncertainties, which
 #   wavelengths the network uses, and another element.
 # * **Reproducibility** — parameters, data provenance, versions.
+# * **Reference** — [the paper's figures and tables in this book](../paper_map.md) (each paper figure and table
+#   and its numbered counterpart here), and the [references](../references.md).
 #
 # Every chapter is a notebook executed by papermill at a named scale (`ci`, `laptop`, `paper`); its
 # parameters come from `notebooks/scales.yml` (its first code cell lists them) and can be changed for one run:
-# `make chapter NB=05_results PARAMS="-p seed 1"`.
+# `make chapter NB=05_results PARAMS="-p seed 1"`. The parameters a page ran with are in its collapsed first
+# code cell; each page can be downloaded as the executed notebook (the download button at its top).

@@ -13,26 +13,33 @@
 #
 # The paper computed its spectra with SPECTRUM v2.77 on interpolated Castelli & Kurucz (2003) ATLAS9
 # models. glocal rebuilds the chain from parts it can ship: the Kurucz (1993) ATLAS9 grid, the linemake
-# line lists (Placco et al. 2021) and an established synthesis code, SME (Valenti & Piskunov 1996; Wehrhahn
-# et al. 2023, through `pysme`), with a driver for SPECTRUM for those who have it and a fast built-in engine
-# (next chapter). This chapter shows the ingredients, the degradation to CSST resolution (Fig. 2), how the
+# line lists {cite:p}`placco2021` and an established synthesis code, SME {cite:p}`valenti1996,wehrhahn2023`
+# (through `pysme`), with a driver for SPECTRUM {cite:p}`gray1994` for those who have it and a fast built-in
+# engine (next chapter). This chapter shows the ingredients, the degradation to CSST resolution (Fig. 2), how the
 # UV features respond to the stellar parameters and to [O/Fe] and [Mg/Fe] (Figs 3–5, the claims of §2.3),
 # and how the engines compare.
+#
+# Code that only draws or tabulates is collapsed; the calls that make the spectra are shown. To re-execute
+# this chapter with other values: `make chapter NB=02_spectra SCALE=ci PARAMS="-p n_sweep 5"` (the values it
+# ran with are in the collapsed parameters cell below; all of them live in `notebooks/scales.yml`).
 
 # %% tags=["parameters"]
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # parameters of this chapter to change, e.g. {"n_sweep": 5}
 
-# %%
+# %% tags=["hide-cell"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from myst_nb import glue
 
 from glocal import atmospheres, book, linelists, plots, synthesis, validation
 from glocal.degrade import degrade
 
 p = book.chapter_parameters("02_spectra", scale, overrides)
+glue("scale", p.scale, display=False)
+glue("engine", p.engine, display=False)
 p
 
 # %% [markdown]
@@ -44,17 +51,21 @@ p
 # twice as far away as in normal use (so the test is pessimistic), and compare T and log P over
 # −3 ≤ log τ ≤ 0.5.
 
-# %%
+# %% tags=["hide-input"]
 loo = atmospheres.leave_one_out(n_nodes=p.loo_nodes, seed=p.seed)
 pd.Series({k: v for k, v in loo.items() if np.ndim(v) == 0}, name="leave-one-out").to_frame()
 
-# %%
+# %% tags=["hide-input"]
 structures = {}
 for teff, logg, feh in ((4500, 1.0, -2.0), (6000, 4.5, -2.0), (3750, 0.5, -1.0)):
     atm = atmospheres.grid_atmosphere(teff, logg, feh)
     structures[f"{teff} K, log g {logg}, [Fe/H] {feh}"] = (atm.tau_ross, atm.T, atm.P)
 plots.atmosphere_structures(structures, title="Interpolated Kurucz (1993) structures")
 plt.show()
+
+# %% [markdown] caption="fig-atmospheres"
+# Temperature and pressure against Rosseland optical depth of three Kurucz (1993) models interpolated to paper-
+# grid nodes (`atmospheres.grid_atmosphere`); the same at every scale.
 
 # %% [markdown]
 # ## Line list
@@ -65,7 +76,7 @@ plt.show()
 # they are merged into optically thin groups (species code 822.0) instead of dropped (the criteria and their
 # verification with SME are in `glocal/data/PROVENANCE.md`).
 
-# %%
+# %% tags=["hide-input"]
 ll = linelists.builtin_linelist()
 species, counts = np.unique(ll.data["species"], return_counts=True)
 top = pd.Series(counts, index=species, name="lines").sort_values(ascending=False)
@@ -87,7 +98,13 @@ plots.resolution_pair(ex.wave, ex.normalized, g, low, [f"4700 K, log g 5.0, [Fe/
                                                         ("[O/Fe] = 0.4, [Mg/Fe] = 0.0", "[O/Fe] = 0.0, [Mg/Fe] = 0.4")])
 plt.show()
 
+# %% [markdown] caption="fig-resolution"
+# Regenerates the paper's **Fig. 2**: 4700 K, log g 5.0, [Fe/H] −2.0 with [O/Fe] = 0.4 or [Mg/Fe] = 0.4,
+# synthesised by the {glue:text}`engine` engine at the book's sampling (grey) and degraded to R = 200 by Eqs 8–11
+# (red); the same at every scale.
+
 # %% [markdown]
+# (sec-uv-sweeps)=
 # ## Figs 3–5 — the UV at R = 200 across parameter space
 #
 # For each sweep (Teff at log g 3, [Fe/H] −1; log g at 4500 K, [Fe/H] −1; [Fe/H] at 4500 K, log g 3) we
@@ -98,6 +115,11 @@ sweeps = book.uv_sweeps(p.n_sweep, engine=p.engine, engine_options=p.engine_opti
 for title, sweep in sweeps["sweeps"].items():
     plots.uv_sweep(sweeps["wave"], sweep["rows"], sweep["values"], sweeps["variants"], sweep["var"], title)
     plt.show()
+
+# %% [markdown] caption=""
+# Regenerate the paper's **Figs 3, 4 and 5** (in that order: the Teff, log g and [Fe/H] sweeps): R = 200 spectra
+# of 2550–4000 Å for four [O/Fe] and four [Mg/Fe] values per node, {glue:text}`engine` engine, `n_sweep` nodes per
+# sweep at scale {glue:text}`scale`.
 
 # %% [markdown]
 # ## The claims of §2.3, tested
@@ -156,7 +178,7 @@ pd.Series({"file": data.name, "spectra": ds.n, "pixels": ds.wave.size,
            "models": np.unique(ds.labels["model_id"]).size, "engine": prov.get("engine"),
            "engine version": prov.get("engine_version"), "created (UTC)": prov.get("created_utc")}).to_frame("dataset")
 
-# %%
+# %% tags=["hide-input"]
 rng = np.random.default_rng(p.seed)
 pick = rng.choice(ds.n, size=min(6, ds.n), replace=False)
 lab = ds.labels
@@ -165,3 +187,7 @@ names = [f"{lab['teff'][i]:.0f}/{lab['logg'][i]:.2f}/{lab['feh'][i]:.1f} O{lab['
 plots.spectra(ds.wave, ds.flux[pick], names, offset=0.6,
               title="random spectra of the grid (Teff/log g/[Fe/H], [O/Fe], [Mg/Fe]), offset for clarity")
 plt.show()
+
+# %% [markdown] caption="fig-grid-spectra"
+# Six random R = 200 spectra of the grid this build trains on (scale {glue:text}`scale`, {glue:text}`engine`
+# engine), offset for clarity.

@@ -15,12 +15,17 @@
 # use as the reference, needs minutes for one 2550–10000 Å spectrum at 0.02 Å on this machine, so rebuilding
 # even a small grid with it would take hours. glocal therefore carries a vectorised LTE engine
 # (`glocal.synthesis.builtin`, one module per physical process) that computes everything the sixteen
-# abundance variants of a model share once, and validates it against SME on the same atmosphere, line
-# list, abundances and microturbulence.
+# abundance variants of a model share once, and validates it against SME {cite:p}`valenti1996,wehrhahn2023`
+# on the same atmosphere, line list, abundances and microturbulence.
+#
+# Code that only draws or tabulates is collapsed. To re-execute this chapter with other values:
+# `make chapter NB=03_engine SCALE=ci PARAMS="-p n_models 4"` (the values it ran with are in the collapsed
+# parameters cell below; all of them live in `notebooks/scales.yml`).
 #
 # **What the built-in engine contains.** Saha ionisation (I–III) with NIST partition functions; molecular
-# equilibrium for H₂, H₂⁺, H⁻, OH, CH, NH, CN, CO, C₂, MgH, SiH, H₂O, TiO, FeH and more (Barklem & Collet
-# 2016 constants) solved with the electron density; continuous opacity from H⁻ (McLaughlin 2017 bound-free,
+# equilibrium for H₂, H₂⁺, H⁻, OH, CH, NH, CN, CO, C₂, MgH, SiH, H₂O, TiO, FeH and more
+# ({cite:t}`barklem2016` constants) solved with the electron density; continuous opacity from H⁻
+# (McLaughlin 2017 bound-free,
 # Bell & Berrington free-free), H I, He⁻, H₂⁺, Rayleigh and Thomson scattering, the bound-free edges of
 # Mg I, Si I, Al I, C I, Ca I and Fe I (term-resolved Zatsarinny et al. 2019 cross-sections) and the CH, OH
 # and NH photodissociation continua; Voigt line profiles (Harris series, Humlíček's W4) with thermal, microturbulent,
@@ -50,7 +55,7 @@
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # parameters of this chapter to change, e.g. {"sme_range": [3000, 3100]}
 
-# %%
+# %% tags=["hide-cell"]
 import json
 import os
 import time
@@ -60,6 +65,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
+from myst_nb import glue
 
 import glocal
 from glocal import atmospheres, book, plots, synthesis, validation
@@ -69,6 +75,7 @@ from glocal.degrade import degrade
 from glocal.validation import compare_with_sme
 
 p = book.chapter_parameters("03_engine", scale, overrides)
+glue("scale", p.scale, display=False)
 p
 
 # %% [markdown]
@@ -95,9 +102,13 @@ pd.Series({"seconds, default (16 variants)": timing["default"], "seconds, book s
            "max |ΔF/Fc| at R=200": np.abs(d).max(),
            "rms ΔF/Fc at R=200": np.sqrt((d ** 2).mean())}).to_frame("4500/2.0/−2.0")
 
-# %%
+# %% tags=["hide-input"]
 plots.sampling_residuals(g, d, "16 variants, R = 200: cost of the book's sampling")
 plt.show()
+
+# %% [markdown] caption="fig-sampling"
+# The cost of the book's sampling: R = 200 differences between the book's `engine_options` and the engine's
+# converged default, all sixteen variants of 4500/2.0/−2.0 over `sampling_range` (scale {glue:text}`scale`).
 
 # %% [markdown]
 # ## Speed
@@ -125,7 +136,7 @@ plt.show()
 # then folded onto the low-rank basis of the n_e classes, instead of adding every profile point to each
 # basis vector: that took the dwarf's deposit from 23 to 15 s on the Ice Lake host of the current records.
 
-# %%
+# %% tags=["hide-input"]
 bfile = Path(glocal.__file__).resolve().parents[1] / "results" / "benchmarks" / "builtin_engine.json"
 if bfile.exists():
     brows = json.loads(bfile.read_text())
@@ -139,15 +150,22 @@ if bfile.exists():
 else:
     print(f"{bfile} not found: run `python benchmarks/builtin_engine.py --json {bfile}`")
 
+# %% [markdown] caption="tab-engine-speed"
+# Speed records of the built-in engine (16 variants, 2550–10000 Å, one core) and the like-for-like ratio to SME,
+# read from `results/benchmarks/builtin_engine.json` (machine, CPU, date and commit of each run in the table;
+# independent of the scale).
+
 # %% [markdown]
 # ## Built-in engine against SME
 #
 # For models spread over the paper grid (corners included), both engines synthesise the base abundances
 # and +1 dex of O and of Mg on the same interpolated atmosphere and line list; the R = 200 spectra, the
 # absolute continuum and the abundance responses are compared. SME's cost limits this to the window
-# `sme_range` (the OH band region by default) at this scale.
+# `sme_range` (the OH band region by default) at this scale. SMElib reports, for some layers of some models,
+# that its own equation of state gives another electron density than the model's; the driver uses SMElib's
+# on purpose (see `glocal.synthesis.sme`), and those messages are not shown on this page.
 
-# %%
+# %% tags=["remove-stderr"]
 corners = [(3500, 0.5, -1.0), (3500, 5.0, -1.0), (8000, 2.0, -4.0), (8000, 4.5, -1.0), (4500, 1.5, -2.0),
            (5000, 4.5, -2.0), (6000, 4.0, -3.0), (5500, 3.0, -4.0), (4000, 4.5, -1.4), (7000, 3.5, -2.6),
            (4800, 2.5, -3.4), (6500, 4.0, -1.8)]
@@ -160,11 +178,16 @@ rows = compare_with_sme(models, wave_range=tuple(p.sme_range), engine_kwargs=p.e
 table = pd.DataFrame(rows)
 table.round(4)
 
-# %%
+# %% tags=["hide-input"]
 plots.engine_agreement(table)
 plt.show()
 
+# %% [markdown] caption="fig-engine-agreement"
+# The built-in engine against SME in the window `sme_range` for the models of the table above: R = 200 spectra,
+# continuum and O and Mg responses (scale {glue:text}`scale`).
+
 # %% [markdown]
+# (sec-validation)=
 # ### The whole range, twenty models
 #
 # The comparison above is limited to a window because SME is slow. `scripts/validate_builtin.py` runs the
@@ -173,7 +196,7 @@ plt.show()
 # in `results/validation/`; the table and the residuals below are drawn from those files (re-run the script to
 # refresh them, ~30 min on 2 cores).
 
-# %%
+# %% tags=["hide-input"]
 vdir = Path(glocal.__file__).resolve().parents[1] / "results" / "validation"
 vfile = vdir / "builtin_vs_sme.json"
 if vfile.exists():
@@ -215,6 +238,10 @@ if vfile.exists():
     display(full.round(4))
 else:
     print(f"{vfile} not found: run `python scripts/validate_builtin.py` to produce it")
+
+# %% [markdown] caption=""
+# The built-in engine against SME over 2550–10000 Å for twenty models: R = 200 residuals and per-model statistics,
+# read from `results/validation/` (`scripts/validate_builtin.py`; independent of the scale).
 
 # %% [markdown]
 # How to read this (the numbers are printed above; the models still to run are listed there too — SME needs
@@ -287,7 +314,7 @@ else:
 # SME's own sampling settings used for the reference spectra are checked against a 0.01 Å, 7-angle run
 # (`glocal.validation.convergence_table`): the largest change of any R = 200 pixel.
 
-# %%
+# %% tags=["hide-input"]
 conv = validation.convergence_table(models=((4500.0, 2.0, -2.0),), wave_range=tuple(p.sme_range))
 pd.DataFrame(conv).round(5)
 

@@ -15,7 +15,7 @@
 # cut it into patches of a few pixels, embed each patch as a token, add a learned position embedding and
 # pass the tokens through a stack of transformer blocks; a linear head regresses [O/Fe] and [Mg/Fe].
 #
-# * **SPT** (Zhang et al. 2024) replaces dot-product attention with *Hadamard self-attention*: the
+# * **SPT** {cite:p}`zhang2024spt` replaces dot-product attention with *Hadamard self-attention*: the
 #   normalised query and key interact element by element and an "enhanced softmax" Ψ sharpens the scores.
 # * **SPT-GloCal** (§3.2) keeps that branch (O_original) and adds a *score-aware information flow*
 #   (O_flow): inside sliding windows, competitive layers keep only the tokens whose cumulative score
@@ -24,29 +24,40 @@
 #
 # What the papers leave open (patch size, Ψ's exact form, window length, α, γ, the pooling) is chosen in
 # `glocal.models` and documented in its docstrings, summarised at the end of this chapter.
+#
+# Code that only draws or tabulates is collapsed; the calls that build and train the networks are shown. To
+# re-execute this chapter with other values: `make chapter NB=04_models SCALE=ci PARAMS="-p seed 1"` (the
+# values it ran with are in the collapsed parameters cell below; all of them live in `notebooks/scales.yml`).
 
 # %% tags=["parameters"]
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # parameters of this chapter to change, e.g. {"seed": 1}
 
-# %%
+# %% tags=["hide-cell"]
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+from myst_nb import glue
 
 from glocal import book, experiments, models, plots
 from glocal.degrade import band_mask, csst_grid
 from glocal.models import glocal_attention
 
 p = book.chapter_parameters("04_models", scale, overrides)
+glue("scale", p.scale, display=False)
 p
 
 # %% [markdown]
 # ## Architecture
 
-# %%
+# %% tags=["hide-input"]
 plots.architecture()
 plt.show()
+
+# %% [markdown] caption="fig-architecture"
+# The SPT-GloCal block as implemented in `glocal.models`, the counterpart of the paper's architecture figure
+# (**Fig. 6**, §3.2); SPT is the same block without the score-aware flow O_flow. A diagram: the same at every
+# scale.
 
 # %% [markdown]
 # ## Parameter counts
@@ -54,7 +65,7 @@ plt.show()
 # The paper's configuration (embedding 768, 12 blocks, 12 heads) is quoted at ≈ 85.2 M trainable
 # parameters (§3.3). The `cpu` configuration is the one this book trains on two CPU cores.
 
-# %%
+# %% tags=["hide-input"]
 n_full = csst_grid().size
 n_opt = int(band_mask(csst_grid(), "optical").sum())
 rows = []
@@ -68,7 +79,11 @@ counts = pd.DataFrame(rows).set_index(["model", "config", "band"])
 counts["vs paper 85.2 M"] = (counts["parameters"] / 85.2e6).map(lambda r: f"{r:.3f}")
 counts
 
-# %%
+# %% [markdown] caption="tab-parameter-counts"
+# Trainable parameters of SPT and SPT-GloCal in the `cpu` and `paper` configurations for both bands, against the ≈
+# 85.2 M the paper quotes (§3.3).
+
+# %% tags=["hide-input"]
 pd.DataFrame({c: models.resolve_config(c) for c in ("cpu", "paper")})
 
 # %% [markdown]
@@ -77,7 +92,7 @@ pd.DataFrame({c: models.resolve_config(c) for c in ("cpu", "paper")})
 # Eqs 14–15 rank the scores of a window, keep the smallest set whose cumulative score reaches α and
 # repeat on the survivors. Below, one window of eight scores goes through the filter for several α.
 
-# %%
+# %% tags=["hide-input"]
 scores = torch.tensor([[0.40, 0.05, 0.25, 0.02, 0.15, 0.08, 0.03, 0.02]])
 rows = {}
 for alpha in (0.5, 0.7, 0.9):
@@ -100,7 +115,7 @@ net = run.model.eval()
 gates = net.gates().numpy()
 pd.DataFrame(gates, columns=["g_original", "g_flow"], index=[f"block {i}" for i in range(len(gates))]).round(3)
 
-# %%
+# %% tags=["hide-input"]
 i = int(run.split["test"][0])
 mask = band_mask(ds.wave, "full")
 x = torch.as_tensor(ds.flux[i:i + 1, mask], dtype=torch.float32)
@@ -114,6 +129,10 @@ plots.token_winners(w, ds.flux[i, mask], frac,
                     f"{lab['feh'][i]:.1f}, [O/Fe]={lab['ofe'][i]:.1f}, [Mg/Fe]={lab['mgfe'][i]:.1f}")
 plt.show()
 
+# %% [markdown] caption="fig-token-winners"
+# One test spectrum through the trained full-band SPT-GloCal (scale {glue:text}`scale`): the fraction of
+# competitions each token won in the flow branch, per block.
+
 # %% [markdown]
 # With the `cpu` configuration (windows of 8 tokens, α = 0.9, γ = 2) most tokens survive the competition in
 # most channels, so the flow branch is close to a windowed attention; a sharper selection needs a smaller α or
@@ -126,5 +145,5 @@ plt.show()
 # The docstring of `glocal.models.glocal_attention` records each decision; it is reproduced here so the
 # book and the code cannot drift apart.
 
-# %%
+# %% tags=["hide-input"]
 print(glocal_attention.__doc__)

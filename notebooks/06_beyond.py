@@ -16,15 +16,21 @@
 # chapter (shared through the artifact cache), plus two checks a referee would ask for: whether the
 # random split leaks information, and whether training on noisy spectra beats the paper's
 # train-clean/test-noisy protocol.
+#
+# Code that only draws or tabulates is collapsed; the calls that train and apply the models are shown. To
+# re-execute this chapter with other values: `make chapter NB=06_beyond SCALE=ci PARAMS="-p other_element C"`
+# (the values it ran with are in the collapsed parameters cell below; all of them live in
+# `notebooks/scales.yml`).
 
 # %% tags=["parameters"]
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # parameters of this chapter to change, e.g. {"other_element": "C"}
 
-# %%
+# %% tags=["hide-cell"]
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from myst_nb import glue
 
 from glocal import book, experiments, plots
 from glocal import grid as pgrid
@@ -33,6 +39,8 @@ from glocal.degrade import band_mask
 from glocal.runs import evaluate_ensemble, evaluate_run
 
 p = book.chapter_parameters("06_beyond", scale, overrides)
+glue("scale", p.scale, display=False)
+glue("engine", p.engine, display=False)
 print(p)
 data, ds = book.chapter_grid(p)
 training = dict(seed=p.seed, config=p.config, train=p.train)  # split seed, network size and training
@@ -45,7 +53,7 @@ records = []
 # training set: the sixteen spectra of one (Teff, log g, [Fe/H]) differ only in [O/Fe] or [Mg/Fe], and the
 # network may learn the atmosphere from its siblings. The grouped split keeps each atmosphere in one part.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for band in ("full", "optical"):
     for split in ("random", "grouped"):
@@ -58,6 +66,10 @@ for band in ("full", "optical"):
         rows += recs
 leak = pd.DataFrame(rows).pivot_table(index=["band", "split"], columns="label", values=["mae", "sigma"])
 leak.round(4)
+
+# %% [markdown] caption="tab-leakage"
+# MAE and σ of SPT-GloCal on the random split (the paper's) and on a split that keeps each atmosphere in one part,
+# both bands (scale {glue:text}`scale`, {glue:text}`engine` engine).
 
 # %% [markdown]
 # ## 2. Noise-aware training
@@ -80,7 +92,11 @@ noise_table = pd.DataFrame(cmp).assign(snr=lambda d: d["snr"].fillna(np.inf)).pi
     index=["label", "snr"], columns="training", values="mae")
 noise_table.round(4)
 
-# %%
+# %% [markdown] caption="tab-noise-aware"
+# Test MAE against S/N of SPT-GloCal trained on noiseless spectra (the paper's protocol) and trained with noise at
+# S/N in `noise_range` (scale {glue:text}`scale`).
+
+# %% tags=["hide-input"]
 curves = {}
 for label in ("ofe", "mgfe"):
     sub = noise_table.loc[label]
@@ -88,6 +104,9 @@ for label in ("ofe", "mgfe"):
     curves[label] = {col: (x, sub[col].to_numpy()) for col in sub.columns}
 plots.mae_vs_snr(curves, xlabel="test S/N (80 = noiseless)")
 plt.show()
+
+# %% [markdown] caption="fig-noise-aware"
+# The table above as a figure: test MAE against S/N for the two trainings (80 stands for noiseless).
 
 # %% [markdown]
 # ## 3. Uncertainties: MC dropout and a deep ensemble
@@ -111,7 +130,11 @@ for method, res in (("MC dropout", mc), (f"deep ensemble ({p.n_ensemble})", ens)
 calib = pd.DataFrame(cal_rows)
 calib.round(3)
 
-# %%
+# %% [markdown] caption="tab-calibration"
+# Coverage of the ±1σ and ±1.96σ intervals of MC dropout and of a deep ensemble on the test split, noiseless and
+# at the lowest S/N (scale {glue:text}`scale`).
+
+# %% tags=["hide-input"]
 for (method, test), sub in calib.groupby(["method", "test"]):
     c68 = sub[[c for c in sub.columns if "68" in c]].to_numpy(float).mean()
     verdict = ("well calibrated" if abs(c68 - 0.68) < 0.1
@@ -132,7 +155,7 @@ for (method, test), sub in calib.groupby(["method", "test"]):
 # SPT-GloCal, averaged in absolute value over test spectra. The OH A–X bands (≈3050–3250 Å), Mg II h&k and
 # Mg I 2852, Mg b and the O I 7774 triplet are marked.
 
-# %%
+# %% tags=["hide-input"]
 test_rows = clean.split["test"][:p.n_attr]
 mask = band_mask(ds.wave, "full")
 x = ds.flux[test_rows][:, mask]
@@ -147,6 +170,10 @@ plt.show()
 share = {label: {name: float(m[(ds.wave[mask] >= lo - 20) & (ds.wave[mask] <= hi + 20)].sum() / m.sum())
                  for name, (lo, hi) in windows.items()} for label, m in maps.items()}
 pd.DataFrame(share).round(3).rename_axis("share of total attribution")
+
+# %% [markdown] caption=""
+# Which wavelengths carry [O/Fe] and [Mg/Fe]: mean |integrated gradient| of the full-band SPT-GloCal over test
+# spectra (figure) and the share of the attribution in each marked window (table; scale {glue:text}`scale`).
 
 # %% [markdown]
 # ## 5. Another element
@@ -170,6 +197,10 @@ for band in ("full", "optical"):
     records += recs
     xrows += recs
 pd.DataFrame(xrows).pivot_table(index="label", columns="band", values=["mae", "sigma"]).round(4)
+
+# %% [markdown] caption="tab-other-element"
+# MAE and σ of SPT-GloCal predicting [O/Fe], [Mg/Fe] and [X/Fe] of `other_element` together, with and without the
+# UV (scale {glue:text}`scale`, {glue:text}`engine` engine).
 
 # %% [markdown]
 # ## 6. Application to new spectra
@@ -211,7 +242,12 @@ for i, (t, g, f) in enumerate(stars):
 new_table = pd.DataFrame(new_rows)
 new_table.round(3)
 
-# %%
+# %% [markdown] caption="tab-new-stars"
+# Stars drawn between the grid nodes, synthesised by the {glue:text}`engine` engine, degraded to R = 200 with
+# noise at S/N 50 and passed through `glocal.runs.predict` (MC-dropout ±1σ), with a paper-like and an α-enhanced
+# abundance set each (scale {glue:text}`scale`).
+
+# %% tags=["hide-input"]
 plots.new_star_predictions(new_table, markers={"paper-like": "o", "alpha-enhanced": "s"},
                            title=f"{p.n_new} new stars between the grid nodes, S/N 50 "
                            "(full-band SPT-GloCal, ±1σ MC dropout)")
@@ -220,6 +256,10 @@ for kind, sub in new_table.groupby("set"):
     print(f"{kind:15s}: MAE [O/Fe] {np.mean(np.abs(sub.ofe_pred - sub.ofe_true)):.3f}, "
           f"[Mg/Fe] {np.mean(np.abs(sub.mgfe_pred - sub.mgfe_true)):.3f} dex over {len(sub)} stars")
 
+# %% [markdown] caption="fig-new-stars"
+# Predicted against true [O/Fe] and [Mg/Fe] for the new stars of the table above (circles: paper-like abundances,
+# squares: α-enhanced).
+
 # %% [markdown]
 # The α-enhanced stars test something the paper's protocol cannot: its networks only ever see one of the two
 # elements raised at a time, so the UV features of a star with both raised (OH and Mg bands deepened together,
@@ -227,6 +267,6 @@ for kind, sub in new_table.groupby("set"):
 # predictions are worse than the paper-like ones, a production grid should vary [O/Fe] and [Mg/Fe] jointly
 # (as `glocal.grid.joint_variants` does for the other-element study above).
 
-# %%
+# %% tags=["hide-input"]
 path = experiments.write_headline(records, p.scale)
 print(f"{len(records)} records added to {path}")

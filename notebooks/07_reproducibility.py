@@ -16,13 +16,17 @@
 # chapter, the data each artifact came from, and the software versions.
 #
 # To rebuild: `make setup && make book SCALE=<scale>`. To re-run one chapter with other parameters:
-# `make chapter NB=05_results SCALE=ci PARAMS="-p seed 1"`.
+# `make chapter NB=05_results SCALE=ci PARAMS="-p seed 1"`. The code of this page only reads records and
+# tabulates them: it is collapsed.
+#
+# How long each step took on the machines this project ran on (setup, tests, each chapter at each scale, the
+# grid builds, the engines) is recorded in `results/benchmarks/scales.md`, shown at the end of this page.
 
 # %% tags=["parameters"]
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # this chapter reads only the scale; it accepts the common parameters and ignores them
 
-# %%
+# %% tags=["hide-input"]
 import json
 import platform
 import subprocess
@@ -42,6 +46,10 @@ record = root / "results" / p.scale / "execution.json"
 executed = json.loads(record.read_text()) if record.exists() else {}
 pd.DataFrame({ch: {"seconds": v["seconds"], **v["parameters"]} for ch, v in executed.items()}).T
 
+# %% [markdown] caption="tab-execution"
+# What this build ran: every chapter's resolved parameters and its execution time in seconds, read from
+# `results/<scale>/execution.json` (written by `scripts/execute_book.py`).
+
 # %% [markdown]
 # ## Shipped data and its provenance
 #
@@ -49,7 +57,7 @@ pd.DataFrame({ch: {"seconds": v["seconds"], **v["parameters"]} for ch, v in exec
 # from the published sources mirrored in `../shared/data`; each file carries its sources, checksums and
 # citations as HDF5 attributes.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for path in sorted((root / "glocal" / "data").glob("*.h5")):
     with h5py.File(path, "r") as h5:
@@ -59,11 +67,14 @@ for path in sorted((root / "glocal" / "data").glob("*.h5")):
                  "built": str(attrs.get("created", attrs.get("creation_time", "")))})
 pd.DataFrame(rows).set_index("file")
 
+# %% [markdown] caption="tab-shipped-data"
+# The shipped runtime data: size, citation and build date of each HDF5 file in `glocal/data/`.
+
 # %% [markdown]
 # The shipped pretrained runs (`glocal/data/pretrained/`, exported by `scripts/export_pretrained.py` from the
 # laptop-scale runs of chapter 05) and what they were trained on:
 
-# %%
+# %% tags=["hide-input"]
 from glocal.runs import load_run, pretrained_runs
 
 rows = []
@@ -81,7 +92,7 @@ pd.DataFrame(rows) if rows else print("no pretrained runs shipped in this checko
 #
 # Grids and trained runs live in the cache directory, named by a hash of the parameters that made them.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for side in sorted(cache_dir().glob("*.params.json")):
     meta = json.loads(side.read_text())
@@ -92,7 +103,7 @@ pd.DataFrame(rows)
 # %% [markdown]
 # ## Software
 
-# %%
+# %% tags=["hide-input"]
 try:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                             text=True, check=True).stdout.strip()
@@ -107,3 +118,18 @@ for package in packages:
     except metadata.PackageNotFoundError:
         versions[package] = "not installed"
 pd.Series(versions, name="version").to_frame()
+
+# %% [markdown] caption="tab-software"
+# The software this build ran with: Python, platform, git commit and the versions of the main packages.
+
+# %% [markdown]
+# ## Measured cost of each scale
+#
+# The record of `results/benchmarks/scales.md` (the hosts behind this project's 2-core allocation differ by
+# about a factor of two in speed, so each measurement names its date, commit and host where known).
+
+# %% tags=["remove-input"]
+from IPython.display import Markdown
+
+scales_record = root / "results" / "benchmarks" / "scales.md"
+Markdown(scales_record.read_text().split("\n", 1)[1]) if scales_record.exists() else print(f"{scales_record} missing")

@@ -33,6 +33,11 @@ from glocal import book
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 OUT = ROOT / "book" / "chapters"
+#: environment of the kernels: no progress bars (tqdm takes its defaults from TQDM_* variables) and no warning
+#: from ``tqdm.auto`` about the absent notebook widgets; the book's outputs carry neither (scripts/check_html.py
+#: fails on a page whose outputs show "Warning" or "Traceback")
+KERNEL_ENVIRON = {"TQDM_DISABLE": "1"}
+QUIET_WARNINGS = "ignore:IProgress not found"
 
 
 def load_scales() -> dict:
@@ -85,6 +90,43 @@ def execute(chapter: str, scale: str, overrides: dict) -> None:
                                    kernel_name="python3", cwd=str(OUT), progress_bar=False, log_output=False)
     finally:
         tmp.unlink(missing_ok=True)
+    present(OUT / f"{chapter}.ipynb")
+
+
+def present(path: Path) -> None:
+    """Tag the executed notebook for the HTML (the code and the outputs stay as executed).
+
+    * Where papermill injected the values the chapter ran with, the chapter's own `parameters` cell (the
+      defaults) gets `remove-cell` and the injected cell `hide-input`: the parameters show once, collapsed.
+    * A markdown cell with a ``caption`` metadata entry (``# %% [markdown] caption="fig-grid-coverage"`` in
+      the jupytext source) is the caption of the code cell before it: it is moved into that cell's
+      ``mystnb.figure`` options (name = the entry, caption = the cell's text), so MyST-NB renders the cell's
+      outputs as numbered figures that ``{numref}`` can link to. An empty entry gives a caption without a
+      name, for a cell that draws several figures (a name must be unique).
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    tags_of = [c.metadata.setdefault("tags", []) for c in nb.cells]
+    if any("injected-parameters" in t for t in tags_of):
+        for tags in tags_of:
+            for marker, tag in (("parameters", "remove-cell"), ("injected-parameters", "hide-input")):
+                if marker in tags and tag not in tags:
+                    tags.append(tag)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "caption" in cell.metadata:
+            target = next((c for c in reversed(cells) if c.cell_type == "code"), None)
+            if target is None:
+                raise SystemExit(f"{path.name}: a caption cell precedes every code cell")
+            options = {"caption": " ".join(cell.source.split())}
+            if cell.metadata["caption"]:
+                options["name"] = str(cell.metadata["caption"])
+            target.metadata.setdefault("mystnb", {})["figure"] = options
+            continue
+        cells.append(cell)
+    nb.cells = cells
+    nbformat.write(nb, path)
 
 
 def main(argv=None) -> int:
@@ -123,6 +165,8 @@ def main(argv=None) -> int:
             print(f"[book] {chapter} scale={args.scale} params={json.dumps(resolved[chapter])}")
         return 0
     os.environ["GLOCAL_CACHE"] = str(Path(args.cache).resolve())
+    os.environ.update(KERNEL_ENVIRON)
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), QUIET_WARNINGS)))
     os.environ.pop("MPLBACKEND", None)  # kernels must use the inline backend so figures are captured
     # the kernels synthesise spectra themselves too: same malloc settings as the grid workers (but not
     # their one-thread limits: torch trains with both cores in the kernel)
