@@ -20,7 +20,8 @@
 # This book re-does the whole chain from published ingredients and rebuilds every figure from data:
 # model atmospheres and line lists → synthetic spectra (§2) → CSST degradation (§2.2) → the SPT-GloCal
 # transformer, its predecessor SPT and three tree-boosting baselines (§3) → the paper's tables and figures
-# (§4), and the studies the paper leaves for future work.
+# (§4), and the studies the paper leaves for future work. Looking for one of the paper's figures or tables?
+# [The paper ↔ book index](../paper_map.md) links each to its numbered counterpart here.
 #
 # **The answer, as measured by this build**, is the table below: the mean absolute error of each method
 # with and without the UV, read from `results/<scale>/headline.json`, which the results chapter writes.
