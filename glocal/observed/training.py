@@ -183,6 +183,15 @@ def _label_ranges(y) -> dict:
     return {name: [float(y[:, j].min()), float(y[:, j].max())] for j, name in enumerate(OBSERVED_LABELS)}
 
 
+def _comparable(cfg: dict) -> dict:
+    """A run's config without what may change on resuming: the creation time and ``max_epochs`` (a run
+    can be continued for more epochs, as :func:`glocal.training.train_model` allows)."""
+    out = {k: v for k, v in cfg.items() if k != "created_utc"}
+    obs = dict(out.get("observed", {}))
+    obs["options"] = {k: v for k, v in obs.get("options", {}).items() if k != "max_epochs"}
+    return {**out, "observed": obs}
+
+
 def _write_config(out: Path, kind: str, opts: ObservedTraining, ds, grid, y_train) -> dict:
     cfg = {"format_version": 2, "model": opts.model, "band": "observed", "labels": list(OBSERVED_LABELS),
            "n_pixels": int(ds.wave.size), "seed": int(opts.seed),
@@ -191,7 +200,7 @@ def _write_config(out: Path, kind: str, opts: ObservedTraining, ds, grid, y_trai
     old = out / "config.json"
     if old.is_file():
         prev = read_json(old, "run")
-        if {k: v for k, v in prev.items() if k != "created_utc"} != cfg:
+        if _comparable(prev) != _comparable(cfg):
             raise ValueError(f"{out} already holds an observed run with other settings; choose another directory")
     write_json(out / "config.json", {**cfg, "created_utc": _dt.datetime.now(_dt.UTC).isoformat()})
     np.save(out / "wave.npy", ds.wave)
