@@ -73,7 +73,11 @@ rules (glocal.observed.predict):
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
               (normalized flux outside [0, 1.5] after degradation), not_prepared(reason) (input
               coarser than R=200, or outside 2550-10000 A); the flag near_training_edge(...) (values
-              kept) when a label is within 2 % of its training range of an edge, or beyond it.
+              kept) when a label is within 2 % of its training range of an edge, or beyond it;
+              grid_edge_fit(teff,...) when a forward-model fit over the same grid (glocal fit) puts
+              Teff, log g or [Fe/H] on a grid bound (--no-fit-check skips it);
+              unlike_training_spectra(misfit=...) for a spectrum farther from the training spectra than
+              99 % of the calibration spectra.
   --band paper uses the paper's two-label full-band run instead ([O/Fe], [Mg/Fe]; normalized flux only,
               flag flux_calibrated_unsupported otherwise; >= 90 % of its pixels measured, masked pixels
               interpolated, flag interpolated_pixels=N; --run DIR takes a run of any band).
@@ -223,7 +227,7 @@ def cmd_predict(args):
         spectra.extend((s, i) for i, s in enumerate(read_observed(path, medium=args.medium)))
     candidates = _predict_candidates(args.run, args.band)
     df = predict_observed(spectra, candidates, rv=args.rv, flux_kind=args.flux, T=args.mc_samples,
-                          seed=args.seed)
+                          seed=args.seed, fit_check=not args.no_fit_check)
     atomic_write_text(args.output, df.to_csv(index=False))
     refused = int(df["ofe"].isna().sum()) if "ofe" in df else 0
     print(f"{len(df)} spectra -> {args.output} ({len(df) - refused} predicted, {refused} refused; "
@@ -270,6 +274,8 @@ def _add_predict_parser(sub) -> None:
     pr.add_argument("--mc-samples", type=int, default=30, metavar="T",
                     help="MC-dropout passes for the _std columns (default: %(default)s)")
     pr.add_argument("--seed", type=int, default=0, help="seed of the dropout masks (default: %(default)s)")
+    pr.add_argument("--no-fit-check", action="store_true",
+                    help="skip the forward-model fit that flags stars beyond the grid (grid_edge_fit)")
     pr.set_defaults(func=cmd_predict, medium=None)
 
 

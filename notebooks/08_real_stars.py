@@ -12,36 +12,46 @@
 # # Real stars: does the UV help on real metal-poor stars?
 #
 # Everything so far rests on synthetic spectra, as the paper does. Real UV–optical spectra of metal-poor
-# stars exist: HST/STIS CALSPEC spectra (Bohlin, Gordon & Tremblay 2014; Bohlin et al. 2020) cover
+# stars exist: HST/STIS CALSPEC spectra {cite:p}`bohlin2014,bohlin2020` cover
 # 1700–10100 Å at R ≈ 500–1000, so they can be degraded to CSST's R = 200 over the whole 2550–10000 Å, and
-# two Magellan/MIKE echelle spectra (Bernstein et al. 2003; from the `smhr` repository) cover the optical.
-# Literature Teff, log g, [Fe/H], [Mg/Fe] and [O/Fe] are JINAbase means (Abohalima & Frebel 2018, with the
-# original studies; Asplund et al. 2009 solar scale). The nine stars ship with glocal
+# two Magellan/MIKE echelle spectra ({cite:t}`bernstein2003`; from the `smhr` repository) cover the optical.
+# Literature Teff, log g, [Fe/H], [Mg/Fe] and [O/Fe] are JINAbase means ({cite:t}`abohalima2018`, with the
+# original studies; {cite:t}`asplund2009` solar scale). The nine stars ship with glocal
 # (`glocal/data/real_stars`, built by `scripts/build_real_stars.py`), so this chapter needs no outside data.
 #
 # Two routes give labels: `glocal predict` (the shipped five-label SPT-GloCal runs, one per flux kind,
 # trained on augmented synthetic spectra) and `glocal fit` (forward modelling with an emulator of the same
 # synthetic grid and a smooth continuum/calibration nuisance). Both are run on the whole spectrum and
 # without the UV (below 4000 Å removed), which is the paper's question asked of real stars.
+#
+# Code that only draws or tabulates is collapsed; the calls that predict and fit are shown. To re-execute this
+# chapter with other values: `make chapter NB=08_real_stars SCALE=ci PARAMS="-p mc_samples 50"` (the values it
+# ran with are in the collapsed parameters cell below; all of them live in `notebooks/scales.yml`).
 
 # %% tags=["parameters"]
 scale = "laptop"  # ci, laptop or paper: the values of notebooks/scales.yml
 overrides = {}    # parameters of this chapter to change, e.g. {"mc_samples": 50}
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import pandas as pd
+from myst_nb import glue
 
 from glocal import book, plots, real_stars
 from glocal import real_star_study as study
 
 p = book.chapter_parameters("08_real_stars", scale, overrides)
+glue("scale", p.scale, display=False)
 print(p)
 lit = real_stars.load_literature()
 lit[["star", "teff", "logg", "feh", "mgfe", "ofe", "n_feh", "n_mgfe", "n_ofe", "sed_teff", "sed_logz", "sed_ebv"]]
 
+# %% [markdown] caption="tab-real-literature"
+# The nine real stars and their literature labels: JINAbase means {cite:p}`abohalima2018` on the
+# {cite:t}`asplund2009` scale, the number of studies behind each, and the CALSPEC SED fit.
+
 # %% [markdown]
-# Four STIS stars have literature abundances (one study each, Fulbright 2000), three have only the CALSPEC
+# Four STIS stars have literature abundances (one study each, {cite:t}`fulbright2000`), three have only the CALSPEC
 # SED fit, and the two MIKE stars have many studies (HD 140283: 20 for [Fe/H], 10 for [Mg/Fe]). No STIS star
 # has a literature [O/Fe].
 #
@@ -51,7 +61,7 @@ lit[["star", "teff", "logg", "feh", "mgfe", "ofe", "n_feh", "n_mgfe", "n_ofe", "
 # = 0.5 where unknown), after the smooth nuisance of the fit (a Legendre series in ln λ: the calibration and
 # reddening for STIS, the continuum placement for MIKE). The grey band is the UV.
 
-# %%
+# %% tags=["hide-input"]
 with_lit = lit.dropna(subset=["teff", "logg", "feh", "mgfe"])["star"].tolist()
 residuals = {}
 for star in with_lit:
@@ -62,6 +72,10 @@ fit_free = study.fit_stars()
 for star in with_lit:
     residuals[star]["fitted labels"] = study.residual_spectra(star, fit_free.loc[star].to_dict())
 fig = plots.real_residuals(residuals)
+
+# %% [markdown] caption="fig-real-residuals"
+# Observed R = 200 spectra against the emulated synthetic spectra at the literature and at the fitted labels,
+# after the smooth nuisance of the fit; grey: the UV.
 
 # %% [markdown]
 # The synthetic spectra (built-in engine, 1-D LTE, linemake lines) match the real optical spectra to about
@@ -77,14 +91,23 @@ fit_lit = study.fit_stars(hold_literature=True)
 tables = {"predict": pred, "fit (free)": fit_free, "fit (Teff, log g, [Fe/H] held)": fit_lit}
 pred[["band", "flux_kind", "teff", "teff_std", "logg", "feh", "ofe", "mgfe", "mgfe_std", "flag"]].round(3)
 
-# %%
+# %% [markdown] caption="tab-real-predict"
+# `glocal predict` on the real stars with the shipped five-label runs (MC dropout; scale {glue:text}`scale`).
+
+# %% tags=["hide-input"]
 errors = pd.concat({name: study.literature_errors(t) for name, t in tables.items()}, names=["method", "label"])
 errors = pd.concat([errors, pd.concat({f"{name} vs SED fit": study.literature_errors(t, sed=True)
                                        for name, t in list(tables.items())[:2]}, names=["method", "label"])])
 errors.round(3)
 
-# %%
+# %% [markdown] caption="tab-real-errors"
+# Differences from the literature (and from the SED fit) of `predict` and `fit`, per label.
+
+# %% tags=["hide-input"]
 fig = plots.labels_vs_literature({k: v for k, v in tables.items() if k != "fit (Teff, log g, [Fe/H] held)"}, lit)
+
+# %% [markdown] caption="fig-real-labels"
+# Labels from `predict` and from the free `fit` against the literature values.
 
 # %% [markdown]
 # ## 3. The paper's question on real stars: with and without the UV
@@ -107,9 +130,16 @@ uv_table = pd.DataFrame(maes).T
 uv_table["n stars"] = len(stis)
 uv_table.round(3)
 
-# %%
+# %% [markdown] caption="tab-real-uv"
+# The paper's question on real stars: MAE of [Mg/Fe] against the literature with and without the UV, STIS stars
+# with a literature [Mg/Fe].
+
+# %% tags=["hide-input"]
 fig = plots.uv_effect(maes)
 plt.show()
+
+# %% [markdown] caption="fig-real-uv"
+# The table above as a figure.
 
 # %% [markdown]
 # ## What holds and what does not

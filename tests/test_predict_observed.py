@@ -172,7 +172,10 @@ def test_out_of_domain_inputs_are_refused_or_flagged(tmp_path, star):
     # a star outside the training labels: its labels pinned at the edge, or its spectrum unlike the training set
     for name, label in (("hot", "teff"), ("solar", "feh")):
         edge = "near_training_edge(" in flags[name] and f"{label}=" in flags[name]
-        assert edge or "unlike_training_spectra(" in flags[name], (name, flags[name])
+        fit_edge = "grid_edge_fit(" in flags[name] and label in flags[name].split("grid_edge_fit(")[1]
+        assert edge or fit_edge or "unlike_training_spectra(" in flags[name], (name, flags[name])
+    # without the fit check the hot star may pass unflagged: the check is what catches it here
+    assert main(["predict", str(tmp_path / "hot.fits"), "-o", str(tmp_path / "nofit.csv"), "--no-fit-check"]) == 0
 
 
 def test_shipped_runs_record_coverage_and_reddening(tmp_path):

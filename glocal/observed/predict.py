@@ -35,12 +35,16 @@ Rules, in this order, for every spectrum:
 6. **Domain** (observed runs, values kept): ``unlike_training_spectra(misfit=…>…)`` when the input lies
    farther from the training spectra than 99 % of the calibration spectra
    (:mod:`glocal.observed.domain`); ``near_training_edge(label=value;range=…)`` when a predicted label is
-   within :data:`EDGE_FRACTION` (2 %) of its training range of an edge, or beyond it.
+   within :data:`EDGE_FRACTION` (2 %) of its training range of an edge, or beyond it;
+   ``grid_edge_fit(teff,…)`` when a forward-model fit of the spectrum over the same grid puts Teff, log g
+   or [Fe/H] on a bound (``fit_check``; the network itself regresses towards the middle of its labels, so
+   a star beyond the grid can get a prediction just inside it).
 
 Refusing flags (NaN values): ``flux_calibrated_unsupported``, ``no_run_for_<kind>_flux``,
 ``negative_flux``, ``flux_out_of_range(...)``, ``insufficient_coverage(...)``, ``not_prepared(<reason>)``
 (:func:`prepare` raised, e.g. the input is coarser than R=200 or outside 2550–10000 Å).  Warning flags
-(values kept): ``unlike_training_spectra(...)``, ``near_training_edge(...)``, ``interpolated_pixels=N``.
+(values kept): ``unlike_training_spectra(...)``, ``near_training_edge(...)``, ``grid_edge_fit(...)``,
+``interpolated_pixels=N``.
 
 The table (a ``pandas.DataFrame``) has the columns :data:`ID_COLUMNS`, then ``L``, ``L_std`` and
 ``L_err95`` for every L of :data:`LABEL_COLUMNS` (NaN for labels the run does not predict) and for any
@@ -275,6 +279,21 @@ def _domain_flags_after(run, x: np.ndarray) -> list[list[str]]:
             for m in dom.misfit(x)]
 
 
+def _fit_edge_flags(prep: PreparedSpectrum) -> list[str]:
+    """``grid_edge_fit(teff,feh)`` when the forward-model fit (:func:`glocal.fitting.fit_spectrum`, the
+    emulator of the same synthetic grid, labels free) puts Teff, log g or [Fe/H] on a bound of the grid:
+    no spectrum inside the grid explains the input better than one at its edge (a hotter or more
+    metal-rich star, say).  Abundance bounds are not used ([O/Fe] is weakly constrained at R = 200)."""
+    from glocal.fitting import fit_spectrum
+    try:
+        res = fit_spectrum(prep)
+    except ValueError as exc:
+        return [f"fit_check_failed({_clean(exc)})"]
+    hits = [f.split("(")[1].rstrip(")") for f in res.flags if f.startswith("at_bound(")]
+    hits = [h for h in hits if h in ("teff", "logg", "feh")]
+    return [f"grid_edge_fit({','.join(hits)})"] if hits else []
+
+
 def _run_predictions(run, x, *, T: int, seed: int):
     """``(pred, std, err95)`` (n, n_labels): MC-dropout mean; std = calibrated 68 % half-width when
     the run carries a conformal calibration (else the raw spread), err95 = the 95 % half-width (NaN
@@ -297,7 +316,7 @@ def _run_predictions(run, x, *, T: int, seed: int):
     return pred, std, err95
 
 
-def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None):
+def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None, fit_check: bool = True):
     """The table of the module docstring for ``items``.
 
     items : list of ``(PreparedSpectrum or an error message, meta dict, index in its file)``.
@@ -305,6 +324,7 @@ def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None)
         the spectrum's kind) or band runs tried in order (rule 3); every run must read a subset of the
         CSST R=200 grid.
     raw : optional list (same length) of the ObservedSpectrum behind each item (for rule 2's median).
+    fit_check : for observed runs, also fit the spectrum (rule 6, ``grid_edge_fit``; ~0.1–0.4 s each).
     """
     import pandas as pd
 
@@ -330,7 +350,8 @@ def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None)
             cols[lab][ks], cols[f"{lab}_std"][ks], cols[f"{lab}_err95"][ks] = pred[:, j], std[:, j], err95[:, j]
         xs = np.stack([x for _, x in members])
         for row_k, p, dom in zip(ks, pred, _domain_flags_after(run, xs)):
-            rows[row_k]["flag"] = rows[row_k]["flag"] + dom + _edge_flags(run, p)
+            fit = _fit_edge_flags(items[row_k][0]) if fit_check and run_kind(run) is not None else []
+            rows[row_k]["flag"] = rows[row_k]["flag"] + dom + _edge_flags(run, p) + fit
     for row in rows:
         row["flag"] = ";".join(row["flag"])
     df = pd.DataFrame(rows, columns=list(ID_COLUMNS) + ["flag"])
@@ -340,7 +361,7 @@ def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None)
 
 
 def predict_observed(spectra, candidates, *, rv: float = 0.0, flux_kind: str = "auto", T: int = 30,
-                     seed: int = 0):
+                     seed: int = 0, fit_check: bool = True):
     """Prepare every ObservedSpectrum of ``spectra`` (full CSST R=200 grid; ``rv`` km/s, ``flux_kind``
     "auto"/"normalized"/"calibrated", see :func:`glocal.observed.prepare`) and predict it with
     :func:`predict_prepared`.  A spectrum that :func:`prepare` refuses (ValueError) becomes a
@@ -355,4 +376,4 @@ def predict_observed(spectra, candidates, *, rv: float = 0.0, flux_kind: str = "
             prep = str(exc)
         items.append((prep, spec.meta, index))
         raw.append(spec)
-    return predict_prepared(items, candidates, T=T, seed=seed, raw=raw)
+    return predict_prepared(items, candidates, T=T, seed=seed, raw=raw, fit_check=fit_check)

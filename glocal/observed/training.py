@@ -45,7 +45,7 @@ from ..conformal import ConformalScale, fit_conformal, interval_coverage
 from .domain import DOMAIN_FILE, fit_domain
 
 __all__ = ["OBSERVED_LABELS", "TEST_AUGMENT", "ObservedTraining", "split_by_atmosphere", "augmented_set",
-           "train_observed_run", "observed_test_metrics", "UNCERTAINTY_FILE"]
+           "train_observed_run", "attach_domain", "observed_test_metrics", "UNCERTAINTY_FILE"]
 
 #: The labels of an observed-spectra run, in this order.
 OBSERVED_LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
@@ -177,6 +177,25 @@ def _clean_domain(ds, rows, kind: str, reference):
     if kind == "calibrated":
         clean = normalize_synthetic(ds.wave, clean * ds.continuum[rows])
     return fit_domain(ds.wave, clean, reference)
+
+
+def attach_domain(run_dir, grid) -> Path:
+    """(Re)write the domain model (step 5) of the observed run in ``run_dir`` from its grid file: the same
+    split and calibration draws as :func:`train_observed_run` (for runs trained before the domain model
+    existed, or to refit it).  Returns the file written."""
+    from ..dataset import load_dataset
+    from ..runs import load_run
+    run = load_run(run_dir)
+    obs = run.config["observed"]
+    opts = obs["options"]
+    ds = load_dataset(grid)
+    idx = split_by_atmosphere(ds.labels["model_id"], tuple(opts["fractions"]), int(run.config["seed"]))
+    config = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in opts["augment"].items()})
+    cal = augmented_set(ds, idx["cal"], obs["kind"], int(opts["calibration_copies"]), int(run.config["seed"]) + 2,
+                        config)
+    path = Path(run_dir) / DOMAIN_FILE
+    _clean_domain(ds, idx["train"], obs["kind"], cal[0]).save(path)
+    return path
 
 
 def _label_ranges(y) -> dict:
