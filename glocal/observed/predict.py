@@ -324,7 +324,7 @@ def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None,
         the spectrum's kind) or band runs tried in order (rule 3); every run must read a subset of the
         CSST R=200 grid.
     raw : optional list (same length) of the ObservedSpectrum behind each item (for rule 2's median).
-    fit_check : for observed runs, also fit the spectrum (rule 6, ``grid_edge_fit``; ~0.1–0.4 s each).
+    fit_check : for observed runs, also fit the spectrum (rule 6, ``grid_edge_fit``; one emulator fit each).
     """
     import pandas as pd
 
