@@ -238,3 +238,15 @@ def error_curves(evaluation: Mapping, label_index: int, labels: Mapping, label: 
         b = binned_errors(y_true, y_pred, x, bins[var])
         curves[var] = (b["centers"], b["mse"], b["sigma"])
     return curves
+
+
+def observed_evaluation(path: str | Path | None = None) -> dict:
+    """The committed held-out evaluation of the shipped observed-spectra runs
+    (``results/observed/evaluation.json``, written by ``scripts/evaluate_observed.py --uv``)."""
+    import json
+    path = Path(path) if path is not None else Path(__file__).resolve().parents[1] / "results" / "observed" / \
+        "evaluation.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run scripts/evaluate_observed.py --grid <realstars grid> --uv "
+                                "--json results/observed/evaluation.json")
+    return json.loads(path.read_text())

@@ -7,7 +7,9 @@ coverage keeping 4000–9000 Å, 0–2 % bad pixels — with ``--seed`` (other d
 code's test set), predicted through the same function ``glocal predict`` uses (MC dropout + the
 run's conformal calibration), and scored: MAE, bias, scatter, coverage of the 68 % and 95 % intervals
 per label, and for the calibrated kind the mean |Δ label| between E(B−V) = 0 and 0.5 with all other
-draws equal.  Prints a table and writes JSON.
+draws equal.  ``--uv`` adds the paper's question on the same held-out spectra: full coverage 2550–10000 Å
+against every pixel blueward of 4000 Å removed (no other coverage cut), MAE per label.  Prints a table and
+writes JSON.
 
     python scripts/evaluate_observed.py --grid realstars.h5 --json results/observed/evaluation.json
 """
@@ -24,16 +26,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def test_rows(run, ds):
+    """The run's held-out rows: its split.npz, or (shipped runs, which drop it) the split recomputed from the
+    seed and fractions in its config (:func:`glocal.observed.training.split_by_atmosphere`)."""
+    from glocal.observed.training import split_by_atmosphere
+    rows = run.split.get("test")
+    if rows is None or not len(rows):
+        obs = run.config["observed"]
+        rows = split_by_atmosphere(ds.labels["model_id"], obs["options"]["fractions"], run.config["seed"])["test"]
+    return rows
+
+
 def evaluate(run, ds, seed: int, copies: int, T: int) -> dict:
     from glocal.conformal import interval_coverage
     from glocal.observed.predict import _run_predictions
-    from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set, split_by_atmosphere
+    from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set
 
-    obs = run.config["observed"]
-    kind = obs["kind"]
-    rows = run.split.get("test")
-    if rows is None or not len(rows):
-        rows = split_by_atmosphere(ds.labels["model_id"], obs["options"]["fractions"], run.config["seed"])["test"]
+    kind = run.config["observed"]["kind"]
+    rows = test_rows(run, ds)
     X, y, _ = augmented_set(ds, rows, kind, copies, seed, TEST_AUGMENT)
     pred, std, err95 = _run_predictions(run, X, T=T, seed=seed)
     out = {"kind": kind, "n": int(len(y)), "seed": seed, "labels": {}}
@@ -52,6 +62,35 @@ def evaluate(run, ds, seed: int, copies: int, T: int) -> dict:
     return out
 
 
+def uv_comparison(run, ds, seed: int, T: int) -> dict:
+    """MAE per label on the run's held-out atmospheres with full coverage and with λ < 4000 Å removed."""
+    from glocal.observed.predict import _run_predictions
+    from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set
+
+    kind = run.config["observed"]["kind"]
+    cfg = replace(TEST_AUGMENT, cut_probability=0.0)
+    X, y, _ = augmented_set(ds, test_rows(run, ds), kind, 1, seed, cfg)
+    out = {}
+    for case, keep in (("with UV", np.ones(ds.wave.size, bool)), ("optical only", ds.wave >= 4000.0)):
+        Xc = np.where(keep[None, :], X, np.nan)
+        if kind == "calibrated":          # renormalise on the kept pixels, as predict does for such an input
+            Xc = _renormalise(ds.wave, X, keep, seed)
+        pred = _run_predictions(run, Xc, T=T, seed=seed)[0]
+        out[case] = {lab: float(np.abs(pred[:, j] - y[:, j]).mean()) for j, lab in enumerate(OBSERVED_LABELS)}
+    return out
+
+
+def _renormalise(wave, X, keep, seed):
+    """Calibrated inputs N = F/exp P: N·exp P is F up to the fitted smooth factor, so the optical-only input is
+    the optical part renormalised by the same smooth fit on the kept pixels (glocal.observed.normalize)."""
+    from glocal.observed.normalize import normalize_calibrated
+    out = np.full_like(X, np.nan)
+    for i, row in enumerate(X):
+        mask = ~keep | ~np.isfinite(row)
+        out[i] = normalize_calibrated(wave, np.where(mask, 1.0, row), mask)[0]
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", required=True, type=Path, help="the realstars grid the runs were trained on")
@@ -60,6 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--mc-samples", type=int, default=30)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--uv", action="store_true", help="also compare full coverage with λ < 4000 Å removed")
     a = ap.parse_args(argv)
     from glocal._io import write_json
     from glocal.dataset import load_dataset
@@ -68,7 +108,13 @@ def main(argv=None) -> int:
     ds = load_dataset(a.grid)
     results = {}
     for spec in a.runs:
-        r = evaluate(load_run(spec), ds, a.seed, a.copies, a.mc_samples)
+        run = load_run(spec)
+        r = evaluate(run, ds, a.seed, a.copies, a.mc_samples)
+        if a.uv:
+            r["uv_comparison"] = uv_comparison(run, ds, a.seed + 7, a.mc_samples)
+            print("  MAE with UV / optical only: " + ", ".join(
+                f"{lab} {r['uv_comparison']['with UV'][lab]:.4g} / {r['uv_comparison']['optical only'][lab]:.4g}"
+                for lab in r["uv_comparison"]["with UV"]))
         results[spec] = r
         print(f"{spec} ({r['kind']}, {r['n']} held-out spectra, seed {a.seed})")
         print("  label    MAE      bias     scatter  cover68  cover95" +
