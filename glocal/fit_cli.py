@@ -2,8 +2,9 @@
 
 Every spectrum goes through the same preparation as ``glocal predict``
 (:func:`glocal.observed.prepare` on the full CSST R=200 grid, rv removed, masks kept) and is fitted by
-:func:`glocal.fitting.fit_spectrum` on the pixels of ``--band``.  Register it in ``glocal/cli.py`` with
-``add_fit_parser(sub)`` (:func:`add_fit_parser` sets ``func=cmd_fit``).
+:func:`glocal.fitting.fit_spectrum` on the pixels of ``--band`` (labels free unless held with ``--fix``;
+uncertainties from the Jacobian covariance scaled by the reduced χ²; the emulator of the realstars grid,
+``glocal/data/emulator``).
 
 Columns: source, index, object, name, band, flux_kind, then for teff, logg, feh, ofe, mgfe, ebv, rv the
 value and its 1σ ``_std`` (NaN when held), chi2_red, n_pixels_used, flag (``;``-joined, "" when nothing
