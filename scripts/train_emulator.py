@@ -18,7 +18,6 @@ ln(F/F_c) at the same 20 label sets (so that their difference is the emulator's 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -32,20 +31,13 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
+from glocal._io import sha256_file  # noqa: E402
 from glocal.dataset import load_dataset  # noqa: E402
 from glocal.emulator import LABELS, META_FILE, WEIGHTS_FILE, Emulator  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BANDS = {"uv": (2550.0, 4000.0), "optical": (4000.0, 10000.0)}
 TEFF_BINS = ((3500, 4500), (4500, 6000), (6000, 8001))
-
-
-def sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_grid(path):
@@ -267,7 +259,7 @@ def evaluate(tensors, meta, args, wave, X, Y, model_id):
     d_norm_ln, d_lnc = lnf - Y[te, :n_pix], lnc - Y[te, n_pix:]
     tensors["rms_ln_norm"] = np.sqrt((d_norm_ln ** 2).mean(axis=0)).astype(np.float32)
     tensors["rms_ln_cont"] = np.sqrt((d_lnc ** 2).mean(axis=0)).astype(np.float32)
-    meta["grid"] = {"name": args.grid.name, "sha256": sha256(args.grid), "n_spectra": int(X.shape[0]),
+    meta["grid"] = {"name": args.grid.name, "sha256": sha256_file(args.grid), "n_spectra": int(X.shape[0]),
                     "n_models": int(np.unique(model_id).size)}
     meta["errors_test"] = band_errors(wave, np.exp(lnf) - np.exp(Y[te, :n_pix]), d_lnc, X[te, 0])
     meta["mg_sensitivity_test"] = mg_sensitivity(wave, X, Y, model_id, test_ids, emu, n_pix)
