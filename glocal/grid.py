@@ -70,6 +70,9 @@ PRESETS: dict[str, dict] = {
     "laptop": {"n_models": 100, "sampling": "nodes", "variants": "paper",
                "description": "100 stratified models x 16 variants = 1600 spectra "
                               "(the book's default scale, meant for a personal computer)"},
+    "workstation": {"n_models": 1960, "sampling": "nodes", "variants": "paper",
+                    "description": "1960 stratified models (about 1920 inside the atmosphere grid) x 16 "
+                                   "variants = about 30 700 spectra (learning curves; hours on 2 cores)"},
     "paper": {"n_models": None, "sampling": "nodes", "variants": "paper",
               "description": "full paper grid x 16 variants"},
     "realstars": {"n_models": 1600, "sampling": "continuous", "variants": "joint:20",
