@@ -71,6 +71,15 @@ observed-runs:  ## train both observed-spectra runs on the realstars grid (resum
 	$(BIN)/python scripts/evaluate_observed.py --grid $(GRIDS)/realstars-r40000.h5 \
 	  --json results/observed/evaluation.json
 
+.PHONY: learning-curves
+LC_ARGS ?=  # more options of scripts/learning_curves.py, e.g. LC_ARGS=--dry-run or "--methods xgboost"
+learning-curves:  ## learning curves of the five methods on the workstation grid (hours on 2 cores; resumable)
+	mkdir -p $(RUNS)
+	OMP_NUM_THREADS=2 $(BIN)/python scripts/learning_curves.py --grid $(GRIDS)/workstation-r40000.h5 \
+	  --scale workstation --methods xgboost lightgbm catboost spt spt-glocal --bands full optical \
+	  --splits random grouped --sizes 300 600 1200 2500 5000 10000 all --grouped-sizes 1200 5000 all \
+	  --seeds 0 1 --extra-seeds-up-to 2500 --threads 2 --checkpoints $(RUNS)/learning-curves-checkpoints $(LC_ARGS)
+
 bench:  ## run the benchmarks (speed ratios against reference implementations)
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
