@@ -173,9 +173,40 @@ def cmd_degrade(args):
     print(f"degraded {n} spectra to {grid.size} pixels (R={args.R}) -> {args.output}")
 
 
+def compile_flag(text: str):
+    """``--compile`` value: true/on/yes → True, false/off/no → False, else "auto" or a backend name."""
+    low = text.strip().lower()
+    if low in ("true", "on", "yes"):
+        return True
+    if low in ("false", "off", "no"):
+        return False
+    if not low:
+        raise argparse.ArgumentTypeError("expected true, false, auto or a torch.compile backend name")
+    return text.strip()
+
+
+def _accelerator_options(args, kw: dict) -> dict:
+    """``precision``/``compile`` of ``glocal train``: the flags when given (a conflicting value in
+    --train-options is an error), else "auto" for both with the paper configuration of a network."""
+    from glocal.models import TREE_KINDS
+    base = args.config.get("base", "cpu") if isinstance(args.config, dict) else args.config
+    out = {}
+    for key, flag in (("precision", args.precision), ("compile", args.compile)):
+        if flag is not None:
+            if args.model in TREE_KINDS:
+                raise ValueError(f"--{key} applies to the networks only, not to {args.model}")
+            if key in kw and kw[key] != flag:
+                raise ValueError(f"--{key} {flag} conflicts with --train-options {key}={kw[key]!r}")
+            out[key] = flag
+        elif base == "paper" and key not in kw and args.model not in TREE_KINDS:
+            out[key] = "auto"
+    return out
+
+
 def cmd_train(args):
     from glocal.runs import train_run
     kw = json.loads(args.train_options) if args.train_options else {}
+    kw.update(_accelerator_options(args, kw))
     run = train_run(args.data, model=args.model, band=args.band, config=args.config, split=args.split,
                     out=args.out, seed=args.seed, **kw)
     print(f"run written to {run}")
@@ -279,6 +310,29 @@ def _add_predict_parser(sub) -> None:
     pr.set_defaults(func=cmd_predict, medium=None)
 
 
+def _add_train_parser(sub) -> None:
+    """The ``glocal train`` subcommand."""
+    t = sub.add_parser("train", help="train a model on a dataset")
+    t.add_argument("--data", required=True, type=Path)
+    t.add_argument("--model", default="spt-glocal", choices=_Choices(_estimator_names), metavar="MODEL",
+                   help="estimator: %(choices)s (default: %(default)s)")
+    t.add_argument("--band", default="full", choices=["full", "optical", "uv"])
+    t.add_argument("--config", default="cpu", help="cpu, paper, or a JSON dict")
+    t.add_argument("--split", default="random", choices=["random", "grouped"])
+    t.add_argument("--out", required=True, type=Path)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--train-options", default=None, help='JSON, e.g. \'{"max_epochs": 50}\'')
+    t.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
+                   help="networks: autocast precision of the training, validation and prediction passes; auto = "
+                        "bf16 on a CUDA GPU that supports it, else fp32; fp16 on CUDA adds dynamic loss scaling "
+                        "(default: auto with --config paper, else fp32)")
+    t.add_argument("--compile", default=None, type=compile_flag, nargs="?", const=True, metavar="BACKEND",
+                   help="networks: torch.compile the training passes; bare --compile or 'true' = inductor, "
+                        "'auto' = inductor on CUDA and none on the CPU, 'false' = none, or a backend name "
+                        "such as eager (default: auto with --config paper, else false)")
+    t.set_defaults(func=cmd_train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="glocal", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -320,17 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--overwrite", action="store_true")
     d.set_defaults(func=cmd_degrade)
 
-    t = sub.add_parser("train", help="train a model on a dataset")
-    t.add_argument("--data", required=True, type=Path)
-    t.add_argument("--model", default="spt-glocal", choices=_Choices(_estimator_names), metavar="MODEL",
-                   help="estimator: %(choices)s (default: %(default)s)")
-    t.add_argument("--band", default="full", choices=["full", "optical", "uv"])
-    t.add_argument("--config", default="cpu", help="cpu, paper, or a JSON dict")
-    t.add_argument("--split", default="random", choices=["random", "grouped"])
-    t.add_argument("--out", required=True, type=Path)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--train-options", default=None, help='JSON, e.g. \'{"max_epochs": 50}\'')
-    t.set_defaults(func=cmd_train)
+    _add_train_parser(sub)
 
     to = sub.add_parser("train-observed", help="train a five-label run for observed spectra of one flux kind "
                         "(augmented, masked, conformal uncertainties; glocal.observed.training)")

@@ -22,6 +22,9 @@ uninterrupted run would. Without ``run_dir`` nothing touches the disk: the weigh
 ``average_last`` epochs are kept in memory for the final average. The loop accumulates the
 training loss on the device and reads it once per epoch (no host synchronisation per batch); a
 non-finite training loss stops training at the end of the epoch in which it appeared.
+
+Mixed precision, ``torch.compile`` and the data placement on CUDA (:class:`TrainOptions`
+``precision`` and ``compile``; the defaults leave the float32 loop unchanged): :mod:`glocal.accel`.
 """
 from __future__ import annotations
 
@@ -37,6 +40,17 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import checkpoints as _ck
+from .accel import (
+    PRECISIONS,
+    Data,
+    Step,
+    autocast,
+    check_checkpoint_precision,
+    check_compile,
+    compile_module,
+    resolve_device,
+    resolve_precision,
+)
 
 __all__ = ["LabelScaler", "TrainOptions", "TrainResult", "train_model", "predict_array",
            "resolve_device", "add_noise_torch", "average_state_dicts"]
@@ -119,13 +133,6 @@ def _as_flux(x, what, allow_missing: bool = False) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- helpers
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def add_noise_torch(x: torch.Tensor, snr, generator: torch.Generator) -> torch.Tensor:
     """Gaussian noise σ = 1/S/N per pixel (continuum-level S/N, as ``glocal.degrade.add_noise``).
 
@@ -169,14 +176,15 @@ def average_state_dicts(states: list[dict]) -> dict:
 
 
 def predict_array(model: nn.Module, x, *, batch_size: int = 512,
-                  device: str | torch.device | None = None) -> np.ndarray:
-    """Deterministic (eval-mode) model outputs for spectra ``x`` (n, n_pixels), float64."""
+                  device: str | torch.device | None = None, precision: str = "fp32") -> np.ndarray:
+    """Deterministic (eval-mode) model outputs for spectra ``x`` (n, n_pixels), float64; the passes
+    run under :func:`autocast` of ``precision`` (resolved on the model's device)."""
     x = _as_flux(x, "x", bool(getattr(model, "missing", False)))
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was = model.training
     model.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), autocast(precision, device):
             out = [model(torch.from_numpy(x[i:i + batch_size]).to(device)).double().cpu()
                    for i in range(0, len(x), batch_size)]
     finally:
@@ -193,7 +201,10 @@ class TrainOptions:
     ``noise_snr``: ``None`` (noiseless, as the paper), a S/N, or a ``(lo, hi)`` range for on-the-fly
     Gaussian noise augmentation (one S/N per spectrum, uniform in [lo, hi]). ``seed`` seeds the
     shuffling, noise and dropout streams. ``normalise_input`` sets the model's input normalisation
-    from the training spectra. ValueError for out-of-range values.
+    from the training spectra. ``precision`` ("fp32", "bf16", "fp16", "auto") and ``compile`` (False,
+    True, "auto" or a backend name): the GPU path of the module docstring; neither enters :meth:`record`
+    (:func:`train_model` adds the resolved precision when it is not "fp32"). ValueError for
+    out-of-range values.
     """
 
     max_epochs: int = 1000
@@ -209,6 +220,8 @@ class TrainOptions:
     seed: int = 0
     noise_snr: object = None
     normalise_input: bool = True
+    precision: str = "fp32"
+    compile: object = False
 
     def __post_init__(self):
         for name in ("max_epochs", "batch_size", "lr_step", "patience", "average_last"):
@@ -220,6 +233,9 @@ class TrainOptions:
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be positive, got {self.lr!r}")
         _check_snr(self.noise_snr)
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        check_compile(self.compile)
         object.__setattr__(self, "betas", tuple(self.betas))
         if np.ndim(self.noise_snr) == 1:
             object.__setattr__(self, "noise_snr", tuple(self.noise_snr))
@@ -279,16 +295,6 @@ class _Progress:
                              "lr": lr, "seconds": seconds})
 
 
-@dataclass
-class _Data:
-    """Training and validation tensors on the training device; labels standardised."""
-
-    xt: torch.Tensor
-    zt: torch.Tensor
-    xv: torch.Tensor
-    zv: torch.Tensor
-
-
 # ----------------------------------------------------------------------------- training
 def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: TrainOptions | None = None, *,
                 label_names=None, scaler: LabelScaler | None = None, run_dir=None, resume: bool = True,
@@ -312,25 +318,34 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: Train
     if opts.normalise_input:
         _set_input_normalisation(model, x_train)
     dev = resolve_device(device)
+    precision = resolve_precision(opts.precision, dev)
+    if precision != "fp32":
+        params["precision"] = precision
     model.to(dev)
-    data = _Data(*(torch.from_numpy(a).to(dev) for a in (
-        x_train, scaler.transform(y_train).astype(np.float32), x_val, scaler.transform(y_val).astype(np.float32))))
+    data = Data.place((x_train, scaler.transform(y_train).astype(np.float32), x_val,
+                        scaler.transform(y_val).astype(np.float32)), dev)
+    grads = torch.amp.GradScaler("cuda") if precision == "fp16" and dev.type == "cuda" else None
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=tuple(opts.betas), eps=opts.eps,
-                           weight_decay=opts.weight_decay, foreach=True)
+                           weight_decay=opts.weight_decay, **({"fused": True} if grads else {"foreach": True}))
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=opts.lr_step, gamma=opts.lr_gamma)
     run_dir = Path(run_dir) if run_dir is not None else None
     state, start = _Progress(), 0
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            check_checkpoint_precision(run_dir, precision)
         meta = _ck.load_checkpoint(run_dir, params, model, opt, sched, dev) if resume else None
         if meta is not None:
             state = _Progress(meta["history"], meta["best_val_loss"], meta["best_epoch"],
                               meta["since_best"], meta["stopped"])
             start, scaler = meta["epoch"] + 1, LabelScaler.from_dict(meta["scaler"])
+            if grads is not None and meta.get("grad_scaler"):
+                grads.load_state_dict(meta["grad_scaler"])
         elif not resume:
             _ck.clear_checkpoints(run_dir)
-    recent = _run_epochs(model, opt, sched, data, opts, state, start, run_dir=run_dir, scaler=scaler,
-                         params=params, device=dev, progress=progress)
+    step = Step(compile_module(model, opts.compile, dev), precision, dev, grads, data.resident)
+    recent = _run_epochs(model, opt, sched, data, opts, state, start, step, run_dir=run_dir, scaler=scaler,
+                         params=params, progress=progress)
     if run_dir is not None:
         states = _ck.last_epoch_states(run_dir, state.history[-1]["epoch"], opts.average_last) \
             if state.history else []
@@ -340,7 +355,7 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: Train
         raise RuntimeError("no epoch weights available to average (max_epochs reached before training?)")
     model.load_state_dict(average_state_dicts(states))
     model.to(dev).eval()
-    final_val = _val_loss(model, data.xv, data.zv, opts.batch_size * 4)
+    final_val = _val_loss(step, data, opts.batch_size * 4)
     return TrainResult(state.history, len(state.history), state.best_epoch, float(state.best_val_loss),
                        bool(state.stopped), final_val, scaler, params)
 
@@ -374,10 +389,11 @@ def _set_input_normalisation(model: nn.Module, x_train: np.ndarray) -> None:
     model.set_input_normalisation(mean, rms if rms > 0 else 1.0)
 
 
-def _run_epochs(model, opt, sched, data: _Data, opts: TrainOptions, state: _Progress, start: int, *,
-                run_dir, scaler, params, device, progress) -> deque:
+def _run_epochs(model, opt, sched, data: Data, opts: TrainOptions, state: _Progress, start: int,
+                step: Step, *, run_dir, scaler, params, progress) -> deque:
     """Epochs ``start, start+1, …`` until ``max_epochs`` or the early stop; returns the in-memory
-    weights of the last ``average_last`` epochs (empty when they are checkpointed to ``run_dir``)."""
+    weights of the last ``average_last`` epochs (empty when they are checkpointed to ``run_dir``).
+    ``model`` is the plain module (saved), ``step.module`` what runs the passes."""
     recent: deque = deque(maxlen=opts.average_last)
     loss_fn = nn.MSELoss()
     bar = tqdm(total=int(opts.max_epochs), initial=min(start, int(opts.max_epochs)), disable=not progress,
@@ -385,14 +401,14 @@ def _run_epochs(model, opt, sched, data: _Data, opts: TrainOptions, state: _Prog
     epoch = start
     while epoch < opts.max_epochs and not state.stopped:
         t0 = time.time()
-        train_loss = _train_epoch(model, opt, data, opts, epoch, device, loss_fn)
+        train_loss = _train_epoch(step, opt, data, opts, epoch, loss_fn)
         lr_now = opt.param_groups[0]["lr"]
         sched.step()
-        val = _val_loss(model, data.xv, data.zv, opts.batch_size * 4)
+        val = _val_loss(step, data, opts.batch_size * 4)
         state.update(epoch, train_loss, val, lr_now, time.time() - t0, opts.patience)
         if run_dir is not None:
-            _ck.save_epoch(run_dir, model, opt, sched, epoch, state.as_dict(), scaler.to_dict(), params,
-                           opts.average_last)
+            _ck.save_epoch(run_dir, model, opt, sched, epoch, state.as_dict() | step.extra_state(),
+                           scaler.to_dict(), params, opts.average_last)
         else:
             recent.append(_ck.cpu_state(model))
         bar.update(1)
@@ -402,16 +418,17 @@ def _run_epochs(model, opt, sched, data: _Data, opts: TrainOptions, state: _Prog
     return recent
 
 
-def _train_epoch(model, opt, data: _Data, opts: TrainOptions, epoch: int, device, loss_fn) -> float:
+def _train_epoch(step: Step, opt, data: Data, opts: TrainOptions, epoch: int, loss_fn) -> float:
     """One pass over the shuffled training set; the mean training loss (read once, at the end).
 
     The permutation and the noise of every batch are drawn up front, in batch order, from the
-    epoch's CPU generator (the same draws a batch-by-batch loop makes) and moved to the device
-    once, so that the batches are gathered where the data live without a copy per step.
+    epoch's CPU generator (the same draws a batch-by-batch loop makes) and moved to where the data
+    live once, so that the batches are gathered there without a copy per step (host-held data: one
+    pinned, non-blocking copy per batch). Forward under :func:`autocast`; the loss in float32.
     """
     gen = torch.Generator().manual_seed(int(opts.seed) * 1_000_003 + epoch)
     torch.manual_seed(int(opts.seed) * 1_000_003 + epoch + 7)            # dropout masks
-    model.train()
+    step.module.train()
     n, bs = len(data.xt), int(opts.batch_size)
     perm = torch.randperm(n, generator=gen)
     starts = range(0, n, bs)
@@ -421,17 +438,24 @@ def _train_epoch(model, opt, data: _Data, opts: TrainOptions, epoch: int, device
         noise = torch.cat([_noise((min(bs, n - i),) + shape, opts.noise_snr, gen) for i in starts])
         noise = noise.to(data.xt.device, data.xt.dtype)
     perm = perm.to(data.xt.device)
-    total = torch.zeros((), dtype=torch.float64, device=device)
+    total = torch.zeros((), dtype=torch.float64, device=step.device)
     for i in starts:
         idx = perm[i:i + bs]
         xb = data.xt[idx]
         if noise is not None:
             xb = xb + noise[i:i + bs]
-        xb, zb = xb.to(device), data.zt[idx].to(device)
+        xb, zb = step.to_device(xb), step.to_device(data.zt[idx])
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), zb)
-        loss.backward()
-        opt.step()
+        with autocast(step.precision, step.device):
+            out = step.module(xb)
+        loss = loss_fn(out.float(), zb)
+        if step.scaler is None:
+            loss.backward()
+            opt.step()
+        else:
+            step.scaler.scale(loss).backward()
+            step.scaler.step(opt)
+            step.scaler.update()
         total += loss.detach().double() * len(idx)
     total = total.item()
     if not math.isfinite(total):
@@ -439,9 +463,13 @@ def _train_epoch(model, opt, data: _Data, opts: TrainOptions, epoch: int, device
     return total / n
 
 
-def _val_loss(model, xv, zv, bs) -> float:
-    model.eval()
-    with torch.no_grad():
-        se = sum(((model(xv[i:i + bs]) - zv[i:i + bs]) ** 2).sum().item()
-                 for i in range(0, len(xv), bs))
-    return se / zv.numel()
+def _val_loss(step: Step, data: Data, bs: int) -> float:
+    """Mean squared error of the standardised validation labels (eval mode, :func:`autocast`), summed
+    on the device in float64 and read once."""
+    step.module.eval()
+    se = torch.zeros((), dtype=torch.float64, device=step.device)
+    with torch.no_grad(), autocast(step.precision, step.device):
+        for i in range(0, len(data.xv), bs):
+            out = step.module(step.to_device(data.xv[i:i + bs])).float()
+            se += ((out - step.to_device(data.zv[i:i + bs])) ** 2).sum().double()
+    return se.item() / data.zv.numel()

@@ -4,7 +4,8 @@
 §3.3 recipe of :func:`glocal.training.train_model` and predicts with it; ``spt.py`` and
 ``spt_glocal.py`` bind it to one architecture each. Uncertainty is Monte-Carlo dropout (Gal &
 Ghahramani 2016, as SPT): the dropout layers stay active at inference and the mean and standard
-deviation (ddof = 1) of ``T`` stochastic passes are the prediction and its uncertainty.
+deviation (ddof = 1) of ``T`` stochastic passes are the prediction and its uncertainty. The
+estimator's ``precision`` and ``compile`` select the accelerator path of :mod:`glocal.accel`.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from .._io import read_json
+from ..accel import autocast
 from ..training import TrainOptions, predict_array, train_model
 from .backbone import build, count_parameters, resolve_config
 from .protocol import Estimator
@@ -41,12 +43,13 @@ def mc_dropout(model: nn.Module):
 
 
 def mc_dropout_predict(model: nn.Module, flux, *, T: int = 30, batch_size: int = 256,
-                       seed: int = 0, device: str | torch.device | None = None
+                       seed: int = 0, device: str | torch.device | None = None, precision: str = "fp32"
                        ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation (ddof=1) of ``T`` MC-dropout passes, in model output units.
 
-    ``flux``: array (n, n_pixels). Returns two (n, n_outputs) float64 arrays. ``T`` >= 2. The
-    global torch generator is seeded with ``seed`` for the passes and restored afterwards.
+    ``flux``: array (n, n_pixels). Returns two (n, n_outputs) float64 arrays (moments accumulated in
+    float64). ``T`` >= 2. The global torch generator is seeded with ``seed`` for the passes and restored
+    afterwards. The passes run under :func:`glocal.accel.autocast` of ``precision``.
     """
     if int(T) != T or T < 2:
         raise ValueError(f"T must be an integer >= 2 for a spread, got {T!r}")
@@ -58,7 +61,7 @@ def mc_dropout_predict(model: nn.Module, flux, *, T: int = 30, batch_size: int =
     torch.manual_seed(seed)
     s1 = s2 = None
     try:
-        with mc_dropout(model), torch.no_grad():
+        with mc_dropout(model), torch.no_grad(), autocast(precision, device):
             for _ in range(int(T)):
                 preds = torch.cat([model(x[i:i + batch_size].to(device)).double().cpu()
                                    for i in range(0, len(x), batch_size)])
@@ -86,33 +89,38 @@ class NetworkEstimator(Estimator):
     (keys of :data:`glocal.models.CONFIGS`; ``n_outputs`` is set from ``y``); ``max_epochs``,
     ``batch_size``, ``lr``, ``weight_decay``, ``betas``, ``eps``, ``lr_step``, ``lr_gamma``,
     ``patience``, ``average_last``, ``noise_snr``, ``normalise_input`` — :class:`~glocal.training.TrainOptions`
-    (the paper's defaults); ``validation_fraction`` — rows held out for early stopping when ``fit``
+    (the paper's defaults); ``precision`` — "fp32" (default), "bf16", "fp16" or "auto" (bf16 on CUDA
+    when supported, else fp32): autocast of the training, validation and prediction passes
+    (:mod:`glocal.accel`), saved with the model; ``validation_fraction`` — rows held out for early stopping when ``fit``
     gets no ``X_val`` (drawn with ``numpy.random.default_rng(seed)``); ``mc_samples`` — MC-dropout
     passes of ``predict(X, return_std=True)``; ``seed`` — the initialisation (``torch.manual_seed``)
     and the training streams; ``label_names``. Fit-steering options (not saved): ``device``
     ("auto": CUDA when available), ``progress`` (a progress bar), ``checkpoint_dir`` (per-epoch
-    checkpoints there, resumed when ``resume``; ``None``: nothing is written to disk).
+    checkpoints there, resumed when ``resume``; ``None``: nothing is written to disk), ``compile``
+    (False, True, "auto" — inductor on CUDA only — or a ``torch.compile`` backend: the training
+    passes only; the weights and checkpoints are the same module's either way).
 
     After ``fit``: ``network_`` (the module, eval mode, on the training device; on the CPU after
     :func:`~glocal.models.load`), ``network_config_``, ``training_`` (history and summary).
     """
 
     uncertainty = "mc_dropout"
-    _RUNTIME = ("device", "progress", "checkpoint_dir", "resume")
+    _RUNTIME = ("device", "progress", "checkpoint_dir", "resume", "compile")
     _PREDICT_BATCH, _MC_BATCH = 512, 256
 
     def __init__(self, *, config="cpu", max_epochs: int = 1000, batch_size: int = 128, lr: float = 1e-4,
                  weight_decay: float = 5e-4, betas=(0.9, 0.999), eps: float = 1e-8, lr_step: int = 100,
                  lr_gamma: float = 0.8, patience: int = 10, average_last: int = 10, noise_snr=None,
                  normalise_input: bool = True, validation_fraction: float = 0.1, mc_samples: int = 30,
-                 seed: int = 0, label_names=None, device="auto", progress: bool = False,
-                 checkpoint_dir=None, resume: bool = True):
+                 seed: int = 0, label_names=None, precision: str = "fp32", device="auto",
+                 progress: bool = False, checkpoint_dir=None, resume: bool = True, compile=False):
         self.config, self.max_epochs, self.batch_size, self.lr = config, max_epochs, batch_size, lr
         self.weight_decay, self.betas, self.eps, self.lr_step = weight_decay, betas, eps, lr_step
         self.lr_gamma, self.patience, self.average_last, self.noise_snr = lr_gamma, patience, average_last, noise_snr
         self.normalise_input, self.validation_fraction = normalise_input, validation_fraction
         self.mc_samples, self.seed, self.label_names = mc_samples, seed, label_names
         self.device, self.progress, self.checkpoint_dir, self.resume = device, progress, checkpoint_dir, resume
+        self.precision, self.compile = precision, compile
         network_config(config)                       # validates the architecture
         self._train_options()                        # validates the training options
         if not 0.0 < validation_fraction < 1.0:
@@ -134,7 +142,7 @@ class NetworkEstimator(Estimator):
                             weight_decay=self.weight_decay, betas=self.betas, eps=self.eps,
                             lr_step=self.lr_step, lr_gamma=self.lr_gamma, patience=self.patience,
                             average_last=self.average_last, seed=int(self.seed), noise_snr=self.noise_snr,
-                            normalise_input=self.normalise_input)
+                            normalise_input=self.normalise_input, precision=self.precision, compile=self.compile)
 
     @classmethod
     def from_run_config(cls, config, n_labels: int, **hyperparameters):
@@ -173,8 +181,10 @@ class NetworkEstimator(Estimator):
     def _predict(self, X, return_std, *, mc_samples, seed, batch_size):
         if return_std:
             T = self.mc_samples if mc_samples is None else mc_samples
-            return mc_dropout_predict(self.network_, X, T=T, seed=seed, batch_size=batch_size or self._MC_BATCH)
-        return predict_array(self.network_, X, batch_size=batch_size or self._PREDICT_BATCH), None
+            return mc_dropout_predict(self.network_, X, T=T, seed=seed, batch_size=batch_size or self._MC_BATCH,
+                                      precision=self.precision)
+        return predict_array(self.network_, X, batch_size=batch_size or self._PREDICT_BATCH,
+                             precision=self.precision), None
 
     # -- persistence
     def save(self, directory, *, half: bool = False) -> Path:
