@@ -389,3 +389,22 @@ def test_spectrum_nita_matches_na_full_list(spectrum_binary, atm):
     assert 0 < np.abs(f["nita"] - f["na"]).max() < 3e-3
     d = {s: degrade(w, f[s], R=200, wmin=4300.0, wmax=4330.0, weighting="trapezoid")[1] for s in ("na", "nita")}
     assert np.abs(d["nita"] - d["na"]).max() < 3e-4
+
+
+@pytest.mark.slow
+def test_spectrum_oh_response_is_its_molecular_damping(spectrum_binary, monkeypatch):
+    """Issue 27: SPECTRUM's OH band response at 4500/3/-1 (OH lines alone, [O/Fe] -0.2 -> +0.8) is reproduced
+    by the built-in engine within 10 % once the built-in engine gives molecular lines SPECTRUM's damping
+    (gamma_6 = 1e-7 n(H I), broad12.c), and differs by more than 30 % with its default (Unsoeld) damping."""
+    from glocal.synthesis import resolve_inputs
+    from glocal.synthesis.builtin.options import BuiltinOptions
+    from glocal.validation.oh_damping import SYNTHESIS_RANGE, band_response, spectrum_equivalent_vdw
+    monkeypatch.setenv("GLOCAL_SPECTRUM_BIN", str(spectrum_binary))
+    model = (4500.0, 3.0, -1.0)
+    atm = resolve_inputs(*model, wave_range=SYNTHESIS_RANGE)[0]
+    t_form = float(np.interp(-2.0, np.log10(atm.tau_ross), atm.T))
+    ref = band_response(*model, engine="spectrum", lines="oh")["response"]
+    same = band_response(*model, lines="oh", options=BuiltinOptions(molecular_vdw=spectrum_equivalent_vdw(t_form)))
+    default = band_response(*model, lines="oh")["response"]
+    assert abs(same["response"] - ref) < 0.10 * ref, (same, ref)
+    assert abs(default - ref) > 0.30 * ref, (default, ref)
