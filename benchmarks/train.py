@@ -1,8 +1,9 @@
-"""Training and inference throughput (spectra/s) of SPT-GloCal and SPT on the CPU, against the reference.
+"""Training and inference throughput (spectra/s) of SPT-GloCal and SPT per device kind, against the reference.
 
 Usage::
 
     python benchmarks/train.py [--threads 1] [--batch-size 64] [--steps 9] [--skip-paper]
+                               [--paper-batch 8] [--cuda-batch 256] [--paper-cuda-batch 64]
                                [--json results/benchmarks/train.json]
 
 Times, in one process and on the same thread count, the current implementation
@@ -19,8 +20,17 @@ pixels (the full 2550–10000 Å CSST grid).
 
 Printed: spectra/s of reference and new, their ratio (speed-up) per model, and the SPT-GloCal/SPT
 ratio (cost of the score-aware flow). Unless ``--skip-paper``: the paper configuration's
-(768/12/12, ≈85 M parameters) inference with the new implementation, and the cpu/paper ratio.
-``--json`` writes the numbers with the CPU model, torch/numba versions and thread count.
+(768/12/12, ≈85 M parameters) SPT-GloCal training and inference with the new implementation on the CPU
+(batch ``--paper-batch``), and the cpu/paper ratio.
+
+Every device kind found: the CPU always (above); CUDA when ``torch.cuda.is_available()``: for the "cpu"
+and (unless ``--skip-paper``) "paper" configurations, SPT-GloCal training and inference of the reference
+(float32), the new implementation (float32) and the new one on the accelerator path that
+``glocal train --config paper`` takes on a GPU (:mod:`glocal.accel`: precision "auto" = bf16 where the
+GPU has it, ``torch.compile`` with inductor), interleaved, at batch ``--cuda-batch`` / ``--paper-cuda-batch``
+(inference 4×), each step ending with ``torch.cuda.synchronize``; printed with their ratios to the
+reference. A variant that fails (e.g. no compiler for inductor) is recorded with its error.
+``--json`` writes the numbers with the CPU (and GPU) model, torch/numba versions and thread count.
 """
 from __future__ import annotations
 
@@ -40,6 +50,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from glocal.accel import autocast, compile_module, resolve_precision  # noqa: E402
 from glocal.models import build, count_parameters  # noqa: E402
 
 NAMES = ("spt-glocal", "spt")
@@ -129,12 +140,92 @@ def compare(ref, args) -> dict:
                 "median_step_s": w} for k, (w, c) in times.items()}
 
 
-def paper_inference(args) -> tuple[int, float]:
+def paper_cpu(args) -> dict:
+    """The paper configuration's SPT-GloCal on the CPU (new implementation, float32): spectra/s."""
     torch.manual_seed(0)
     model = build("spt-glocal", "paper", n_pixels=args.n_pixels)
-    t = interleaved({"paper": _infer_step(model, args.paper_batch, args.n_pixels)},
-                    max(2, args.steps // 3))["paper"][0]
-    return count_parameters(model), args.paper_batch / t
+    steps = max(2, args.steps // 3)
+    t = interleaved({"train": _train_step(model, args.paper_batch, args.n_pixels, foreach=True),
+                     "infer": _infer_step(model, args.paper_batch, args.n_pixels)}, steps)
+    return {"parameters": count_parameters(model), "batch": args.paper_batch,
+            "train_spectra_per_s": round(args.paper_batch / t["train"][0], 2),
+            "spectra_per_s": round(args.paper_batch / t["infer"][0], 2)}
+
+
+# ----------------------------------------------------------------------------- accelerators
+def _device_step(model, mode: str, batch: int, n_pixels: int, device, precision: str, compile):
+    """A synchronised training (Adam, MSE on float32 outputs) or inference step on ``device`` under
+    :func:`glocal.accel.autocast` and :func:`glocal.accel.compile_module`, as the training loop runs."""
+    model.to(device)
+    run = compile_module(model, compile, device)
+    gen = torch.Generator().manual_seed(1 if mode == "train" else 2)
+    x = torch.rand(batch, n_pixels, generator=gen).to(device)
+    y = torch.randn(batch, model.head.out_features, generator=gen).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=5e-4, foreach=True)
+
+    def step():
+        if mode == "train":
+            run.train()
+            opt.zero_grad(set_to_none=True)
+            with autocast(precision, device):
+                out = run(x)
+            torch.nn.functional.mse_loss(out.float(), y).backward()
+            opt.step()
+        else:
+            run.eval()
+            with torch.no_grad(), autocast(precision, device):
+                run(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    return step
+
+
+def accelerator_matrix(ref, args, device=None, backend: str = "inductor") -> dict:
+    """Reference / new / new-accelerated SPT-GloCal spectra/s per configuration and mode on ``device``
+    (default CUDA; precision "auto" and ``torch.compile`` with ``backend``)."""
+    device = torch.device("cuda") if device is None else torch.device(device)
+    precision = resolve_precision("auto", device)
+    variants = {"reference": (ref.build, "fp32", False), "new": (build, "fp32", False),
+                f"new-{precision}-compiled": (build, precision, backend)}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    out = {"device": name, "accelerated_precision": precision, "compile_backend": backend, "configs": {}}
+    for config, batch in (("cpu", args.cuda_batch), ("paper", args.paper_cuda_batch)):
+        if config == "paper" and args.skip_paper:
+            continue
+        entry = out["configs"][config] = {"batch": batch}
+        for mode, b in (("train", batch), ("infer", 4 * batch)):
+            fns, errors = {}, {}
+            for label, (make, prec, comp) in variants.items():
+                torch.manual_seed(0)
+                try:
+                    model = make("spt-glocal", config, n_pixels=args.n_pixels)
+                    fns[label] = _device_step(model, mode, b, args.n_pixels, device, prec, comp)
+                    fns[label]()                       # compiles here; interleaved() warms up again
+                except Exception as exc:               # noqa: BLE001  (recorded, the others still run)
+                    fns.pop(label, None)
+                    errors[label] = f"{type(exc).__name__}: {exc}"[:300]
+            times = interleaved(fns, args.steps) if fns else {}
+            entry[mode] = {k: round(b / w, 1) for k, (w, _) in times.items()} | {k: "failed: " + e
+                                                                                   for k, e in errors.items()}
+            torch._dynamo.reset()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+    return out
+
+
+def print_matrix(res: dict) -> None:
+    print(f"{res['device']} (accelerated: precision {res['accelerated_precision']}, "
+          f"torch.compile backend {res['compile_backend']}):")
+    for config, entry in res["configs"].items():
+        for mode in ("train", "infer"):
+            vals = entry[mode]
+            ref = vals.get("reference")
+            cells = []
+            for label, v in vals.items():
+                ratio = f" (x{v / ref:.2f})" if isinstance(v, float) and isinstance(ref, float) else ""
+                cells.append(f"{label} {v if isinstance(v, str) else f'{v:.1f}'}{ratio}")
+            b = entry["batch"] * (4 if mode == "infer" else 1)
+            print(f"  spt-glocal {config:5s} {mode:5s} (batch {b:4d}) spectra/s: " + "; ".join(cells))
 
 
 def _git_commit() -> str | None:
@@ -182,21 +273,32 @@ def main(argv=None) -> None:
     ap.add_argument("--n-pixels", type=int, default=274)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=9, help="timed steps per measurement (median)")
-    ap.add_argument("--paper-batch", type=int, default=8)
+    ap.add_argument("--paper-batch", type=int, default=8, help="paper configuration's batch on the CPU")
+    ap.add_argument("--cuda-batch", type=int, default=256, help="'cpu' configuration's training batch on CUDA")
+    ap.add_argument("--paper-cuda-batch", type=int, default=64, help="paper configuration's training batch on CUDA")
     ap.add_argument("--skip-paper", action="store_true")
     ap.add_argument("--json", type=Path, default=None, help="write the record to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {args.n_pixels} pixels, "
           f"CPU {cpu_model()}")
-    rec = report(compare(load_reference(), args), args)
+    ref = load_reference()
+    rec = report(compare(ref, args), args)
     if not args.skip_paper:
-        n, paper = paper_inference(args)
+        paper = paper_cpu(args)
         cpu_new = rec["models"]["spt-glocal"]["infer"]["new_spectra_per_s"]
-        rec["paper_inference"] = {"parameters": n, "spectra_per_s": round(paper, 2), "batch": args.paper_batch,
-                                  "cpu_over_paper": round(cpu_new / paper, 2)}
-        print(f"paper config spt-glocal ({n:,} params): inference {paper:8.1f} spectra/s "
-              f"(batch {args.paper_batch}); cpu/paper {cpu_new / paper:.1f}x")
+        cpu_train = rec["models"]["spt-glocal"]["train"]["new_spectra_per_s"]
+        paper["cpu_over_paper"] = round(cpu_new / paper["spectra_per_s"], 2)
+        paper["cpu_over_paper_train"] = round(cpu_train / paper["train_spectra_per_s"], 2)
+        rec["paper_inference"] = paper
+        print(f"paper config spt-glocal ({paper['parameters']:,} params, batch {args.paper_batch}): inference "
+              f"{paper['spectra_per_s']:8.1f}, training {paper['train_spectra_per_s']:8.1f} spectra/s; cpu/paper "
+              f"{paper['cpu_over_paper']:.1f}x (inference), {paper['cpu_over_paper_train']:.1f}x (training)")
+    rec["devices"] = ["cpu"]
+    if torch.cuda.is_available():
+        rec["devices"].append("cuda")
+        rec["cuda"] = accelerator_matrix(ref, args)
+        print_matrix(rec["cuda"])
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rec, indent=2) + "\n")
