@@ -5,9 +5,12 @@ UV–optical spectra, 2 Magellan/MIKE continuum-normalised optical spectra) go t
 user's file:
 
 * :func:`predict_stars` — :func:`glocal.observed.predict.predict_observed` with the shipped five-label runs
-  (by flux kind), on the whole spectrum or with every pixel blueward of ``uv_cut`` (Å, air) marked bad
-  before preparation (the paper's "optical only" question asked of the same run, which reads any
-  coverage that keeps 4000–9000 Å);
+  (by flux kind) or given ones (``runs``, e.g. the tree runs), on the whole spectrum or with every pixel
+  blueward of ``uv_cut`` (Å, air) marked bad before preparation (the paper's "optical only" question asked
+  of the same run, which reads any coverage that keeps 4000–9000 Å);
+* :func:`load_tree_record`, :func:`record_table` — the committed record of the unshipped tree runs
+  (``results/observed/tree_runs.json``, written by ``scripts/evaluate_tree_runs.py``) and its per-star
+  answers as a :func:`predict_stars`-like table;
 * :func:`fit_stars` — :func:`glocal.fitting.fit_spectrum` of the prepared R = 200 spectrum on the full
   band or the optical one (4000–10000 Å), labels free or Teff, log g, [Fe/H] held at the literature;
 * :func:`literature_errors` — per label, the mean absolute difference, the mean difference (method −
@@ -20,14 +23,18 @@ user's file:
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT"]
+__all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
+           "TREE_RECORD", "load_tree_record", "record_table", "stis_stars"]
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 #: Blue edge (Å) of the "optical only" case, as the paper's optical band.
 UV_CUT = 4000.0
+#: The committed record of the tree runs (``scripts/evaluate_tree_runs.py``).
+TREE_RECORD = Path(__file__).resolve().parents[1] / "results" / "observed" / "tree_runs.json"
 
 
 def _stars(stars):
@@ -35,13 +42,18 @@ def _stars(stars):
     return list(real_stars.stars() if stars is None else stars)
 
 
-def predict_stars(stars=None, *, uv: bool = True, uv_cut: float = UV_CUT, T: int = 30, seed: int = 0):
-    """One ``glocal predict`` row per star (pandas DataFrame indexed by star), with the shipped runs;
-    ``uv=False`` masks the input blueward of ``uv_cut`` Å first."""
+def predict_stars(stars=None, *, uv: bool = True, uv_cut: float = UV_CUT, T: int = 30, seed: int = 0,
+                  runs=None):
+    """One ``glocal predict`` row per star (pandas DataFrame indexed by star), with the shipped runs or the
+    observed runs ``runs`` (specs for :func:`glocal.runs.load_run`, one per flux kind); ``uv=False`` masks
+    the input blueward of ``uv_cut`` Å first."""
     from . import real_stars
-    from .observed.predict import default_candidates, predict_observed
+    from .observed.predict import default_candidates, predict_observed, run_kind
     from .runs import load_run
-    candidates = [(key, load_run(spec), spec) for key, spec in default_candidates("auto")]
+    if runs is None:
+        candidates = [(key, load_run(spec), spec) for key, spec in default_candidates("auto")]
+    else:
+        candidates = [(run_kind(run), run, str(spec)) for spec, run in ((s, load_run(s)) for s in runs)]
     spectra = []
     for star in _stars(stars):
         spec = real_stars.observed(star)[0]
@@ -105,3 +117,40 @@ def residual_spectra(star: str, labels: dict, *, band: str = "full") -> dict:
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(res.used, res.data / res.model - 1.0, np.nan)
     return {"wave": res.wave, "residual": r, "used": res.used, "chi2_red": res.chi2_red}
+
+
+def stis_stars(literature=None, label: str = "mgfe") -> list[str]:
+    """The STIS (CALSPEC, UV–optical) stars with a literature value of ``label``."""
+    from . import real_stars
+    lit = real_stars.load_literature() if literature is None else literature
+    ok = lit["file"].str.startswith("calspec/") & lit[label].notna()
+    return [str(s) for s in lit.loc[ok, "star"]]
+
+
+def load_tree_record(path=None) -> dict:
+    """The committed tree-run record (module docstring); FileNotFoundError naming the command that writes it."""
+    import json
+    path = Path(path) if path is not None else TREE_RECORD
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run scripts/evaluate_tree_runs.py evaluate --grid <realstars "
+                                "grid> --json results/observed/tree_runs.json")
+    return json.loads(path.read_text())
+
+
+def record_table(record: dict, case: str = "with UV"):
+    """The record's answers for ``case`` ("with UV" or "optical only") as a DataFrame indexed by star:
+    ``run``, ``band``, ``flux_kind``, the five labels, their ``_std`` (68 % half-width) and ``_err95``, ``flag``
+    (null values in the record, i.e. refused answers, become NaN)."""
+    import pandas as pd
+    rows = {}
+    for star, r in record["stars"][case].items():
+        row = {k: r.get(k) for k in ("run", "band", "flux_kind")}
+        for lab in LABELS:
+            v = r["labels"][lab]
+            row |= {lab: v["value"], f"{lab}_std": v["std"], f"{lab}_err95": v["err95"]}
+        rows[star] = row | {"flag": r["flag"]}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    num = [c for c in out.columns if c not in ("run", "band", "flux_kind", "flag")]
+    out[num] = out[num].astype(float)
+    out.index.name = "star"
+    return out

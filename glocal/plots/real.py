@@ -30,22 +30,28 @@ def real_residuals(residuals: Mapping[str, Mapping[str, dict]], uv_edge: float =
     return fig
 
 
-def labels_vs_literature(tables: Mapping[str, object], literature, labels=("teff", "logg", "feh", "mgfe", "ofe")):
+def labels_vs_literature(tables: Mapping[str, object], literature, labels=("teff", "logg", "feh", "mgfe", "ofe"),
+                         dodge: float = 0.012):
     """Method value against the literature, one panel per label, one marker per method (``tables[method]``
-    indexed by star with ``label`` and ``label_std`` columns); 1:1 line; stars without a value skipped."""
+    indexed by star with ``label`` and ``label_std`` columns); 1:1 line; stars without a value skipped.
+    The methods' markers are shifted sideways by ``dodge`` × the panel's literature range each, so that the
+    answers for one star stay apart (the 1:1 line is drawn at the unshifted literature value)."""
     lit = literature.set_index("star")
     fig, axes = plt.subplots(1, len(labels), figsize=(3.4 * len(labels), 3.4), squeeze=False)
     markers = "osD^v<>"
+    n = len(tables)
     for ax, lab in zip(axes[0], labels):
         ref = lit[lab].astype(float)
+        span = float(np.nanmax(ref) - np.nanmin(ref)) if np.isfinite(ref).sum() > 1 else 0.0
         lo, hi = np.inf, -np.inf
-        for (name, t), m in zip(tables.items(), markers):
+        for k, ((name, t), m) in enumerate(zip(tables.items(), markers)):
             x = ref.reindex(t.index)
             y, e = t[lab].astype(float), t.get(f"{lab}_std")
             ok = np.isfinite(x) & np.isfinite(y)
             if ok.any():
-                ax.errorbar(x[ok], y[ok], yerr=None if e is None else np.asarray(e, float)[ok.to_numpy()], fmt=m,
-                            ms=5, capsize=2, label=name)
+                shift = (k - (n - 1) / 2) * dodge * span
+                ax.errorbar(x[ok] + shift, y[ok], yerr=None if e is None else np.asarray(e, float)[ok.to_numpy()],
+                            fmt=m, ms=5, capsize=2, label=name)
                 lo, hi = min(lo, x[ok].min(), y[ok].min()), max(hi, x[ok].max(), y[ok].max())
         if np.isfinite(lo):
             pad = 0.1 * (hi - lo + 1e-9)
