@@ -40,6 +40,7 @@ from myst_nb import glue
 
 from glocal import book, plots, real_stars
 from glocal import real_star_study as study
+from glocal.runs import load_run
 
 p = book.chapter_parameters("08_real_stars", scale, overrides)
 glue("scale", p.scale, display=False)
@@ -97,11 +98,13 @@ pred[["band", "flux_kind", "teff", "teff_std", "logg", "feh", "ofe", "mgfe", "mg
 
 # %% [markdown]
 # The tree runs (one booster per label, one run per flux kind, the networks' split, augmentation and conformal
-# calibration) are not shipped: the data budget is full. Their answers on these stars come from the committed
-# record `results/observed/tree_runs.json`, written from the runs by
+# calibration, but {glue:text}`tree_copies` augmented draws per training spectrum against the networks'
+# {glue:text}`net_copies`) are not shipped: the data budget is full. Their answers on these stars come from the
+# committed record `results/observed/tree_runs.json`, written from the runs by
 # `python scripts/evaluate_tree_runs.py evaluate --grid realstars.h5 --json results/observed/tree_runs.json`
 # (after `scripts/evaluate_tree_runs.py train` for each kind); the training command, library version, date and
-# commit are in the record. With the runs at hand, `glocal predict --run RUN_DIR FILE` gives the same answers.
+# commit are in the record. With the runs at hand, `glocal predict --run RUN_DIR FILE` predicts a file with one of
+# them (one run, so one flux kind, per call).
 
 # %% tags=["hide-input"]
 tree_record = study.load_tree_record()
@@ -109,8 +112,10 @@ tree = tree_record["tree"]
 pred_trees = study.record_table(tree_record, "with UV")
 tables = {"predict (networks)": pred, f"predict ({tree})": pred_trees, "fit (free)": fit_free,
           "fit (Teff, log g, [Fe/H] held)": fit_lit}
-glue("tree_lib", f"{tree} {tree_record['runs'][next(iter(tree_record['runs']))]['training']['version']}",
-     display=False)
+tree_training = next(iter(tree_record["runs"].values()))["training"]
+glue("tree_lib", f"{tree} {tree_training['version']}", display=False)
+glue("tree_copies", tree_training["copies"], display=False)
+glue("net_copies", load_run("pretrained:observed-normalized").config["observed"]["options"]["copies"], display=False)
 pred_trees[["run", "band", "teff", "teff_std", "logg", "feh", "ofe", "mgfe", "mgfe_std", "flag"]].round(3)
 
 # %% [markdown] caption="tab-real-predict-trees"
