@@ -61,3 +61,27 @@ def validation_residuals(curves: Mapping[str, tuple], bands=(3.0, 1.0)):
     ax.legend(fontsize=6, ncol=5)
     fig.tight_layout()
     return fig
+
+
+def oh_damping_responses(record: Mapping):
+    """OH band response to [O/Fe] −0.2 → +0.8 per model (``scripts/oh_damping.py`` record): SPECTRUM against the
+    built-in engine with each molecular damping convention, for the whole line list and the OH lines alone."""
+    models = record["models"]
+    conventions = ["radiative_only", "unsold_default", "unsold_x2.5", "spectrum_equivalent"]
+    labels = {"radiative_only": "built-in, radiative only", "unsold_default": "built-in, Unsöld (default)",
+              "unsold_x2.5": "built-in, 2.5 × Unsöld", "spectrum_equivalent": "built-in, SPECTRUM's γ₆"}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=False)
+    width = 0.16
+    for ax, lines in zip(axes, ("all", "oh")):
+        x = np.arange(len(models))
+        for k, name in enumerate(["spectrum"] + conventions):
+            vals = [next(r["response"] for r in m["rows"] if r["lines"] == lines and r["loggf_shift"] == 0.0
+                         and r["convention"] == name) for m in models]
+            ax.bar(x + (k - 2) * width, vals, width, label="SPECTRUM" if name == "spectrum" else labels[name],
+                   color="k" if name == "spectrum" else None)
+        ax.set_xticks(x, [f"{m['teff']:.0f}/{m['logg']:.1f}/{m['feh']:.1f}" for m in models], fontsize=8)
+        ax.set_title("whole line list" if lines == "all" else "OH lines alone")
+        ax.set_ylabel("ΔD (3050–3250 Å, R = 200)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

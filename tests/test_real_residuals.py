@@ -1,0 +1,48 @@
+"""The smooth-nuisance residuals of glocal.validation.real_residuals (engine against flux-calibrated stars)."""
+from __future__ import annotations
+
+import astropy.units as u
+import numpy as np
+import pytest
+from dust_extinction.parameter_averages import G23
+
+from glocal.degrade import csst_grid
+from glocal.validation.real_residuals import residual_stats, smooth_residual
+
+
+def _model(wave):
+    rng = np.random.default_rng(1)
+    return 1e-13 * (wave / 5000.0) ** -2 * (1 - 0.3 * rng.random(wave.size))   # a spectrum with "lines"
+
+
+def test_a_smooth_calibration_error_and_reddening_leave_no_residual():
+    wave = csst_grid()
+    model = _model(wave)
+    x = 1 / wave
+    smooth = np.exp(0.2 * (x - x.mean()) / x.std() - 0.05 * ((x - x.mean()) / x.std()) ** 2)
+    redden = 10 ** (-0.4 * 3.1 * 0.12 * np.asarray(G23(Rv=3.1)(wave * u.AA)))
+    data = 3e5 * model * smooth * redden
+    out = smooth_residual(wave, data, 0.01 * data, model, np.ones(wave.size, bool))
+    assert np.nanmax(np.abs(out["residual"])) < 2e-3
+    assert out["ebv"] == pytest.approx(0.12, abs=0.01)
+
+
+def test_a_feature_the_model_lacks_stays_in_the_residual():
+    wave = csst_grid()
+    model = _model(wave)
+    data = model.copy()
+    dip = (wave > 2790) & (wave < 2810)
+    data[dip] *= 0.8
+    out = smooth_residual(wave, data, None, model, np.ones(wave.size, bool))
+    assert np.nanmean(out["residual"][dip]) < -0.15
+    st = residual_stats(wave, out["residual"])
+    assert st["rms_uv"] > 5 * st["rms_optical"]
+    assert st["n_uv"] + st["n_optical"] == wave.size
+
+
+def test_too_few_pixels_is_an_error():
+    wave = csst_grid()
+    used = np.zeros(wave.size, bool)
+    used[:5] = True
+    with pytest.raises(ValueError, match="usable pixels"):
+        smooth_residual(wave, _model(wave), None, _model(wave), used)
