@@ -205,3 +205,18 @@ def test_end_to_end_xgboost_and_spt_on_toy_spectra(toy_grid, tmp_path):
     assert {r["epochs"] for r in recs if r["method"] == "spt"} <= {1, 2}
     assert {r["epochs"] for r in recs if r["method"] == "xgboost"} == {None}
     assert json.loads((tmp_path / "lc.json").read_text()) == recs
+
+
+def test_script_summary_prints_projection_and_crossover(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "learning_curves_script", Path(__file__).resolve().parents[1] / "scripts" / "learning_curves.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    recs = _records("spt-glocal", 20.0, 0.6, 0.01) + [dict(r, config="default")
+                                                       for r in _records("xgboost", 0.5, 0.25, 0.03)]
+    (tmp_path / "lc.json").write_text(json.dumps(recs))
+    assert mod.main(["--scale", "x", "--out", str(tmp_path / "lc.json"), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "150566 training spectra" in out and "n = " in out and "crosses xgboost" in out
