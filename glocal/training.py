@@ -202,7 +202,7 @@ class TrainOptions:
     Gaussian noise augmentation (one S/N per spectrum, uniform in [lo, hi]). ``seed`` seeds the
     shuffling, noise and dropout streams. ``normalise_input`` sets the model's input normalisation
     from the training spectra. ``precision`` ("fp32", "bf16", "fp16", "auto") and ``compile`` (False,
-    True, "auto" or a backend name): the GPU path of the module docstring; neither enters :meth:`record`
+    True, "auto" or a backend name): the accelerator path of :mod:`glocal.accel`; neither enters :meth:`record`
     (:func:`train_model` adds the resolved precision when it is not "fp32"). ValueError for
     out-of-range values.
     """
@@ -326,7 +326,7 @@ def train_model(model: nn.Module, x_train, y_train, x_val, y_val, options: Train
                         scaler.transform(y_val).astype(np.float32)), dev)
     grads = torch.amp.GradScaler("cuda") if precision == "fp16" and dev.type == "cuda" else None
     opt = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=tuple(opts.betas), eps=opts.eps,
-                           weight_decay=opts.weight_decay, **({"fused": True} if grads else {"foreach": True}))
+                           weight_decay=opts.weight_decay, **({"foreach": True} if grads is None else {"fused": True}))
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=opts.lr_step, gamma=opts.lr_gamma)
     run_dir = Path(run_dir) if run_dir is not None else None
     state, start = _Progress(), 0
