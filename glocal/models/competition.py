@@ -129,6 +129,7 @@ def _compete_kernel(P, valid, alpha, tiny, gamma, p, out):
     return out
 
 
+@torch.compiler.disable  # a numba kernel cannot be traced: torch.compile runs this function eagerly
 def _compete(probs: torch.Tensor, valid: torch.Tensor, alpha: float, gamma: int, p: int) -> torch.Tensor:
     """Winner mask of :func:`_compete_kernel` for CPU ``probs`` (G, W, n, C) and ``valid``
     broadcastable to it (bool); returns a bool tensor shaped like ``probs``."""
