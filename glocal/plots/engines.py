@@ -85,3 +85,26 @@ def oh_damping_responses(record: Mapping):
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def real_star_residuals(record: Mapping, hk_window=(2760.0, 2830.0)):
+    """Observed / engine − 1 at R = 200 for every star of a ``scripts/real_residuals.py`` record (offset
+    vertically), UV and optical side by side, the Mg II h&k window shaded."""
+    stars = record["stars"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * len(stars) + 2.2), sharey=True,
+                             gridspec_kw={"width_ratios": [1.3, 1]})
+    step = 0.25
+    for k, s in enumerate(stars):
+        w = np.asarray(s["wave"], float)
+        r = np.array([np.nan if v is None else v for v in s["residual"]], float)
+        for ax, (lo, hi) in zip(axes, ((2550.0, 4000.0), (4000.0, 10000.0))):
+            m = (w >= lo) & (w <= hi)
+            ax.plot(w[m], r[m] - k * step, lw=1)
+            ax.axhline(-k * step, color="0.7", lw=0.5)
+        axes[1].text(10050, -k * step, f"{s['star']} ({s['label_source']})", fontsize=7, va="center")
+    axes[0].axvspan(*hk_window, color="0.9", zorder=0)
+    axes[0].set_ylabel(f"observed / engine − 1 (offset by {step} per star)")
+    for ax in axes:
+        ax.set_xlabel(WAVE_AIR)
+    fig.tight_layout()
+    return fig
