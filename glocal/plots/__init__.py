@@ -6,7 +6,7 @@ returns the :class:`matplotlib.figure.Figure`; nothing is shown or saved, so the
 and the figures regenerate from data. Submodules follow the book: :mod:`.data` (grid, atmospheres,
 spectra, Figs 1–5), :mod:`.engines` (synthesis-engine comparisons), :mod:`.networks` (the
 architecture), :mod:`.results` (Figs 7–9, error tables as charts, attribution, new stars), :mod:`.real`
-(real stars against synthetic spectra and the literature).
+(real stars against synthetic spectra and the literature), :mod:`.learning` (learning curves).
 """
 from ._base import BAND_STYLE, LABEL_TEX, label_tex
 from .data import (
@@ -19,7 +19,14 @@ from .data import (
     spectra,
     uv_sweep,
 )
-from .engines import engine_agreement, sampling_residuals, validation_residuals
+from .engines import (
+    engine_agreement,
+    oh_damping_responses,
+    real_star_residuals,
+    sampling_residuals,
+    validation_residuals,
+)
+from .learning import learning_curves, paper_mae
 from .networks import architecture, token_winners
 from .real import labels_vs_literature, real_residuals, uv_effect
 from .results import (
@@ -36,7 +43,8 @@ __all__ = [
     "BAND_STYLE", "LABEL_TEX", "label_tex",
     "grid_coverage", "preset_nodes", "microturbulence_maps", "atmosphere_structures", "spectra",
     "resolution_pair", "uv_sweep", "feature_depths",
-    "sampling_residuals", "engine_agreement", "validation_residuals",
+    "sampling_residuals", "engine_agreement", "validation_residuals", "oh_damping_responses", "real_star_residuals",
+    "learning_curves", "paper_mae",
     "architecture", "token_winners",
     "predicted_vs_true", "predicted_vs_true_grid", "binned_error_panels", "mae_vs_snr", "mae_by_band",
     "attribution", "new_star_predictions",
