@@ -46,3 +46,27 @@ def test_too_few_pixels_is_an_error():
     used[:5] = True
     with pytest.raises(ValueError, match="usable pixels"):
         smooth_residual(wave, _model(wave), None, _model(wave), used)
+
+
+def test_committed_record_and_its_figure():
+    """results/validation/real_residuals.json (scripts/real_residuals.py): one entry per shipped STIS star,
+    the median recomputed from the entries, and the figure draws."""
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    from glocal import real_stars
+    from glocal._io import read_json
+    from glocal.plots import real_star_residuals
+    rec = read_json(Path(__file__).resolve().parents[1] / "results" / "validation" / "real_residuals.json")
+    lit = real_stars.load_literature().set_index("star")
+    stis = sorted(s for s in real_stars.stars() if str(lit.loc[s, "file"]).startswith("calspec/"))
+    assert sorted(s["star"] for s in rec["stars"]) == stis
+    assert rec["median"]["rms_uv"] == pytest.approx(np.median([s["rms_uv"] for s in rec["stars"]]))
+    for s in rec["stars"]:
+        r = np.array([np.nan if v is None else v for v in s["residual"]], float)
+        w = np.asarray(s["wave"])
+        assert residual_stats(w, r)["rms_uv"] == pytest.approx(s["rms_uv"], rel=1e-9)
+    fig = real_star_residuals(rec)
+    assert len(fig.axes) == 2
+    plt.close(fig)
