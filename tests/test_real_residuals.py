@@ -70,3 +70,25 @@ def test_committed_record_and_its_figure():
     fig = real_star_residuals(rec)
     assert len(fig.axes) == 2
     plt.close(fig)
+
+
+def test_three_way_reads_both_caches(tmp_path):
+    """glocal.validation.cross_check.three_way on hand-made caches: differences and response ratios."""
+    from glocal.validation.cross_check import three_way
+    w = np.linspace(2600.0, 9000.0, 40)
+    base = np.full(w.size, 0.9)
+    sme = np.stack([base, base - 0.01 * ((w > 3050) & (w < 3250)), base - 0.02 * ((w > 5160) & (w < 5190))])
+    builtin = sme.copy()
+    spectrum = sme.copy()
+    spectrum[1] = base - 0.02 * ((w > 3050) & (w < 3250))        # twice SME's OH response
+    spectrum[:, 0] += 0.05                                        # outside the windows
+    (tmp_path / "b").mkdir()
+    (tmp_path / "s").mkdir()
+    np.savez(tmp_path / "b" / "4500_+1.50_-2.00.npz", wave_r200=w, builtin_r200=builtin, sme_r200=sme)
+    np.savez(tmp_path / "s" / "4500_+1.50_-2.00.npz", wave_r200=w, spectrum_r200=spectrum)
+    (row,) = three_way(tmp_path / "b", tmp_path / "s")
+    assert (row["teff"], row["logg"], row["feh"]) == (4500.0, 1.5, -2.0)
+    assert row["response_ratio_OH_spectrum"] == pytest.approx(2.0)
+    assert row["response_ratio_OH_builtin"] == pytest.approx(1.0)
+    assert row["max_spectrum"] == pytest.approx(0.05)
+    assert row["wave_of_max_spectrum"] == pytest.approx(w[0])
