@@ -66,10 +66,11 @@ def predict_stars(stars=None, *, uv: bool = True, uv_cut: float = UV_CUT, T: int
     return df
 
 
-def fit_stars(stars=None, *, band: str = "full", hold_literature: bool = False):
+def fit_stars(stars=None, *, band: str = "full", hold_literature: bool = False, hold=("teff", "logg", "feh")):
     """``glocal fit`` of every star's prepared spectrum (DataFrame indexed by star: the five labels, their
-    ``_std``, chi2_red, n_pixels, flag).  ``hold_literature``: Teff, log g and [Fe/H] held at the literature
-    values (stars without them are fitted free and flagged ``no_literature_held``)."""
+    ``_std``, chi2_red, n_pixels, flag).  ``hold_literature``: the labels ``hold`` (default Teff, log g and
+    [Fe/H]) held at the literature values (stars without them are fitted free and flagged
+    ``no_literature_held``)."""
     import pandas as pd
 
     from . import real_stars
@@ -79,7 +80,7 @@ def fit_stars(stars=None, *, band: str = "full", hold_literature: bool = False):
     for star in _stars(stars):
         fixed = {}
         if hold_literature:
-            fixed = {k: float(lit.loc[star, k]) for k in ("teff", "logg", "feh") if np.isfinite(lit.loc[star, k])}
+            fixed = {k: float(lit.loc[star, k]) for k in hold if np.isfinite(lit.loc[star, k])}
         res = fit_spectrum(real_stars.load_prepared(star), fixed=fixed or None, band=band)
         row = {k: res.labels[k] for k in LABELS} | {f"{k}_std": res.std[k] for k in LABELS}
         flags = list(res.flags) + (["no_literature_held"] if hold_literature and not fixed else [])
