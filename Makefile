@@ -71,6 +71,16 @@ observed-runs:  ## train both observed-spectra runs on the realstars grid (resum
 	$(BIN)/python scripts/evaluate_observed.py --grid $(GRIDS)/realstars-r40000.h5 \
 	  --json results/observed/evaluation.json
 
+.PHONY: workstation-grid engine-references
+workstation-grid:  ## build the workstation grid (1937 models x 16 = 30 992 spectra; over an hour on 2 cores; resumable)
+	$(BIN)/glocal grid build --preset workstation --out $(GRIDS)/workstation-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
+engine-references:  ## SPECTRUM and real-star records the engine chapter reads (SPECTRUM: hours; resumable)
+	$(BIN)/python scripts/oh_damping.py
+	$(BIN)/python scripts/real_residuals.py
+	$(BIN)/python scripts/spectrum_crosscheck.py
+
 .PHONY: learning-curves
 LC_ARGS ?=  # more options of scripts/learning_curves.py, e.g. LC_ARGS=--dry-run or "--methods xgboost"
 learning-curves:  ## learning curves of the five methods on the workstation grid (hours on 2 cores; resumable)
