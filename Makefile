@@ -82,7 +82,8 @@ engine-references:  ## SPECTRUM and real-star records the engine chapter reads (
 	$(BIN)/python scripts/spectrum_crosscheck.py
 
 .PHONY: learning-curves
-LC_ARGS ?=  # more options of scripts/learning_curves.py, e.g. LC_ARGS=--dry-run or "--methods xgboost"
+LC_ARGS ?=  # more options of scripts/learning_curves.py, e.g. LC_ARGS=--dry-run or "--methods xgboost"; the
+# network-size axis: LC_ARGS="--methods spt-glocal --configs cpu-large --sizes 1200 5000 all --seeds 0"
 learning-curves:  ## learning curves of the five methods on the workstation grid (hours on 2 cores; resumable)
 	mkdir -p $(RUNS)
 	OMP_NUM_THREADS=2 $(BIN)/python scripts/learning_curves.py --grid $(GRIDS)/workstation-r40000.h5 \

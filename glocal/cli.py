@@ -317,7 +317,7 @@ def _add_train_parser(sub) -> None:
     t.add_argument("--model", default="spt-glocal", choices=_Choices(_estimator_names), metavar="MODEL",
                    help="estimator: %(choices)s (default: %(default)s)")
     t.add_argument("--band", default="full", choices=["full", "optical", "uv"])
-    t.add_argument("--config", default="cpu", help="cpu, paper, or a JSON dict")
+    t.add_argument("--config", default="cpu", help="cpu, cpu-large, paper, or a JSON dict")
     t.add_argument("--split", default="random", choices=["random", "grouped"])
     t.add_argument("--out", required=True, type=Path)
     t.add_argument("--seed", type=int, default=0)

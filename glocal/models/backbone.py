@@ -41,12 +41,16 @@ __all__ = ["SpectrumTransformer", "CONFIGS", "MODEL_NAMES", "build", "count_para
 MODEL_NAMES = ("spt-glocal", "spt")
 
 #: Named configurations. "paper": §3.3 (embedding 768, 12 blocks, 12 heads, ≈85.2 M parameters).
-#: "cpu": a small model that trains in minutes on 2 CPU cores. The patch size, MLP ratio,
+#: "cpu": a small model that trains in minutes on 2 CPU cores; "cpu-large": twice its width and 1.5x its depth
+#: (about 6x the parameters), the second size of the learning curves. The patch size, MLP ratio,
 #: dropout and the GloCal window hyper-parameters are not given in the paper: our choices.
 CONFIGS: dict[str, dict] = {
     "cpu": dict(dim=96, depth=4, heads=4, mlp_ratio=2.0, patch_size=8, pool="mean",
                 dropout=0.1, window=8, n_window_layers=2, p=3, alpha=0.9,
                 gamma=2, n_outputs=2, missing=False),
+    "cpu-large": dict(dim=192, depth=6, heads=6, mlp_ratio=2.0, patch_size=8, pool="mean",
+                      dropout=0.1, window=8, n_window_layers=2, p=3, alpha=0.9,
+                      gamma=2, n_outputs=2, missing=False),
     "paper": dict(dim=768, depth=12, heads=12, mlp_ratio=4.0, patch_size=8, pool="cls",
                   dropout=0.1, window=8, n_window_layers=2, p=3, alpha=0.9,
                   gamma=2, n_outputs=2, missing=False),
