@@ -449,12 +449,25 @@ if len(three):
     glue("three_uv_spectrum", f"{100 * three['rms_uv_spectrum'].median():.1f}", display=False)
     glue("three_uv_builtin", f"{100 * three['rms_uv_builtin'].median():.1f}", display=False)
     glue("three_oh_ratio", f"{three['response_ratio_OH_spectrum'].median():.2f}", display=False)
+    for col, key in (("response_ratio_OH_spectrum", "oh"), ("response_ratio_Mg_spectrum", "mg"),
+                     ("response_ratio_OH_builtin", "oh_b"), ("response_ratio_Mg_builtin", "mg_b")):
+        glue(f"three_{key}_range", f"{three[col].min():.2f}–{three[col].max():.2f}", display=False)
+    dwarf = three.loc[three["response_ratio_OH_spectrum"].idxmax()]
+    glue("three_dwarf", f"{dwarf['teff']:.0f}/{dwarf['logg']:.1f}/{dwarf['feh']:.1f}", display=False)
+    glue("three_dwarf_oh", f"{dwarf['response_ratio_OH_spectrum']:.2f}", display=False)
+    glue("three_max", f"{100 * three['max_spectrum'].max():.0f}", display=False)
+    glue("three_max_wave", f"{three.loc[three['max_spectrum'].idxmax(), 'wave_of_max_spectrum']:.0f}", display=False)
 
 # %% [markdown]
 # Over the {glue:text}`three_n` model(s) finished, SPECTRUM departs from SME by a median
 # {glue:text}`three_uv_spectrum` % rms below 4000 Å where the built-in engine departs by
-# {glue:text}`three_uv_builtin` %; its largest differences sit at Mg II h&k, and its OH response is
-# {glue:text}`three_oh_ratio` × SME's (molecular damping, above).
+# {glue:text}`three_uv_builtin` %; its largest differences sit at Mg II h&k and Mg I 2852 Å in most models (the
+# largest, {glue:text}`three_max` %, at {glue:text}`three_max_wave` Å near the Balmer limit of the warmest). Its
+# OH response is {glue:text}`three_oh_range` × SME's (median {glue:text}`three_oh_ratio`), highest where
+# strong OH lines meet a high pressure ({glue:text}`three_dwarf_oh` for {glue:text}`three_dwarf`), as its
+# pressure-driven molecular damping (above) makes it; its Mg response {glue:text}`three_mg_range` × SME's. The built-in engine
+# stays within {glue:text}`three_oh_b_range` (OH) and {glue:text}`three_mg_b_range` (Mg) of SME on the same
+# models.
 
 # %% [markdown]
 # ## The UV against real stars
