@@ -286,7 +286,13 @@ from glocal._io import write_json
 from glocal.cache import artifact
 
 lc_file = lc.records_path(p.lc_records) if p.lc_records else None
-if lc_file is not None and lc_file.exists():
+# committed records are used once they hold the minimum of 6 training-set sizes (a run in progress
+# holds fewer, and a power law through 2 sizes is unconstrained)
+lc_complete = (lc_file is not None and lc_file.exists()
+               and len({r["n_train"] for r in lc.load_records(lc_file)}) >= 6)
+if lc_file is not None and lc_file.exists() and not lc_complete:
+    print(f"{lc_file} holds fewer than 6 training-set sizes (a run in progress): the small end is recomputed here")
+if lc_complete:
     lc_records = lc.load_records(lc_file)
     lc_source = f"the committed records results/{p.lc_records}/learning_curves.json"
 else:
