@@ -358,7 +358,6 @@ else:
 
 # %% tags=["hide-input"]
 from glocal._io import read_json
-from glocal.synthesis.builtin.options import BuiltinOptions
 from glocal.validation import oh_damping
 
 oh_path = Path("../../results/validation/oh_damping.json")
@@ -465,9 +464,9 @@ if len(three):
 # largest, {glue:text}`three_max` %, at {glue:text}`three_max_wave` Å near the Balmer limit of the warmest). Its
 # OH response is {glue:text}`three_oh_range` × SME's (median {glue:text}`three_oh_ratio`), highest where
 # strong OH lines meet a high pressure ({glue:text}`three_dwarf_oh` for {glue:text}`three_dwarf`), as its
-# pressure-driven molecular damping (above) makes it; its Mg response {glue:text}`three_mg_range` × SME's. The built-in engine
-# stays within {glue:text}`three_oh_b_range` (OH) and {glue:text}`three_mg_b_range` (Mg) of SME on the same
-# models.
+# pressure-driven molecular damping (above) makes it; its Mg response {glue:text}`three_mg_range` × SME's.
+# The built-in engine stays within {glue:text}`three_oh_b_range` (OH) and {glue:text}`three_mg_b_range` (Mg)
+# of SME on the same models.
 
 # %% [markdown]
 # ## The UV against real stars
@@ -547,8 +546,9 @@ fig = plots.engines.real_star_residuals(res_rec)
 #   E(B−V) comes out below zero (−0.09 to −0.19) for six of the seven stars, the SED-labelled ones included:
 #   at these labels the engine's flux is redder than the stars' beyond what the degree-4 polynomial takes.
 # * **Below 2700 Å** (bin 2550–2700 in the second table) the stars are darker than the engine, most in the
-#   giant HD 9051 (single R = 200 pixels near 2650 Å by 10–18 %): line opacity the shipped linemake list does not hold (Kurucz's predicted lines make the UV
-#   "haze" of real stars; the project has no published copy of them), besides chromospheric and NLTE effects.
+#   giant HD 9051 (single R = 200 pixels near 2650 Å by 10–18 %): line opacity the shipped linemake list does
+#   not hold (Kurucz's predicted lines make the UV "haze" of real stars; the project has no published copy of
+#   them), besides chromospheric and NLTE effects.
 # * **3400–3900 Å** (the Balmer jump and the merging Balmer lines) the stars are a few per cent darker. Level
 #   dissolution (`BuiltinOptions(hydrogen_dissolution=True)`) moves that bin by only 0.3–0.4 % (BD+17 4708 and
 #   HD 111980, measured with `glocal.validation.real_residuals`), less than the Teff offset does.
