@@ -433,7 +433,7 @@ fig = plots.engines.oh_damping_responses(oh_rec)
 #
 # `scripts/spectrum_crosscheck.py` runs SPECTRUM over 2550–10000 Å on models of the SME validation above (the
 # same atmospheres, abundances, microturbulence and line list; +0.4 dex O and Mg in the response windows) and
-# caches its R = 200 spectra in `results/validation/spectrum_full/` (SPECTRUM needs 10–20 min per model here,
+# caches its R = 200 spectra in `results/validation/spectrum_full/` (SPECTRUM needs 3–21 min per model here,
 # so the cache is committed and CI never reruns it; the script resumes where it stopped). The table compares
 # both codes with SME, model by model, for those finished.
 
@@ -516,7 +516,7 @@ print(f"{check['star']} recomputed now: UV rms {100 * now['rms_uv']:.2f} % (reco
 # %% tags=["hide-input"]
 fig = plots.engines.real_star_residuals(res_rec)
 
-# %% [markdown] caption="fig-real-residuals"
+# %% [markdown] caption="fig-engine-real-residuals"
 # The built-in engine against the STIS stars at their literature (or SED) labels, R = 200, after the smooth
 # nuisance; the Mg II h&k window shaded (`results/validation/real_residuals.json`).
 

@@ -27,9 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-#: Eight models of validate_builtin.MODELS spanning the grid: cool giants and dwarfs, [Fe/H] −1 to −3.
+#: Models of validate_builtin.MODELS spanning the grid: cool giants and dwarfs, [Fe/H] −1 to −3 (the last, a
+#: 3500 K giant with ~1 M TiO lines, takes SPECTRUM over an hour here).
 MODELS = [(4500, 1.5, -2.0), (5000, 3.5, -1.0), (4000, 4.5, -1.4), (5200, 2.5, -1.4), (4000, 1.0, -2.0),
-          (5800, 4.5, -2.2), (6500, 4.0, -1.8), (3500, 0.5, -1.0)]
+          (5800, 4.5, -2.2), (6500, 4.0, -1.8), (6000, 4.0, -3.0), (3500, 0.5, -1.0)]
 DELTA = 0.4
 OUT = ROOT / "results" / "validation" / "spectrum_full"
 
