@@ -18,7 +18,6 @@ import datetime as dt
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -33,13 +32,11 @@ LINE_SETS = [("all", 0.0), ("oh", 0.0), ("oh", -1.0), ("oh", -2.0)]
 
 
 def _spectrum_binary() -> str:
-    if os.environ.get("GLOCAL_SPECTRUM_BIN"):
-        return os.environ["GLOCAL_SPECTRUM_BIN"]
-    from glocal.synthesis.spectrum import build_spectrum
-    src = ROOT.parent / "shared" / "vendor" / "spectrum-2.77c"
-    if not src.is_dir():
-        sys.exit(f"SPECTRUM source not found at {src} and GLOCAL_SPECTRUM_BIN unset")
-    return str(build_spectrum(src, Path(tempfile.mkdtemp(prefix="spectrum-build-"))))
+    from glocal.synthesis.spectrum import binary_or_build
+    try:
+        return str(binary_or_build(ROOT.parent / "shared" / "vendor" / "spectrum-2.77c"))
+    except FileNotFoundError as err:
+        sys.exit(str(err))
 
 
 def _line_forming_temperature(teff, logg, feh, tau=1e-2) -> float:

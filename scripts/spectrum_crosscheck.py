@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,13 +39,11 @@ def _name(m) -> str:
 
 
 def _binary() -> str:
-    if os.environ.get("GLOCAL_SPECTRUM_BIN"):
-        return os.environ["GLOCAL_SPECTRUM_BIN"]
-    from glocal.synthesis.spectrum import build_spectrum
-    src = ROOT.parent / "shared" / "vendor" / "spectrum-2.77c"
-    if not src.is_dir():
-        sys.exit(f"SPECTRUM source not found at {src} and GLOCAL_SPECTRUM_BIN unset")
-    return str(build_spectrum(src, Path(tempfile.mkdtemp(prefix="spectrum-build-"))))
+    from glocal.synthesis.spectrum import binary_or_build
+    try:
+        return str(binary_or_build(ROOT.parent / "shared" / "vendor" / "spectrum-2.77c"))
+    except FileNotFoundError as err:
+        sys.exit(str(err))
 
 
 def one_model(m, wave_range=(2550.0, 10000.0)) -> dict:

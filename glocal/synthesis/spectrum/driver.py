@@ -21,7 +21,7 @@ from .files import (
     write_model,
 )
 
-__all__ = ["SpectrumOptions", "run", "find_binary", "build_spectrum", "engine_version", "SWITCHES",
+__all__ = ["SpectrumOptions", "run", "find_binary", "build_spectrum", "binary_or_build", "engine_version", "SWITCHES",
            "DEFAULT_SWITCHES", "LINE_MARGIN"]
 
 #: The paper's switches (§2.1) and the other accepted sets (see the package docstring).
@@ -101,6 +101,16 @@ def build_spectrum(source_dir, build_dir) -> Path:
     if r.returncode != 0 or not exe.is_file():
         raise RuntimeError(f"building SPECTRUM failed:\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     return exe
+
+
+def binary_or_build(source_dir) -> Path:
+    """``$GLOCAL_SPECTRUM_BIN`` when set, else SPECTRUM built from ``source_dir`` into a new temporary folder
+    (:func:`build_spectrum`); FileNotFoundError when neither is there."""
+    if os.environ.get("GLOCAL_SPECTRUM_BIN"):
+        return Path(os.environ["GLOCAL_SPECTRUM_BIN"])
+    if not Path(source_dir).is_dir():
+        raise FileNotFoundError(f"SPECTRUM source not found at {source_dir} and GLOCAL_SPECTRUM_BIN unset")
+    return build_spectrum(source_dir, Path(tempfile.mkdtemp(prefix="spectrum-build-")))
 
 
 def _write_shared_inputs(tmp: Path, atmosphere, line_list, lo, hi, opts: SpectrumOptions, feh) -> dict:
