@@ -286,12 +286,19 @@ from glocal._io import write_json
 from glocal.cache import artifact
 
 lc_file = lc.records_path(p.lc_records) if p.lc_records else None
-# committed records are used once they hold the minimum of 6 training-set sizes (a run in progress
-# holds fewer, and a power law through 2 sizes is unconstrained)
-lc_complete = (lc_file is not None and lc_file.exists()
-               and len({r["n_train"] for r in lc.load_records(lc_file)}) >= 6)
-if lc_file is not None and lc_file.exists() and not lc_complete:
-    print(f"{lc_file} holds fewer than 6 training-set sizes (a run in progress): the small end is recomputed here")
+# committed records are used once every random-split curve (method × band) holds the minimum of
+# 6 training-set sizes (a run in progress holds fewer, and a power law through 2 sizes is unconstrained)
+lc_short = None
+if lc_file is not None and lc_file.exists():
+    lc_sizes_of = {}
+    for r in lc.load_records(lc_file):
+        if r["split"] == "random":
+            lc_sizes_of.setdefault(f"{r['method']}/{r['band']}", set()).add(r["n_train"])
+    lc_short = sorted(k for k, v in lc_sizes_of.items() if len(v) < 6) or (["all"] if not lc_sizes_of else [])
+lc_complete = lc_short == []
+if lc_short:
+    print(f"{lc_file}: a run in progress, curves with fewer than 6 sizes: {', '.join(lc_short)}; "
+          "the small end is recomputed here")
 if lc_complete:
     lc_records = lc.load_records(lc_file)
     lc_source = f"the committed records results/{p.lc_records}/learning_curves.json"
