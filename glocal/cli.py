@@ -248,9 +248,9 @@ def _predict_candidates(run_spec, band):
 
 
 def cmd_predict(args):
-    from glocal._io import atomic_write_text
     from glocal.observed import read_spectra as read_observed
     from glocal.observed.predict import predict_observed
+    from glocal.report import deliver
     spectra = []
     for path in args.spectra:
         if not Path(path).exists():
@@ -259,10 +259,8 @@ def cmd_predict(args):
     candidates = _predict_candidates(args.run, args.band)
     df = predict_observed(spectra, candidates, rv=args.rv, flux_kind=args.flux, T=args.mc_samples,
                           seed=args.seed, fit_check=not args.no_fit_check)
-    atomic_write_text(args.output, df.to_csv(index=False))
     refused = int(df["ofe"].isna().sum()) if "ofe" in df else 0
-    print(f"{len(df)} spectra -> {args.output} ({len(df) - refused} predicted, {refused} refused; "
-          "see the flag column)")
+    deliver(df, args.output, done=f"{len(df) - refused} predicted, {refused} refused")
 
 
 def cmd_pretrained(args):
@@ -287,7 +285,8 @@ def _add_predict_parser(sub) -> None:
     pr.add_argument("spectra", type=Path, nargs="+", metavar="FILE",
                     help="FITS image (linear/log-linear WCS) or table, .gz, CSV/ASCII, or HDF5; several spectra "
                          "per file where the format has them")
-    pr.add_argument("-o", "--output", required=True, type=Path, help="CSV output (written atomically)")
+    pr.add_argument("-o", "--output", type=Path,
+                    help="CSV output with every column (written atomically); default: a table on the terminal")
     pr.add_argument("--run", default=None,
                     help="run directory or pretrained:<name> (see 'glocal pretrained'); default: the shipped "
                          "observed-normalized / observed-calibrated runs chosen by the flux kind")

@@ -83,9 +83,9 @@ def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="ful
 
 
 def cmd_fit(args):
-    from glocal._io import atomic_write_text
     from glocal.emulator import load_emulator
     from glocal.observed import read_spectra
+    from glocal.report import deliver
     spectra = []
     for path in args.spectra:
         if not Path(path).exists():
@@ -95,9 +95,8 @@ def cmd_fit(args):
     df = fit_observed(spectra, rv=args.rv, flux_kind=args.flux, band=args.band, fixed=parse_fixed(args.fix),
                       fit_ebv=args.fit_ebv, fit_rv=args.fit_rv, degree=args.degree,
                       telluric={"auto": "auto", "mask": True, "keep": False}[args.telluric], emulator=emu)
-    atomic_write_text(args.output, df.to_csv(index=False))
     failed = int(df["n_pixels_used"].eq(0).sum() + df["flag"].str.contains("too_few_pixels").sum())
-    print(f"{len(df)} spectra -> {args.output} ({len(df) - failed} fitted, {failed} not; see the flag column)")
+    deliver(df, args.output, done=f"{len(df) - failed} fitted, {failed} not")
 
 
 def add_fit_parser(sub) -> argparse.ArgumentParser:
@@ -108,7 +107,8 @@ def add_fit_parser(sub) -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     f.add_argument("spectra", type=Path, nargs="+", metavar="FILE",
                    help="FITS image or table, .gz, CSV/ASCII or HDF5 (as glocal predict reads)")
-    f.add_argument("-o", "--output", required=True, type=Path, help="CSV output (written atomically)")
+    f.add_argument("-o", "--output", type=Path,
+                   help="CSV output with every column (written atomically); default: a table on the terminal")
     f.add_argument("--fix", action="append", default=[], metavar="NAME=VALUE",
                    help="hold a parameter (teff, logg, feh, ofe, mgfe, ebv, rv); repeat for several")
     f.add_argument("--fit-ebv", action="store_true", help="fit E(B-V) (G23, R_V=3.1; calibrated input only)")
