@@ -27,6 +27,7 @@ falls to zero and is the optimistic extrapolation; the floor form is the conserv
 """
 from __future__ import annotations
 
+import shutil
 import time
 import warnings
 from collections import defaultdict
@@ -229,7 +230,6 @@ def run_learning_curves(grid, *, methods: Sequence[str], sizes, out_json, bands=
         records += _fit_records(task, parts[task[2]], ctx, ckpt)
         write_json(out_json, records)
         if ckpt is not None:
-            import shutil
             shutil.rmtree(ckpt, ignore_errors=True)
     return records
 
@@ -438,9 +438,8 @@ def crossover(network: PowerLaw, trees: Sequence[PowerLaw], *, n_range=(100, 1e7
     there; otherwise ``{n, lo, hi, probability, best_tree, status}``: ``status`` "crosses", or "below"
     when the network is already lower at ``n_range[0]`` (``n`` is then ``n_range[0]``); ``lo``/``hi``: the
     central ``level`` interval of the crossing over the parameter draws (None when the upper end lies
-    beyond ``n_range``); ``probability``: the fraction of draws that cross within ``n_range``;
-    ``best_tree``: the tree lowest at the crossing.
-    """
+    beyond ``n_range``); ``probability``: the fraction of draws that cross within ``n_range``; ``best_tree``:
+    the tree lowest at the crossing."""
     if not trees:
         raise ValueError("crossover needs at least one tree curve")
     grid = np.geomspace(n_range[0], n_range[1], points)
@@ -480,7 +479,8 @@ def summary(fits: Mapping[tuple, PowerLaw], *, n: float = N_PAPER_TRAIN, n_range
             level: float = 0.68) -> tuple[list[dict], list[dict]]:
     """``(curves, crossovers)`` tables of ``fits``: per curve its parameters and :func:`project` at ``n``
     (keys ``mae_at_n``, ``lo``, ``hi``); per network curve its :func:`crossover` with the tree curves of the
-    same band, split and label (``n`` None and ``status`` "never" when the curves do not cross in ``n_range``)."""
+    same band, split and label, searched from the smallest measured size (not extrapolated below it) to
+    ``n_range[1]`` (``n`` None and ``status`` "never" when the curves do not cross there)."""
     curves = []
     for f in fits.values():
         pr = project(f, n, level)
@@ -492,7 +492,8 @@ def summary(fits: Mapping[tuple, PowerLaw], *, n: float = N_PAPER_TRAIN, n_range
         trees = [t for (m, _, b, s, lab), t in fits.items() if m in TREES and (b, s, lab) == (band, split, label)]
         if not trees:
             continue
-        c = crossover(f, trees, n_range=n_range, level=level)
+        start = max(n_range[0], float(min(f.n.min(), *(t.n.min() for t in trees))))
+        c = crossover(f, trees, n_range=(start, n_range[1]), level=level)
         cross.append({"method": method, "config": config, "band": band, "split": split, "label": label,
                       **(c or {"n": None, "lo": None, "hi": None, "probability": None,
                                "best_tree": None, "status": "never"})})

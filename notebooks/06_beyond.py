@@ -368,9 +368,9 @@ for label in ("ofe", "mgfe"):
         best = min(trees, key=lambda v: v["mae_at_n"])
         net = by_key[(c["method"], c["band"], "random", label)]
         if c["n"] is None:
-            where = "stays above the best tree's over 10²–10⁷ spectra"
+            where = "stays above the best tree's from the smallest measured size to 10⁷ spectra"
         elif c["status"] == "below":
-            where = "is below the trees' already at 10² spectra"
+            where = f"is below the trees' already at the smallest measured size (n = {c['n']:.0f})"
         else:
             span = f"{c['lo']:.0f}–{c['hi']:.0f}" if c["lo"] and c["hi"] else f"from {c['lo'] or 0:.0f}, open-ended"
             where = f"crosses {c['best_tree']}'s at n ≈ {c['n']:.0f} (68 %: {span}; {c['probability']:.0%} of draws)"

@@ -178,6 +178,17 @@ def test_crossover_none_when_the_network_stays_above_and_below_from_the_start():
     assert len(curves) == 2 and cross[0]["status"] == "never" and cross[0]["n"] is None
 
 
+def test_summary_does_not_extrapolate_a_crossing_below_the_smallest_measured_size():
+    # network 0.571·n^-0.05, tree 2·n^-0.3: the laws meet at n = 150, below the smallest size measured
+    # (300); over the data the network stays above the tree, which falls faster
+    fits = lc.fit_power_law(_records("spt", 2 * 150 ** -0.25, 0.05, 0.0) + _records("xgboost", 2.0, 0.3, 0.0))
+    net = fits[("spt", "cpu", "full", "random", "ofe")]
+    tree = fits[("xgboost", "cpu", "full", "random", "ofe")]
+    assert lc.crossover(net, [tree], n_range=(100, 1e7))["status"] == "below"     # extrapolated to n = 100
+    _, cross = lc.summary(fits)
+    assert cross[0]["status"] == "never" and cross[0]["n"] is None
+
+
 # ----------------------------------------------------------------------------- figure and end to end
 def test_plot_returns_a_figure():
     import matplotlib
