@@ -346,7 +346,7 @@ lc_paper = paper_mae()
 lc_table["paper MAE"] = [lc_paper.get((m, b, lab), np.nan) for m, b, lab in
                          zip(lc_table["method"], lc_table["band"], lc_table["label"])]
 lc_table = lc_table.rename(columns={"mae_at_n": "MAE at paper n", "lo": "16 %", "hi": "84 %"})
-lc_table.set_index(["split", "band", "label", "method"])[
+lc_table.set_index(["split", "band", "label", "method", "config"])[
     ["b", "b_err", "c", "floor", "largest n", "MAE at largest n", "MAE at paper n", "16 %", "84 %",
      "paper MAE"]].sort_index().round(4)
 
@@ -360,13 +360,17 @@ lc_n_max = max(r["n_train"] for r in lc_records)
 glue("lc_source", lc_source, display=False)
 glue("lc_n_max", f"{lc_n_max:,}".replace(",", " "), display=False)
 glue("lc_factor", f"{lc.N_PAPER_TRAIN / lc_n_max:.0f}", display=False)
-by_key = {(c["method"], c["band"], c["split"], c["label"]): c for c in lc_curves}
+by_key = {(c["method"], c["config"], c["band"], c["split"], c["label"]): c for c in lc_curves}
+lc_net_configs = sorted({r["config"] for r in lc_records if r["method"] in lc.NETWORKS})
+lc_interval = lambda c: (f"[{c['lo']:.4f}, {c['hi']:.4f}]" if c["lo"] is not None and c["hi"] is not None  # noqa: E731
+                         else "(interval unconstrained: too few sizes)")
+lc_config = "cpu" if "cpu" in lc_net_configs or not lc_net_configs else lc_net_configs[0]  # of the main curves
 for label in ("ofe", "mgfe"):
     sentences = []
-    for c in (c for c in lc_cross if c["label"] == label and c["split"] == "random"):
-        trees = [v for k, v in by_key.items() if k[0] in lc.TREES and k[1:] == (c["band"], "random", label)]
+    for c in (c for c in lc_cross if c["label"] == label and c["split"] == "random" and c["config"] == lc_config):
+        trees = [v for k, v in by_key.items() if k[0] in lc.TREES and k[2:] == (c["band"], "random", label)]
         best = min(trees, key=lambda v: v["mae_at_n"])
-        net = by_key[(c["method"], c["band"], "random", label)]
+        net = by_key[(c["method"], c["config"], c["band"], "random", label)]
         if c["n"] is None:
             where = "stays above the best tree's from the smallest measured size to 10⁷ spectra"
         elif c["status"] == "below":
@@ -375,9 +379,8 @@ for label in ("ofe", "mgfe"):
             span = f"{c['lo']:.0f}–{c['hi']:.0f}" if c["lo"] and c["hi"] else f"from {c['lo'] or 0:.0f}, open-ended"
             where = f"crosses {c['best_tree']}'s at n ≈ {c['n']:.0f} (68 %: {span}; {c['probability']:.0%} of draws)"
         sentences.append(f"the curve of {c['method']} ({c['band']} band) {where}; at the paper's size it projects to "
-                         f"{net['mae_at_n']:.4f} dex [{net['lo'] or np.nan:.4f}, {net['hi'] or np.nan:.4f}] "
-                         f"against {best['method']}'s {best['mae_at_n']:.4f} dex "
-                         f"[{best['lo'] or np.nan:.4f}, {best['hi'] or np.nan:.4f}]")
+                         f"{net['mae_at_n']:.4f} dex {lc_interval(net)} against {best['method']}'s "
+                         f"{best['mae_at_n']:.4f} dex {lc_interval(best)}")
     glue(f"lc_verdict_{label}", "; ".join(sentences) + "." if sentences else "no network curve.", display=False)
 print(f"largest measured training set: {lc_n_max}; paper: {lc.N_PAPER_TRAIN}")
 
@@ -392,6 +395,50 @@ print(f"largest measured training set: {lc_n_max}; paper: {lc.N_PAPER_TRAIN}")
 # networks here are the `cpu` configuration trained with this scale's epochs, not the `paper` configuration. At
 # the ci scale the curve spans a few hundred spectra and the projection only exercises the machinery; the
 # workstation records are the measurement.
+
+# %% [markdown]
+# ### The network size as a second axis
+#
+# If the networks lose because they are too small rather than because they see too few spectra, a larger
+# network should shift the curve down at a fixed size. `make learning-curves` also trains SPT-GloCal in the
+# `cpu-large` configuration (wider and deeper, still trainable on 2 cores) at a few sizes on the full band;
+# where those records exist they are set beside the `cpu` configuration here.
+
+# %% tags=["hide-input"]
+lc_other = [c for c in lc_net_configs if c != lc_config]
+lc_size_rows = [r for r in lc_records if r["method"] in lc.NETWORKS and r["split"] == "random" and r["band"] == "full"]
+lc_empty = {"method": "-", "label": "-", "config": "-", "n_train": 0, "mae": np.nan}   # no network curve at all
+lc_size_table = (pd.DataFrame(lc_size_rows or [lc_empty])
+                 .groupby(["method", "label", "config", "n_train"])["mae"].mean().unstack("n_train"))
+lc_common = [n for n in lc_size_table.columns if lc_size_table[n].notna().all()]
+lc_gain = []
+for (method, label), block in lc_size_table.groupby(level=["method", "label"]):
+    configs_here = block.index.get_level_values("config")
+    if lc_other and lc_other[0] in configs_here and lc_config in configs_here:
+        ratio = block.xs(lc_other[0], level="config")[lc_common] / block.xs(lc_config, level="config")[lc_common]
+        lc_gain.append(f"{method} {label}: {', '.join(f'{v:.2f}' for v in ratio.to_numpy().ravel())}")
+if lc_gain:
+    lc_size_note = (f"MAE of {lc_other[0]} over {lc_config} at n = {', '.join(map(str, lc_common))}: "
+                    + "; ".join(lc_gain) + " (below 1: the larger network is better)")
+else:
+    lc_size_note = f"only the {lc_config} configuration is recorded at this scale"
+print(lc_size_note)
+glue("lc_size_note", lc_size_note, display=False)
+lc_size_table.round(4)
+
+# %% [markdown] caption="tab-network-size"
+# Mean test MAE (dex) of the networks per configuration and training-set size (full band, random split):
+# {glue:text}`lc_size_note`.
+
+# %% tags=["hide-input"]
+if lc_other:
+    plot_learning_curves(lc_records, lc_fits, bands=["full"], split="random", config=lc_other[0])
+    plt.show()
+else:
+    print("no second network configuration recorded at this scale")
+
+# %% [markdown] caption=""
+# Learning curves of the second network configuration beside the trees (full band, random split), where recorded.
 
 # %% tags=["hide-input"]
 path = experiments.write_headline(records, p.scale)
