@@ -382,6 +382,12 @@ for label in ("ofe", "mgfe"):
                          f"{net['mae_at_n']:.4f} dex {lc_interval(net)} against {best['method']}'s "
                          f"{best['mae_at_n']:.4f} dex {lc_interval(best)}")
     glue(f"lc_verdict_{label}", "; ".join(sentences) + "." if sentences else "no network curve.", display=False)
+lc_fit_rows = pd.DataFrame(lc_records).drop_duplicates(["method", "config", "band", "split", "n_train", "seed"])
+lc_hours = lc_fit_rows.groupby("method")["train_seconds"].sum() / 3600
+lc_at_max = lc_fit_rows[lc_fit_rows["n_train"] == lc_n_max].groupby("method")["train_seconds"].max() / 60
+glue("lc_time", f"{lc_hours.sum():.1f} h of training over {len(lc_fit_rows)} fits ("
+     + ", ".join(f"{m} {h:.1f} h" for m, h in lc_hours.items()) + "); one fit at the largest size: "
+     + ", ".join(f"{m} {v:.1f} min" for m, v in lc_at_max.items()), display=False)
 print(f"largest measured training set: {lc_n_max}; paper: {lc.N_PAPER_TRAIN}")
 
 # %% [markdown]
@@ -395,6 +401,10 @@ print(f"largest measured training set: {lc_n_max}; paper: {lc.N_PAPER_TRAIN}")
 # networks here are the `cpu` configuration trained with this scale's epochs, not the `paper` configuration. At
 # the ci scale the curve spans a few hundred spectra and the projection only exercises the machinery; the
 # workstation records are the measurement.
+#
+# Cost: {glue:text}`lc_time` (the records' `train_seconds`, wall time on this scale's machine, 2 threads; the
+# networks' include the per-epoch validation). The workstation grid itself took 75 min on 2 shared cores
+# (`make workstation-grid`; results/benchmarks/scales.md).
 
 # %% [markdown]
 # ### The network size as a second axis
