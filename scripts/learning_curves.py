@@ -67,8 +67,8 @@ def print_summary(records) -> None:
               f"({c['reason']})")
     print("crossovers (network below the best tree):")
     for c in cross:
-        where = "none in 1e2-1e7" if c["n"] is None else f"n = {c['n']:.0f} [{c['lo']}, {c['hi']}], " \
-            f"P = {c['probability']:.2f}, {c['status']} {c['best_tree']}"
+        where = "none from the smallest measured size to 1e7" if c["n"] is None else \
+            f"n = {c['n']:.0f} [{c['lo']}, {c['hi']}], P = {c['probability']:.2f}, {c['status']} {c['best_tree']}"
         print(f"  {c['method']:10s} {c['band']:8s} {c['split']:8s} {c['label']:5s} {where}")
 
 
