@@ -118,7 +118,7 @@ def _configs(configs) -> dict:
 
 # ----------------------------------------------------------------------------- running
 def _fit_one(method, config, xs, ys, *, seed, labels, train_options, threads, checkpoint_dir, device):
-    """Fit one estimator on ``xs = (train, val)``; ``(estimator, seconds, epochs)``."""
+    """``(estimator, seconds, epochs)`` fitted on ``xs = (train, val)``; seconds = max(wall, Σ epoch times)."""
     from .models import estimator_class
     cls = estimator_class(method)
     if method in TREES:
@@ -130,9 +130,9 @@ def _fit_one(method, config, xs, ys, *, seed, labels, train_options, threads, ch
         est, _ = cls.from_run_config(config, len(labels), **hyper)
     t0 = time.perf_counter()
     est.fit(xs[0], ys[0], X_val=xs[1], y_val=ys[1])
-    seconds = time.perf_counter() - t0
-    epochs = (est.training_ or {}).get("epochs_run") if method in NETWORKS else None
-    return est, seconds, epochs
+    seconds, run = time.perf_counter() - t0, (est.training_ or {}) if method in NETWORKS else {}
+    seconds = max(seconds, sum(float(h.get("seconds", 0.0)) for h in run.get("history") or []))
+    return est, seconds, run.get("epochs_run")
 
 
 def _tasks(methods, configs, bands, splits, sizes_by_split, seeds, extra_seeds_up_to) -> list[tuple]:
@@ -196,11 +196,11 @@ def run_learning_curves(grid, *, methods: Sequence[str], sizes, out_json, bands=
     config "default"); ``train_options``: the networks' training hyper-parameters (max_epochs, lr,
     batch_size, patience, ...); ``threads``: torch threads and tree ``n_jobs``; ``checkpoint_root``: network
     fits write per-epoch checkpoints to a folder below it (resumed after a kill, removed once the fit is
-    recorded); ``dry_run``: log the fits to run and return. Appends per label a record ``{method, config,
-    band, split, label, n_train, seed, mae, sigma, bias, n_test, n_val, epochs, max_epochs, train_seconds,
-    grid, git_commit}`` (σ: Eq. 19, N − 1; ``epochs``: epochs run, None for the trees) and rewrites
-    ``out_json`` atomically after every fit. Returns all records of ``out_json``. ValueError when
-    ``out_json`` holds records of another grid.
+    recorded; a resumed fit's ``train_seconds`` include its earlier processes' epochs); ``dry_run``: log the
+    fits to run and return. Appends per label a record ``{method, config, band, split, label, n_train, seed,
+    mae, sigma, bias, n_test, n_val, epochs, max_epochs, train_seconds, grid, git_commit}`` (σ: Eq. 19, N − 1;
+    ``epochs``: epochs run, None for the trees) and rewrites ``out_json`` atomically after every fit.
+    Returns all records of ``out_json``. ValueError when ``out_json`` holds records of another grid.
     """
     ds, grid_name = _open_grid(grid)
     out_json = Path(out_json)

@@ -218,6 +218,41 @@ def test_end_to_end_xgboost_and_spt_on_toy_spectra(toy_grid, tmp_path):
     assert json.loads((tmp_path / "lc.json").read_text()) == recs
 
 
+def test_a_network_fit_resumed_after_a_kill_counts_the_epochs_of_the_killed_process(toy_grid, tmp_path,
+                                                                                    monkeypatch):
+    import time
+
+    from glocal import training
+    real_epoch, real_save, killed = training._train_epoch, training._ck.save_epoch, []
+
+    def slow_first_epoch(*a, **k):       # the killed process's epoch takes ≥ 2 s (inside the epoch timing)
+        if not killed:
+            time.sleep(2.0)
+        return real_epoch(*a, **k)
+
+    def kill_after_first_save(*a, **k):
+        real_save(*a, **k)
+        if not killed:
+            killed.append(True)
+            raise KeyboardInterrupt("killed after epoch 0")
+
+    monkeypatch.setattr(training, "_train_epoch", slow_first_epoch)
+    monkeypatch.setattr(training._ck, "save_epoch", kill_after_first_save)
+    kw = dict(methods=["spt"], sizes=[30], seeds=[0], configs={"tiny": TINY}, out_json=tmp_path / "lc.json",
+              train_options=dict(max_epochs=3, batch_size=16, lr=3e-3, patience=10), threads=1, device="cpu",
+              checkpoint_root=tmp_path / "ckpt", progress=False, log=lambda s: None)
+    with pytest.raises(KeyboardInterrupt):
+        lc.run_learning_curves(toy_grid, **kw)
+    assert not (tmp_path / "lc.json").exists() and any((tmp_path / "ckpt").rglob("checkpoint.json"))
+    t0 = time.perf_counter()
+    recs = lc.run_learning_curves(toy_grid, **kw)
+    resumed_wall = time.perf_counter() - t0
+    assert resumed_wall < 2.0                               # the resumed process alone is faster than epoch 0
+    assert {r["epochs"] for r in recs} == {3}
+    assert all(r["train_seconds"] >= 2.0 for r in recs)     # epoch 0 of the killed process is counted
+    assert not any((tmp_path / "ckpt").rglob("checkpoint.json"))   # removed once recorded
+
+
 def test_script_summary_prints_projection_and_crossover(tmp_path, capsys):
     import importlib.util
     from pathlib import Path
