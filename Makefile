@@ -88,7 +88,7 @@ learning-curves:  ## learning curves of the five methods on the workstation grid
 	mkdir -p $(RUNS)
 	OMP_NUM_THREADS=2 $(BIN)/python scripts/learning_curves.py --grid $(GRIDS)/workstation-r40000.h5 \
 	  --scale workstation --methods xgboost lightgbm catboost spt spt-glocal --bands full optical \
-	  --splits random grouped --sizes 300 600 1200 2500 5000 10000 all --grouped-sizes 1200 5000 all \
+	  --splits random grouped --sizes 300 600 1200 2500 5000 10000 all --grouped-sizes 300 1200 5000 all \
 	  --seeds 0 1 --extra-seeds-up-to 2500 --threads 2 --checkpoints $(RUNS)/learning-curves-checkpoints $(LC_ARGS)
 
 bench:  ## run the benchmarks (speed ratios against reference implementations)
