@@ -55,8 +55,30 @@ def parse_args(argv=None):
     return ap.parse_args(argv)
 
 
+def print_measured(records) -> None:
+    """The measured test MAE per curve and training-set size (mean over seeds, their count in brackets
+    where more than one), one Markdown table per split and band."""
+    from collections import defaultdict
+    maes = defaultdict(list)
+    for r in records:
+        maes[(r["split"], r["band"], r["label"], r["method"], r["config"]), int(r["n_train"])].append(r["mae"])
+    for split, band in sorted({k[:2] for k, _ in maes}):
+        curves = sorted({k for k, _ in maes if k[:2] == (split, band)})
+        sizes = sorted({n for k, n in maes if k[:2] == (split, band)})
+        print(f"\nmeasured test MAE, {split} split, {band} band (mean over seeds [count]):")
+        print("| label | method | config | " + " | ".join(map(str, sizes)) + " |")
+        print("|---" * (3 + len(sizes)) + "|")
+        for key in curves:
+            cells = []
+            for n in sizes:
+                v = maes.get((key, n))
+                cells.append("" if not v else f"{sum(v) / len(v):.4f}" + (f" [{len(v)}]" if len(v) > 1 else ""))
+            print(f"| {key[2]} | {key[3]} | {key[4]} | " + " | ".join(cells) + " |")
+
+
 def print_summary(records) -> None:
     from glocal.learning_curves import N_PAPER_TRAIN, fit_power_law, summary
+    print_measured(records)
     fits = fit_power_law(records)
     curves, cross = summary(fits)
     print(f"\npower laws MAE(n) = a·n^(-b) + c, projected to the paper's {N_PAPER_TRAIN} training spectra:")

@@ -266,3 +266,6 @@ def test_script_summary_prints_projection_and_crossover(tmp_path, capsys):
     assert mod.main(["--scale", "x", "--out", str(tmp_path / "lc.json"), "--summary"]) == 0
     out = capsys.readouterr().out
     assert "150566 training spectra" in out and "n = " in out and "crosses xgboost" in out
+    row = next(line for line in out.splitlines() if line.startswith("| ofe | xgboost | default |"))
+    at_300 = 0.5 * 300 ** -0.25 + 0.03                       # both seeds carry the noiseless law
+    assert row.split("|")[4].strip() == f"{at_300:.4f} [2]" and "random split, full band" in out
