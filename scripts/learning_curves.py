@@ -91,7 +91,7 @@ def print_summary(records) -> None:
     for c in cross:
         where = "none from the smallest measured size to 1e7" if c["n"] is None else \
             f"n = {c['n']:.0f} [{c['lo']}, {c['hi']}], P = {c['probability']:.2f}, {c['status']} {c['best_tree']}"
-        print(f"  {c['method']:10s} {c['band']:8s} {c['split']:8s} {c['label']:5s} {where}")
+        print(f"  {c['method']:10s} {c['config']:9s} {c['band']:8s} {c['split']:8s} {c['label']:5s} {where}")
 
 
 def main(argv=None) -> int:
