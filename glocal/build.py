@@ -389,11 +389,11 @@ def _run_tasks(todo, args, handle, workers, scheduler) -> None:
     if scheduler is None:
         import dask
         with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRON}):
-            # worker warnings are silenced: at shutdown a worker's last heartbeat can race the closing
-            # scheduler and print a harmless CommClosedError traceback; failures of models are recorded
-            # per model (``failures``), not through Dask's logs
+            # worker logs below CRITICAL are silenced: at shutdown a worker's last heartbeat can race the
+            # closing scheduler and log a harmless CommClosedError traceback at ERROR level; failures of
+            # models are recorded per model (``failures``), not through Dask's logs
             cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                   dashboard_address=None, silence_logs=logging.CRITICAL)
         client = Client(cluster)
     else:
         client = Client(scheduler)
