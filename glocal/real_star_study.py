@@ -18,7 +18,12 @@ user's file:
   (Abohalima & Frebel 2018; ~0.1 dex scatter between studies), and the CALSPEC BOSZ SED fit gives a
   further Teff / [M/H] reference (``sed_teff``, ``sed_logz``);
 * :func:`residual_spectra` — observed R = 200 spectrum against the emulated synthetic one at given labels,
-  after the fit's smooth nuisance (continuum / calibration polynomial), as relative residuals.
+  after the fit's smooth nuisance (continuum / calibration polynomial), as relative residuals;
+* :func:`synthetic_twins` — the built-in engine's spectrum of each star at its literature labels (its flux
+  kind, its wavelength coverage, noiseless), predicted by the same run as the real star: with the grid's
+  abundance pattern (only O and Mg offset from solar-scaled) and with the other α elements enhanced as in
+  halo stars.  The real star's answer minus its twin's separates what the networks do on their own kind of
+  spectrum from what the engine does not reproduce of the real one (the module's twin decomposition).
 """
 from __future__ import annotations
 
@@ -28,13 +33,20 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
-           "TREE_RECORD", "load_tree_record", "record_table", "stis_stars"]
+           "TREE_RECORD", "load_tree_record", "record_table", "stis_stars", "synthetic_twins",
+           "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE"]
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 #: Blue edge (Å) of the "optical only" case, as the paper's optical band.
 UV_CUT = 4000.0
 #: The committed record of the tree runs (``scripts/evaluate_tree_runs.py``).
 TREE_RECORD = Path(__file__).resolve().parents[1] / "results" / "observed" / "tree_runs.json"
+#: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
+#: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,
+#: Ramírez et al. 2006, A&A 459, 613).  The training grids keep them solar-scaled ([X/Fe] = 0).
+ALPHA_ELEMENTS = ("Ne", "Si", "S", "Ar", "Ca", "Ti")
+#: [O/Fe] of a twin whose star has no literature [O/Fe] (a typical halo dwarf value; an assumption).
+TWIN_OFE = 0.5
 
 
 def _stars(stars):
@@ -154,4 +166,100 @@ def record_table(record: dict, case: str = "with UV"):
     num = [c for c in out.columns if c not in ("run", "band", "flux_kind", "flag")]
     out[num] = out[num].astype(float)
     out.index.name = "star"
+    return out
+
+
+def _twin_spectrum(star, labels: dict, xfe: dict, kind: str, options: dict):
+    """The engine's spectrum of ``star`` at ``labels`` as an ObservedSpectrum of flux kind ``kind`` (physical
+    F_λ for "calibrated", F/F_c for "normalized"), masked outside the star's own measured range (air)."""
+    from . import real_stars
+    from .observed.spectrum import ObservedSpectrum
+    from .synthesis import synthesize
+    obs = real_stars.observed(star)[0].to_air()
+    good = obs.wave[~obs.mask]
+    s = synthesize(labels["teff"], labels["logg"], labels["feh"], abundances=xfe, wave_range=(2500.0, 10100.0),
+                   **options)
+    flux = s.flux * 1e-13 if kind == "calibrated" else s.flux / s.continuum   # any scale: the run normalises
+    meta = {"name": f"{star} twin", "resolution": float(options.get("resolution", 40000.0))}
+    if kind == "calibrated":
+        meta["flux_unit"] = "erg / (Angstrom s cm2)"
+    return ObservedSpectrum(s.wave, flux, mask=(s.wave < good.min()) | (s.wave > good.max()), medium="air",
+                            meta=meta)
+
+
+def synthetic_twins(stars=None, *, alpha_elements=ALPHA_ELEMENTS, T: int = 10, seed: int = 0,
+                    engine_options=None):
+    """Twins of the stars with literature Teff, log g, [Fe/H] and [Mg/Fe] (module docstring), predicted with the
+    shipped run of each star's flux kind.  [O/Fe] is the literature value or :data:`TWIN_OFE`; v_t from the
+    grid's relation; ``engine_options`` default to the training grids' (resolution 40 000, threshold 1e-3).
+    Returns a DataFrame indexed by (star, twin), twin in ("grid", "alpha"): ``flux_kind``, ``band`` (the
+    measured range used, Å), the five predicted labels, ``flag``.  Carbon, nitrogen and the neutron-capture
+    elements stay solar-scaled in both twins."""
+    import pandas as pd
+
+    from . import real_stars
+    from .observed.predict import default_candidates, predict_observed
+    from .runs import load_run
+    options = dict(resolution=40000.0, threshold=1e-3) | dict(engine_options or {})
+    lit = real_stars.load_literature().set_index("star")
+    candidates = [(key, load_run(spec), spec) for key, spec in default_candidates("auto")]
+    frames = []
+    for star in _stars(stars):
+        row = lit.loc[star]
+        if not all(np.isfinite(float(row[k])) for k in ("teff", "logg", "feh", "mgfe")):
+            continue
+        kind = "calibrated" if str(row["file"]).startswith("calspec/") else "normalized"
+        labels = {k: float(row[k]) for k in ("teff", "logg", "feh")}
+        ofe = float(row["ofe"]) if np.isfinite(float(row["ofe"])) else TWIN_OFE
+        base = {"O": ofe, "Mg": float(row["mgfe"])}
+        twins = {"grid": base, "alpha": base | {el: float(row["mgfe"]) for el in alpha_elements}}
+        specs = [_twin_spectrum(star, labels, xfe, kind, options) for xfe in twins.values()]
+        df = predict_observed(specs, candidates, flux_kind=kind, T=T, seed=seed, fit_check=False)
+        df.index = pd.MultiIndex.from_product([[star], list(twins)], names=["star", "twin"])
+        frames.append(df[["flux_kind", "band", *LABELS, "flag"]])
+    return pd.concat(frames)
+
+#: Windows (Å, air) of :func:`twin_feature_ratios`: the Balmer lines, Ca II H&K, the Balmer jump and the near UV.
+TWIN_WINDOWS = {"H-delta": (4060.0, 4140.0), "H-gamma": (4300.0, 4380.0), "H-beta": (4820.0, 4900.0),
+                   "H-alpha": (6500.0, 6630.0), "Ca II H&K": (3900.0, 3990.0), "Balmer jump": (3650.0, 3800.0),
+                   "near UV": (2900.0, 3300.0)}
+
+
+def twin_feature_ratios(star: str, *, dteff: float = 200.0, windows=None, engine_options=None) -> dict:
+    """Where the real R = 200 spectrum of ``star`` departs from its "alpha" twin (:func:`synthetic_twins`):
+    per window of ``windows`` (default :data:`TWIN_WINDOWS`; those the star covers), the mean of
+    real / twin − 1 and of twin(Teff + ``dteff``) / twin − 1 over the window's good pixels, both spectra
+    normalised alike (:func:`glocal.observed.normalize.normalize_calibrated` with the star's bad pixels,
+    degree 5 in ln λ; a normalised star is used as it is and the twin as F/F_c).  Their ratio × ``dteff``
+    is the Teff change of the twin that would make that window alone agree: ``{window: {"real": ..,
+    "per_dteff": .., "teff_equiv": .. (K; NaN where the window does not respond)}}``."""
+    from . import real_stars
+    from .degrade import degrade
+    from .observed.normalize import normalize_calibrated
+    from .synthesis import synthesize
+    options = dict(resolution=40000.0, threshold=1e-3) | dict(engine_options or {})
+    row = real_stars.load_literature().set_index("star").loc[star]
+    prep = real_stars.load_prepared(star)
+    wave, bad = prep.wave, ~np.isfinite(prep.flux)
+    calibrated = str(row["file"]).startswith("calspec/")
+    ofe = float(row["ofe"]) if np.isfinite(float(row["ofe"])) else TWIN_OFE
+    xfe = {"O": ofe, "Mg": float(row["mgfe"])} | {el: float(row["mgfe"]) for el in ALPHA_ELEMENTS}
+
+    def normed(flux):
+        return normalize_calibrated(wave, flux, mask=bad)[0] if calibrated else flux
+
+    def twin(teff):
+        s = synthesize(teff, float(row["logg"]), float(row["feh"]), abundances=xfe, wave_range=(2500.0, 10100.0),
+                       **options)
+        return normed(degrade(s.wave, s.flux if calibrated else s.flux / s.continuum, R=200, grid=wave)[1])
+
+    real, t0, t1 = normed(np.where(bad, np.nan, prep.flux)), twin(float(row["teff"])), twin(float(row["teff"]) + dteff)
+    out = {}
+    for name, (lo, hi) in (windows or TWIN_WINDOWS).items():
+        use = (wave >= lo) & (wave <= hi) & ~bad
+        if not use.any():
+            continue
+        d_real, d_t = float(np.mean(real[use] / t0[use] - 1.0)), float(np.mean(t1[use] / t0[use] - 1.0))
+        out[name] = {"real": d_real, "per_dteff": d_t,
+                     "teff_equiv": d_real / d_t * dteff if abs(d_t) > 2e-3 else float("nan")}
     return out

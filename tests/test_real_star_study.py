@@ -63,3 +63,32 @@ def test_predict_every_star_with_and_without_uv():
     lo = pd.Series([float(b.split("-")[0]) for b in pred["band"]], index=pred.index)
     no_uv = study.predict_stars(["hd111980"], uv=False, T=5)
     assert float(no_uv["band"].iloc[0].split("-")[0]) >= 3990 and lo["hd111980"] < 3000
+
+
+def test_synthetic_twins_come_back_at_the_literature_labels():
+    """The shipped runs on the engine's own spectrum at a star's literature labels (its flux kind and coverage)
+    recover those labels: what the chapter's twin decomposition takes as the networks' own error."""
+    lit = real_stars.load_literature().set_index("star")
+    twins = study.synthetic_twins(["bd_17d4708", "hd140283"], T=5)
+    assert list(twins.index) == [("bd_17d4708", "grid"), ("bd_17d4708", "alpha"),
+                                 ("hd140283", "grid"), ("hd140283", "alpha")]
+    assert list(twins["flux_kind"]) == ["calibrated"] * 2 + ["normalized"] * 2
+    assert float(twins.loc[("hd140283", "grid"), "band"].split("-")[0]) >= 3350   # the MIKE star's own coverage
+    for star in ("bd_17d4708", "hd140283"):
+        grid = twins.loc[(star, "grid")]
+        assert abs(grid["teff"] - lit.loc[star, "teff"]) < 150
+        assert abs(grid["feh"] - lit.loc[star, "feh"]) < 0.2
+        assert abs(grid["logg"] - lit.loc[star, "logg"]) < 0.4
+    assert (twins["flag"] == "").all()
+
+
+def test_twin_feature_windows_respond_to_teff_as_physics_says():
+    """H-beta deepens and Ca II H&K weakens as a 6000 K metal-poor dwarf gets hotter (the twin's own response);
+    the Teff equivalent is the real departure over that response."""
+    out = study.twin_feature_ratios("bd_17d4708", dteff=200.0)
+    assert set(out) == set(study.TWIN_WINDOWS)                    # a STIS star covers every window
+    assert out["H-beta"]["per_dteff"] < -0.005 and out["Ca II H&K"]["per_dteff"] > 0.01
+    hb = out["H-beta"]
+    assert hb["teff_equiv"] == pytest.approx(hb["real"] / hb["per_dteff"] * 200.0)
+    mike = study.twin_feature_ratios("hd140283")
+    assert "near UV" not in mike and "H-beta" in mike             # MIKE starts at 3350 Å
