@@ -369,3 +369,11 @@ synthetic.round(3)
 # * **The UV is where the synthetic spectra are least faithful**: the residuals of §1 are several per cent in
 #   the UV against ~1 % in the optical. A real-star gain from the UV depends on the engine's UV fidelity as much
 #   as on the UV itself (the engine-fidelity work compares the engine with SPECTRUM and with these spectra).
+# * **The Teff and [Fe/H] misses lie between the engine and these stars, not in the networks**: on the
+#   synthetic twins the networks recover the literature labels (within {glue:text}`twin_own_teff:.0f` K and
+#   {glue:text}`twin_own_feh:.2f` dex), while the real STIS stars read {glue:text}`twin_gap_lo:+.0f` to
+#   {glue:text}`twin_gap_hi:+.0f` K hotter than their twins, driven by H-beta, the Balmer jump and the near UV
+#   (or their single-study literature Teff is low). Giving the training grids the halo α pattern would be right
+#   for real stars but would not help Teff: the current networks read the α-enhanced twins
+#   {glue:text}`twin_alpha_teff:.0f` K cooler, so networks trained on that pattern would read the real stars
+#   hotter still, while lowering their [Fe/H].
