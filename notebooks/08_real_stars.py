@@ -207,6 +207,7 @@ glue("twin_gap_hi", float(gap.max()), display=False)
 glue("twin_own_teff", float(decomp[("teff", "grid twin − lit.")].abs().max()), display=False)
 glue("twin_own_feh", float(decomp[("feh", "grid twin − lit.")].abs().max()), display=False)
 glue("twin_alpha_teff", float(decomp[("teff", "alpha − grid twin")].mean()), display=False)
+glue("twin_alpha_teff_abs", abs(float(decomp[("teff", "alpha − grid twin")].mean())), display=False)
 glue("twin_alpha_feh", float(decomp[("feh", "alpha − grid twin")].mean()), display=False)
 glue("twin_alpha_mgfe", float(decomp[("mgfe", "alpha − grid twin")].mean()), display=False)
 mike_lit = [s for s in decomp.index if s not in stis_twins]
@@ -375,5 +376,5 @@ synthetic.round(3)
 #   {glue:text}`twin_gap_hi:+.0f` K hotter than their twins, driven by H-beta, the Balmer jump and the near UV
 #   (or their single-study literature Teff is low). Giving the training grids the halo α pattern would be right
 #   for real stars but would not help Teff: the current networks read the α-enhanced twins
-#   {glue:text}`twin_alpha_teff:.0f` K cooler, so networks trained on that pattern would read the real stars
+#   {glue:text}`twin_alpha_teff_abs:.0f` K cooler on average, so networks trained on that pattern would read the real stars
 #   hotter still, while lowering their [Fe/H].
