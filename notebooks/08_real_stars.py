@@ -376,5 +376,5 @@ synthetic.round(3)
 #   {glue:text}`twin_gap_hi:+.0f` K hotter than their twins, driven by H-beta, the Balmer jump and the near UV
 #   (or their single-study literature Teff is low). Giving the training grids the halo α pattern would be right
 #   for real stars but would not help Teff: the current networks read the α-enhanced twins
-#   {glue:text}`twin_alpha_teff_abs:.0f` K cooler on average, so networks trained on that pattern would read the real stars
-#   hotter still, while lowering their [Fe/H].
+#   {glue:text}`twin_alpha_teff_abs:.0f` K cooler on average, so networks trained on that pattern would read
+#   the real stars hotter still, while lowering their [Fe/H].
