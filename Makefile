@@ -42,8 +42,11 @@ chapter:  ## re-execute one chapter: make chapter NB=05_results SCALE=ci PARAMS=
 	@if $(BIN)/python scripts/execute_book.py --missing; then $(MAKE) html; else \
 	  echo "book/chapters/$(NB).ipynb is executed; the HTML needs every chapter: run 'make book SCALE=$(SCALE)' once"; fi
 
-html:  ## build the HTML from the executed notebooks (execution off)
-	$(BIN)/jupyter-book build . --path-output book --builder html
+html:  ## build the HTML from the executed notebooks (execution off); fails when a glued number cannot be shown
+	mkdir -p book/_build
+	set -o pipefail; $(BIN)/jupyter-book build . --path-output book --builder html 2>&1 | tee book/_build/build.log
+	@if grep -q "mystnb.glue" book/_build/build.log; then grep "mystnb.glue" book/_build/build.log; \
+	  echo "book: the glued values above could not be formatted, so they are missing from the pages"; exit 1; fi
 	@echo "book: book/_build/html/index.html"
 
 check-html:  ## open every built page in headless Chromium and check its figures load

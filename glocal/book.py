@@ -12,6 +12,7 @@ each step replacing whole values (a dict such as ``train`` is replaced, not merg
 A scale block or an override that sets a name the chapter does not take is an error naming the valid
 names, so a typo can never be silently ignored and no value can differ between a chapter and the file.
 ``scripts/execute_book.py`` passes ``scale`` and ``overrides`` to each chapter through papermill.
+The chapters glue numbers into their prose with :func:`glue`.
 """
 from __future__ import annotations
 
@@ -23,7 +24,18 @@ from typing import Any
 SCALES_FILE = Path(__file__).resolve().parents[1] / "notebooks" / "scales.yml"
 
 __all__ = ["SCALES_FILE", "Parameters", "load_scales", "chapters", "scale_names", "parameter_names",
-           "chapter_parameters", "chapter_grid", "uv_sweeps", "error_curves"]
+           "chapter_parameters", "chapter_grid", "uv_sweeps", "error_curves", "glue"]
+
+
+def glue(name: str, value, display: bool = True):
+    """``myst_nb.glue`` with NumPy scalars turned into Python ones first.  myst-nb formats a glued value
+    (``{glue:text}`name:.2f```) from its text/plain repr, which for a NumPy ≥ 2 scalar is ``np.float64(…)``:
+    the format fails with a build warning and the number is missing from the page."""
+    import numpy as np
+    from myst_nb import glue as _glue
+    if isinstance(value, np.generic):
+        value = value.item()
+    return _glue(name, value, display=display)
 
 
 class Parameters(Mapping):

@@ -38,10 +38,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import display
-from myst_nb import glue
 
 import glocal
 from glocal import book, plots
+from glocal.book import glue
 
 p = book.chapter_parameters("00_intro", scale, overrides)
 glue("scale", p.scale, display=False)

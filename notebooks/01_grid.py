@@ -29,9 +29,9 @@ overrides = {}    # parameters of this chapter to change, e.g. {"max_extrapolati
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
 from glocal import atmospheres, book, grid, plots
+from glocal.book import glue
 
 p = book.chapter_parameters("01_grid", scale, overrides)
 glue("scale", p.scale, display=False)

@@ -32,9 +32,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
-from myst_nb import glue
 
 from glocal import atmospheres, book, linelists, plots, synthesis, validation
+from glocal.book import glue
 from glocal.degrade import degrade
 
 p = book.chapter_parameters("02_spectra", scale, overrides)

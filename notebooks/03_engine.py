@@ -65,12 +65,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from IPython.display import display
-from myst_nb import glue
 
 import glocal
 from glocal import atmospheres, book, plots, synthesis, validation
 from glocal import grid as pgrid
 from glocal.abundances import abundance_pattern
+from glocal.book import glue
 from glocal.degrade import degrade
 from glocal.validation import compare_with_sme
 

@@ -37,9 +37,9 @@ overrides = {}    # parameters of this chapter to change, e.g. {"seed": 1}
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
-from myst_nb import glue
 
 from glocal import book, experiments, models, plots
+from glocal.book import glue
 from glocal.degrade import band_mask, csst_grid
 from glocal.models import glocal_attention
 

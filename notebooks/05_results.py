@@ -30,9 +30,9 @@ overrides = {}    # parameters of this chapter to change, e.g. {"seed": 1}
 # %% tags=["hide-cell"]
 import matplotlib.pyplot as plt
 import numpy as np
-from myst_nb import glue
 
 from glocal import book, experiments, plots
+from glocal.book import glue
 from glocal.runs import evaluate_run
 
 p = book.chapter_parameters("05_results", scale, overrides)

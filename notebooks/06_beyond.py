@@ -30,11 +30,11 @@ overrides = {}    # parameters of this chapter to change, e.g. {"other_element":
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
 from glocal import book, experiments, plots
 from glocal import grid as pgrid
 from glocal.attribution import integrated_gradients
+from glocal.book import glue
 from glocal.degrade import band_mask
 from glocal.runs import evaluate_ensemble, evaluate_run
 

@@ -37,10 +37,10 @@ overrides = {}    # parameters of this chapter to change, e.g. {"mc_samples": 50
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from myst_nb import glue
 
 from glocal import book, plots, real_stars
 from glocal import real_star_study as study
+from glocal.book import glue
 from glocal.runs import load_run
 
 p = book.chapter_parameters("08_real_stars", scale, overrides)

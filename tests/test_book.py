@@ -109,3 +109,19 @@ def test_error_curves_bins_each_variable_and_the_label():
     np.testing.assert_array_equal(curves["teff"][1], expected["mse"])   # column 1, rows into the label table
     expected = binned_errors(y_true[:, 1], y_pred[:, 1], y_true[:, 1], bins["mgfe"])
     np.testing.assert_array_equal(curves["mgfe"][2], expected["sigma"])  # the label binned on its true value
+
+
+def test_glue_passes_python_scalars_to_myst_nb(monkeypatch):
+    """myst-nb formats a glued number from its repr; a NumPy scalar's (np.float64(…)) cannot be formatted."""
+    import myst_nb
+    import numpy as np
+
+    from glocal import book
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: seen.update({name: value}))
+    book.glue("a", np.float64(269.1), display=False)
+    book.glue("b", np.int64(6), display=False)
+    book.glue("c", "text", display=False)
+    assert type(seen["a"]) is float and seen["a"] == 269.1
+    assert type(seen["b"]) is int and seen["c"] == "text"
+    assert format(seen["a"], ".0f") == "269"
