@@ -69,7 +69,10 @@ rules (glocal.observed.predict):
               (it was trained with random coverage cuts and bad pixels).  Otherwise NaN and the flag
               insufficient_coverage(4000-9000A=F,longest_gap=Npx).
   uncertainty _std and _err95 are split-conformal intervals calibrated on held-out synthetic spectra
-              (68 % and 95 % coverage there; glocal.conformal).
+              (68 % and 95 % coverage there; glocal.conformal).  They leave out how far real stars
+              depart from the synthetic spectra: on the development stars that adds two to three times the
+              stated Teff and [Fe/H] 1-sigma in quadrature, not [Mg/Fe]'s (book chapter 08, "Are the
+              stated uncertainties honest on real stars?").
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
               (normalized flux outside [0, 1.5] after degradation), not_prepared(reason) (input
               coarser than R=200, or outside 2550-10000 A); the flag near_training_edge(...) (values
