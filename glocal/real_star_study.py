@@ -34,7 +34,8 @@ import numpy as np
 
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "record_table", "stis_stars", "synthetic_twins",
-           "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE"]
+           "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE",
+           "TWIN_ENGINE_OPTIONS"]
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 #: Blue edge (Å) of the "optical only" case, as the paper's optical band.
@@ -47,6 +48,8 @@ TREE_RECORD = Path(__file__).resolve().parents[1] / "results" / "observed" / "tr
 ALPHA_ELEMENTS = ("Ne", "Si", "S", "Ar", "Ca", "Ti")
 #: [O/Fe] of a twin whose star has no literature [O/Fe] (a typical halo dwarf value; an assumption).
 TWIN_OFE = 0.5
+#: Engine options of the twins: the training grids' (built-in engine, resolution 40 000, threshold 1e-3).
+TWIN_ENGINE_OPTIONS = {"resolution": 40000.0, "threshold": 1e-3}
 
 
 def _stars(stars):
@@ -169,6 +172,18 @@ def record_table(record: dict, case: str = "with UV"):
     return out
 
 
+def _is_calibrated(row) -> bool:
+    """A literature row's star is flux-calibrated (STIS CALSPEC) rather than continuum-normalised (MIKE)."""
+    return str(row["file"]).startswith("calspec/")
+
+
+def _twin_xfe(row, alpha_elements=()) -> dict:
+    """[X/Fe] of a star's twin: literature [O/Fe] (or :data:`TWIN_OFE`) and [Mg/Fe], and ``alpha_elements`` at
+    the star's [Mg/Fe]."""
+    ofe = float(row["ofe"]) if np.isfinite(float(row["ofe"])) else TWIN_OFE
+    return {"O": ofe, "Mg": float(row["mgfe"])} | {el: float(row["mgfe"]) for el in alpha_elements}
+
+
 def _twin_spectrum(star, labels: dict, xfe: dict, kind: str, options: dict):
     """The engine's spectrum of ``star`` at ``labels`` as an ObservedSpectrum of flux kind ``kind`` (physical
     F_λ for "calibrated", F/F_c for "normalized"), masked outside the star's own measured range (air)."""
@@ -191,7 +206,7 @@ def synthetic_twins(stars=None, *, alpha_elements=ALPHA_ELEMENTS, T: int = 10, s
                     engine_options=None):
     """Twins of the stars with literature Teff, log g, [Fe/H] and [Mg/Fe] (module docstring), predicted with the
     shipped run of each star's flux kind.  [O/Fe] is the literature value or :data:`TWIN_OFE`; v_t from the
-    grid's relation; ``engine_options`` default to the training grids' (resolution 40 000, threshold 1e-3).
+    grid's relation; ``engine_options`` update :data:`TWIN_ENGINE_OPTIONS`.
     Returns a DataFrame indexed by (star, twin), twin in ("grid", "alpha"): ``flux_kind``, ``band`` (the
     measured range used, Å), the five predicted labels, ``flag``.  Carbon, nitrogen and the neutron-capture
     elements stay solar-scaled in both twins."""
@@ -200,7 +215,7 @@ def synthetic_twins(stars=None, *, alpha_elements=ALPHA_ELEMENTS, T: int = 10, s
     from . import real_stars
     from .observed.predict import default_candidates, predict_observed
     from .runs import load_run
-    options = dict(resolution=40000.0, threshold=1e-3) | dict(engine_options or {})
+    options = TWIN_ENGINE_OPTIONS | dict(engine_options or {})
     lit = real_stars.load_literature().set_index("star")
     candidates = [(key, load_run(spec), spec) for key, spec in default_candidates("auto")]
     frames = []
@@ -208,21 +223,20 @@ def synthetic_twins(stars=None, *, alpha_elements=ALPHA_ELEMENTS, T: int = 10, s
         row = lit.loc[star]
         if not all(np.isfinite(float(row[k])) for k in ("teff", "logg", "feh", "mgfe")):
             continue
-        kind = "calibrated" if str(row["file"]).startswith("calspec/") else "normalized"
+        kind = "calibrated" if _is_calibrated(row) else "normalized"
         labels = {k: float(row[k]) for k in ("teff", "logg", "feh")}
-        ofe = float(row["ofe"]) if np.isfinite(float(row["ofe"])) else TWIN_OFE
-        base = {"O": ofe, "Mg": float(row["mgfe"])}
-        twins = {"grid": base, "alpha": base | {el: float(row["mgfe"]) for el in alpha_elements}}
+        twins = {"grid": _twin_xfe(row), "alpha": _twin_xfe(row, alpha_elements)}
         specs = [_twin_spectrum(star, labels, xfe, kind, options) for xfe in twins.values()]
         df = predict_observed(specs, candidates, flux_kind=kind, T=T, seed=seed, fit_check=False)
         df.index = pd.MultiIndex.from_product([[star], list(twins)], names=["star", "twin"])
         frames.append(df[["flux_kind", "band", *LABELS, "flag"]])
     return pd.concat(frames)
 
+
 #: Windows (Å, air) of :func:`twin_feature_ratios`: the Balmer lines, Ca II H&K, the Balmer jump and the near UV.
 TWIN_WINDOWS = {"H-delta": (4060.0, 4140.0), "H-gamma": (4300.0, 4380.0), "H-beta": (4820.0, 4900.0),
-                   "H-alpha": (6500.0, 6630.0), "Ca II H&K": (3900.0, 3990.0), "Balmer jump": (3650.0, 3800.0),
-                   "near UV": (2900.0, 3300.0)}
+                "H-alpha": (6500.0, 6630.0), "Ca II H&K": (3900.0, 3990.0), "Balmer jump": (3650.0, 3800.0),
+                "near UV": (2900.0, 3300.0)}
 
 
 def twin_feature_ratios(star: str, *, dteff: float = 200.0, windows=None, engine_options=None) -> dict:
@@ -237,13 +251,12 @@ def twin_feature_ratios(star: str, *, dteff: float = 200.0, windows=None, engine
     from .degrade import degrade
     from .observed.normalize import normalize_calibrated
     from .synthesis import synthesize
-    options = dict(resolution=40000.0, threshold=1e-3) | dict(engine_options or {})
+    options = TWIN_ENGINE_OPTIONS | dict(engine_options or {})
     row = real_stars.load_literature().set_index("star").loc[star]
     prep = real_stars.load_prepared(star)
     wave, bad = prep.wave, ~np.isfinite(prep.flux)
-    calibrated = str(row["file"]).startswith("calspec/")
-    ofe = float(row["ofe"]) if np.isfinite(float(row["ofe"])) else TWIN_OFE
-    xfe = {"O": ofe, "Mg": float(row["mgfe"])} | {el: float(row["mgfe"]) for el in ALPHA_ELEMENTS}
+    calibrated = _is_calibrated(row)
+    xfe = _twin_xfe(row, ALPHA_ELEMENTS)
 
     def normed(flux):
         return normalize_calibrated(wave, flux, mask=bad)[0] if calibrated else flux
