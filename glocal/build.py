@@ -98,14 +98,16 @@ def resolve_nodes(nodes, seed: int = 0) -> np.ndarray:
     return out
 
 
+#: Largest degraded F/F_c a built model may have (absorption lines only; the margin covers rounding).
+MAX_NORMALIZED_FLUX = 1.01
+
+
 def _joint_count(variants: str) -> int | None:
-    """N of ``"joint"`` (16) or ``"joint:N"``; None for any other string."""
-    if variants == "joint":
-        return 16
-    head, sep, tail = variants.partition(":")
-    if head == "joint" and sep and tail.isdigit() and int(tail) >= 1:
-        return int(tail)
-    return None
+    """N of ``"joint"`` (16), ``"joint:N"`` or ``"joint:N+X…"`` (``glocal.grid.parse_joint``); None for
+    any other string."""
+    from .grid import parse_joint
+    joint = parse_joint(variants)
+    return None if joint is None else joint[0]
 
 
 def resolve_variants(variants) -> list[dict]:
@@ -114,13 +116,14 @@ def resolve_variants(variants) -> list[dict]:
     them per model, this returns the rng=0 draw); else a list of {element: [X/Fe]} dicts.  O and Mg
     default to 0 in every variant."""
     if isinstance(variants, str):
-        from .grid import joint_variants, paper_variants
+        from .grid import joint_variants, paper_variants, parse_joint
         if variants == "paper":
             return paper_variants()
-        n = _joint_count(variants)
-        if n is not None:
-            return joint_variants(n, rng=0)
-        raise ValueError(f"unknown variants preset {variants!r} (use 'paper', 'joint', 'joint:N' or a list of dicts)")
+        joint = parse_joint(variants)
+        if joint is not None:
+            return joint_variants(joint[0], rng=0, ranges=joint[1])
+        raise ValueError(f"unknown variants preset {variants!r} (use 'paper', 'joint', 'joint:N', 'joint:N+C' "
+                         "or a list of dicts)")
     from .abundances import element_index
     out = []
     for v in variants:
@@ -199,14 +202,14 @@ def _labels(node: Mapping, variants: Sequence[Mapping], vturb: float) -> dict:
 
 
 def _model_variants(variants, mid: int) -> list:
-    """The variants of model ``mid``: ``variants`` itself, or for ``"joint:<seed>[:<n>]"`` the n (16)
-    Latin-hypercube draws seeded by (seed, model_id)."""
+    """The variants of model ``mid``: ``variants`` itself, or for ``"joint:<seed>[:<n>[+X…]]"`` the n (16)
+    Latin-hypercube draws (ranges of ``glocal.grid.parse_joint``) seeded by (seed, model_id)."""
     if not (isinstance(variants, str) and variants.startswith("joint:")):
         return variants
-    from .grid import joint_variants
+    from .grid import joint_variants, parse_joint
     parts = variants.split(":")
-    n = int(parts[2]) if len(parts) > 2 else 16
-    return joint_variants(n, rng=np.random.default_rng([int(parts[1]), mid]))
+    n, ranges = parse_joint("joint:" + parts[2] if len(parts) > 2 else "joint")
+    return joint_variants(n, rng=np.random.default_rng([int(parts[1]), mid]), ranges=ranges)
 
 
 def synthesize_model(node: Mapping, variants, engine, wave_range, grid: np.ndarray, R: float,
@@ -234,6 +237,10 @@ def synthesize_model(node: Mapping, variants, engine, wave_range, grid: np.ndarr
         low = np.atleast_2d(degrade(vs.wave, norm, R=R, grid=grid)[1])
         if not np.all(np.isfinite(low)):
             raise RuntimeError("non-finite degraded flux")
+        if low.max() > MAX_NORMALIZED_FLUX or low.min() < 0:  # LTE absorption lines only dim the continuum
+            v = int(np.argmax(np.maximum(low.max(axis=1) - 1, -low.min(axis=1))))
+            raise RuntimeError(f"degraded F/F_c spans {low.min():.4g} to {low.max():.4g}, outside [0, "
+                               f"{MAX_NORMALIZED_FLUX}] (variant {v}): not an absorption spectrum")
         phys = np.atleast_2d(degrade(vs.wave, vs.flux, R=R, grid=grid)[1])
         with np.errstate(divide="ignore", invalid="ignore"):
             cont = (phys / low).astype(np.float32)
@@ -327,10 +334,11 @@ def _design(nodes_arg, variants_arg, variants: list, seed: int) -> dict:
 
 def _provenance(plan: _Plan, variants_arg, seed: int, version: str) -> dict:
     skipped = plan.nodes[~plan.covered]
-    n_joint = _joint_count(variants_arg) if isinstance(variants_arg, str) else None
+    from .grid import parse_joint
+    joint = parse_joint(variants_arg) if isinstance(variants_arg, str) else None
     params = {"wave_range": [plan.lo, plan.hi], "R": plan.R, "seed": int(seed),
-              "variants": f"joint ({n_joint} Latin-hypercube draws per model, rng=(seed, model_id))"
-              if n_joint is not None else plan.variants,
+              "variants": f"joint ({joint[0]} Latin-hypercube draws per model of [X/Fe] in {joint[1]}, "
+                          "rng=(seed, model_id))" if joint is not None else plan.variants,
               "engine_options": _describe_option(plan.options.as_dict()),
               "normalisation": "F/Fc with the same atmosphere (paper 2.1)",
               "continuum": "D[F]/D[F/Fc] (R=200): flux * continuum = the degraded physical flux D[F]",
@@ -367,7 +375,7 @@ def _plan(nodes, engine, variants, wave_range, R, engine_options, line_list, see
     cov = np.asarray(in_coverage(nodes_arr["teff"], nodes_arr["logg"], nodes_arr["feh"]), bool)
     # "joint[:N]": fresh Latin-hypercube draws per model, seeded by (seed, model_id) -> reproducible
     n_joint = _joint_count(variants) if isinstance(variants, str) else None
-    task_variants = f"joint:{int(seed)}:{n_joint}" if n_joint is not None else var
+    task_variants = f"joint:{int(seed)}:{variants.partition(':')[2] or n_joint}" if n_joint is not None else var
     plan = _Plan(nodes_arr, var, task_variants, engine, name, options,
                  line_list, lo, hi, float(R), csst_grid(lo, hi, R), cov, {})
     plan.provenance = _provenance(plan, variants, seed, version)

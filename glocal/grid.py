@@ -18,7 +18,12 @@ Beyond the paper, the ``realstars`` preset (a training set meant for real stars)
 *between* the nodes: (Teff, log g, [Fe/H]) from a scrambled Sobol sequence, uniform over the paper's
 box 3500–8000 K × 0–5 × −4…−1 dex, kept only where the Kurucz atmosphere grid covers them
 (:func:`glocal.atmospheres.in_coverage`; the atmospheres are interpolated as for the nodes), each with
-``n_variants`` joint continuous ([O/Fe], [Mg/Fe]) draws (:func:`joint_variants`) over −0.2…1.2 dex.
+``n_variants`` joint continuous ([O/Fe], [Mg/Fe]) draws (:func:`joint_variants`) over −0.2…1.2 dex and,
+as a nuisance that is not a label, [C/Fe] over :data:`JOINT_EXTRA_RANGES` (−0.5…1.2 dex).  Carbon is
+drawn because a quarter or more of the stars below [Fe/H] = −2.5 are carbon-enhanced ([C/Fe] > 0.7;
+Placco et al. 2014, ApJ 797, 21, Fig. 11) and the CH G band and CN bands change the R = 200 spectrum
+as much as a few hundred K of Teff: a [C/Fe] = +0.9 engine spectrum of CS 22892-052 (4817/1.55/−3.04)
+reads 4556 K to a network trained on solar-scaled carbon, 4851 K at [C/Fe] = 0 (book chapter 08).
 """
 from __future__ import annotations
 
@@ -40,6 +45,8 @@ __all__ = [
     "microturbulence",
     "paper_variants",
     "joint_variants",
+    "parse_joint",
+    "JOINT_EXTRA_RANGES",
     "preset_grid",
     "continuous_nodes",
     "preset_variants",
@@ -63,7 +70,8 @@ GRID_DTYPE = np.dtype([("model_id", np.int64), ("teff", np.float64), ("logg", np
 
 #: Presets: number of models (None = all), how they are sampled ("nodes": a subset of
 #: :func:`paper_grid`; "continuous": :func:`continuous_nodes`) and the variants of every model ("paper":
-#: the 16 of §2.1; "joint:N": N joint Latin-hypercube draws per model, see ``glocal.build``).
+#: the 16 of §2.1; "joint:N": N joint Latin-hypercube draws per model of [O/Fe] and [Mg/Fe], "joint:N+C" the
+#: same with [C/Fe] also drawn (:func:`parse_joint`), see ``glocal.build``).
 PRESETS: dict[str, dict] = {
     "ci": {"n_models": 24, "sampling": "nodes", "variants": "paper",
            "description": "24 stratified models x 16 variants = 384 spectra (tests/CI)"},
@@ -75,10 +83,11 @@ PRESETS: dict[str, dict] = {
                                    "variants = about 30 700 spectra (learning curves; hours on 2 cores)"},
     "paper": {"n_models": None, "sampling": "nodes", "variants": "paper",
               "description": "full paper grid x 16 variants"},
-    "realstars": {"n_models": 1600, "sampling": "continuous", "variants": "joint:20",
+    "realstars": {"n_models": 1600, "sampling": "continuous", "variants": "joint:20+C",
                   "description": "1600 atmospheres drawn continuously inside the atmosphere-grid coverage "
                                  "(Teff 3500-8000 K, log g 0-5, [Fe/H] -4..-1) x 20 joint continuous "
-                                 "([O/Fe], [Mg/Fe]) in -0.2..1.2 dex = 32000 spectra (training set for real stars)"},
+                                 "([O/Fe], [Mg/Fe]) in -0.2..1.2 dex, [C/Fe] in -0.5..1.2 dex = 32000 spectra "
+                                 "(training set for real stars)"},
 }
 #: model_id of the k-th draw of :func:`continuous_nodes` is CONTINUOUS_ID_OFFSET + k (never a paper-grid id).
 CONTINUOUS_ID_OFFSET = 1_000_000
@@ -88,6 +97,8 @@ _BOX = ((float(TEFF_NODES[0]), float(TEFF_NODES[-1])), (float(LOGG_NODES[0]), fl
 
 #: Element symbols accepted in :func:`joint_variants` ranges: H … U (Z ≤ 92).
 _ELEMENTS = frozenset(ELEMENTS[:92])
+#: [X/Fe] ranges (dex) of the elements a "joint:N+X" spec adds to O and Mg (module docstring for carbon's).
+JOINT_EXTRA_RANGES = {"C": (-0.5, 1.2)}
 
 
 def paper_grid() -> np.ndarray:
@@ -189,6 +200,25 @@ def joint_variants(n: int, rng=0, ranges=None) -> list[dict[str, float]]:
     return [{el: float(cols[el][i]) for el in cols} for i in range(n)]
 
 
+def parse_joint(spec: str) -> tuple[int, dict] | None:
+    """The number of draws and the [X/Fe] ranges of a joint-variants spec: ``"joint"`` (16 draws),
+    ``"joint:N"`` (O and Mg over the paper's −0.2…1.2 dex) or ``"joint:N+X+…"`` (also each X over
+    :data:`JOINT_EXTRA_RANGES`); None for any other string.  ValueError for a joint spec naming an element
+    without a range there."""
+    if not isinstance(spec, str) or not (spec == "joint" or spec.startswith("joint:")):
+        return None
+    count, *extras = (spec.partition(":")[2] or "16").split("+")
+    if not count.isdigit() or int(count) < 1:
+        return None
+    ranges = {"O": (VARIANT_VALUES[0], VARIANT_VALUES[-1]), "Mg": (VARIANT_VALUES[0], VARIANT_VALUES[-1])}
+    for el in extras:
+        if el not in JOINT_EXTRA_RANGES:
+            raise ValueError(f"{spec!r}: no joint range for {el!r}; elements that can be added: "
+                             f"{sorted(JOINT_EXTRA_RANGES)}")
+        ranges[el] = JOINT_EXTRA_RANGES[el]
+    return int(count), ranges
+
+
 def _node_mask(nodes: np.ndarray, exclude, include) -> np.ndarray:
     """Boolean keep-mask over ``nodes`` from exclude/include callables or masks."""
     keep = np.ones(nodes.size, dtype=bool)
@@ -245,7 +275,7 @@ def continuous_nodes(n: int, seed: int = 0, exclude=None, include=None) -> np.nd
 
 
 def preset_variants(name: str) -> str:
-    """The variants of every model of preset ``name``: ``"paper"`` (§2.1) or ``"joint:N"``."""
+    """The variants of every model of preset ``name``: ``"paper"`` (§2.1) or ``"joint:N[+X…]"``."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]["variants"]
@@ -256,13 +286,12 @@ def preset_summary(name: str, seed: int = 0, exclude=None) -> dict:
     name, sampling, variants spec, the [X/Fe] ranges of joint variants and its description."""
     nodes = preset_grid(name, seed=seed, exclude=exclude)
     spec = preset_variants(name)
-    n_var = 16 if spec == "paper" else int(spec.split(":")[1])
-    out = grid_summary(nodes, n_variants=n_var)
+    joint = parse_joint(spec)
+    out = grid_summary(nodes, n_variants=16 if joint is None else joint[0])
     out.update(preset=name, sampling=PRESETS[name]["sampling"], variants=spec,
                description=PRESETS[name]["description"])
-    if spec != "paper":
-        out["variant_ranges"] = {"O": (VARIANT_VALUES[0], VARIANT_VALUES[-1]),
-                                 "Mg": (VARIANT_VALUES[0], VARIANT_VALUES[-1])}
+    if joint is not None:
+        out["variant_ranges"] = joint[1]
     return out
 
 

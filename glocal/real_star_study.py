@@ -23,7 +23,9 @@ user's file:
   kind, its wavelength coverage, noiseless), predicted by the same run as the real star: with the grid's
   abundance pattern (only O and Mg offset from solar-scaled) and with the other α elements enhanced as in
   halo stars.  The real star's answer minus its twin's separates what the networks do on their own kind of
-  spectrum from what the engine does not reproduce of the real one (the module's twin decomposition).
+  spectrum from what the engine does not reproduce of the real one (the module's twin decomposition);
+* :func:`carbon_twins` — alpha twins of the carbon-enhanced stars (:data:`LITERATURE_CFE`) at [C/Fe] = 0
+  and at their literature [C/Fe], predicted by the same run: what carbon alone does to the answers.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ import numpy as np
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "record_table", "stis_stars", "synthetic_twins",
            "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE",
-           "TWIN_ENGINE_OPTIONS"]
+           "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE"]
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 #: Blue edge (Å) of the "optical only" case, as the paper's optical band.
@@ -50,6 +52,9 @@ ALPHA_ELEMENTS = ("Ne", "Si", "S", "Ar", "Ca", "Ti")
 TWIN_OFE = 0.5
 #: Engine options of the twins: the training grids' (built-in engine, resolution 40 000, threshold 1e-3).
 TWIN_ENGINE_OPTIONS = {"resolution": 40000.0, "threshold": 1e-3}
+#: Literature [C/Fe] of the development stars that are carbon-enhanced (the shipped literature table has no
+#: carbon): CS 22892-052, [C/Fe] ≈ +0.9 (Sneden et al. 2003, ApJ 591, 936).
+LITERATURE_CFE = {"cs22892-52": 0.9}
 
 
 def _stars(stars):
@@ -276,3 +281,29 @@ def twin_feature_ratios(star: str, *, dteff: float = 200.0, windows=None, engine
         out[name] = {"real": d_real, "per_dteff": d_t,
                      "teff_equiv": d_real / d_t * dteff if abs(d_t) > 2e-3 else float("nan")}
     return out
+
+
+def carbon_twins(stars_cfe=None, *, T: int = 10, seed: int = 0, engine_options=None):
+    """Alpha twins (:func:`synthetic_twins`) of the stars in ``stars_cfe`` ({star: literature [C/Fe]}; default
+    :data:`LITERATURE_CFE`) at [C/Fe] = 0 and at that value, predicted with the shipped run of each star's
+    flux kind.  Returns a DataFrame indexed by (star, cfe): the five predicted labels and ``flag``."""
+    import pandas as pd
+
+    from . import real_stars
+    from .observed.predict import default_candidates, predict_observed
+    from .runs import load_run
+    options = TWIN_ENGINE_OPTIONS | dict(engine_options or {})
+    lit = real_stars.load_literature().set_index("star")
+    candidates = [(key, load_run(spec), spec) for key, spec in default_candidates("auto")]
+    frames = []
+    for star, cfe in (LITERATURE_CFE if stars_cfe is None else stars_cfe).items():
+        row = lit.loc[star]
+        kind = "calibrated" if _is_calibrated(row) else "normalized"
+        labels = {k: float(row[k]) for k in ("teff", "logg", "feh")}
+        values = [0.0, float(cfe)]
+        specs = [_twin_spectrum(star, labels, _twin_xfe(row, ALPHA_ELEMENTS) | {"C": c}, kind, options)
+                 for c in values]
+        df = predict_observed(specs, candidates, flux_kind=kind, T=T, seed=seed, fit_check=False)
+        df.index = pd.MultiIndex.from_product([[star], values], names=["star", "cfe"])
+        frames.append(df[[*LABELS, "flag"]])
+    return pd.concat(frames)

@@ -76,7 +76,10 @@ class LineOpacity:
 
 @numba.njit(cache=True)
 def _class_rows(acc, basis_k, i0, out):
-    """out[i] = sum_q acc[i0 + i, q] basis_k[q] (``LineOpacity.class_alpha``)."""
+    """out[i] = max(sum_q acc[i0 + i, q] basis_k[q], 0) (``LineOpacity.class_alpha``).  The basis terms
+    have both signs; where a class holds a tiny fraction of a strong species' density their float32 sum
+    can round below zero, by ~1e-7 of the largest term, and a negative opacity would make the optical
+    depth decrease (in the thin top layers, where rho ~ 1e-10 g cm^-3, it exceeds the continuum)."""
     nq, nd = basis_k.shape
     for i in range(out.shape[0]):
         for d in range(nd):
@@ -84,6 +87,9 @@ def _class_rows(acc, basis_k, i0, out):
         for q in range(1, nq):
             for d in range(nd):
                 out[i, d] += acc[i0 + i, q, d] * basis_k[q, d]
+        for d in range(nd):
+            if out[i, d] < 0.0:
+                out[i, d] = 0.0
 
 
 @numba.njit(cache=True)
@@ -120,6 +126,22 @@ def _low_rank_ratios(cls_ratio: np.ndarray, shared: np.ndarray, tol: float):
     return weight, basis
 
 
+#: A class-shared species whose low-rank class ratios are off by more than this fraction of its own ratio
+#: (plus :data:`FACTOR_FLOOR`) in any class and layer is summed per species instead (``line_opacity``).
+FACTOR_REL_TOL = 0.05
+FACTOR_FLOOR = 1e-6
+
+
+def _poorly_factored(weight, basis, cls_ratio, shared) -> np.ndarray:
+    """(ns,) bool: shared species whose rank-truncated class ratios (``_low_rank_ratios``) miss their own
+    by more than FACTOR_REL_TOL of it in some class and layer.  The truncation bounds the error relative to
+    a species' densest class; a molecule whose density spans decades across the classes (TiO, C2, CN
+    when [C/Fe] varies and CO takes up the oxygen) can then get a negative opacity in its sparse classes."""
+    approx = np.einsum("srd,rkd->skd", weight, basis)
+    err = np.abs(approx - cls_ratio) > FACTOR_REL_TOL * cls_ratio + FACTOR_FLOOR
+    return shared & err.any(axis=(1, 2))
+
+
 def _trapezoid_widths(grid):
     """Quadrature weight of each grid point for the trapezoid rule (half the two adjacent intervals)."""
     wt = np.empty(grid.size)
@@ -153,7 +175,12 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
     reps = np.array([np.where(lines.classes == c)[0][0] for c in range(ncls)])
     nd = lines.ratio.shape[2]
     nw = grid.size
-    weight, basis = _low_rank_ratios(lines.ratio[:, reps, :], lines.shared, tol)
+    shared = lines.shared.copy()
+    weight, basis = _low_rank_ratios(lines.ratio[:, reps, :], shared, tol)
+    poor = _poorly_factored(weight, basis, lines.ratio[:, reps, :], shared)
+    if poor.any():  # sum those species per species, exactly, and factor the others again
+        shared &= ~poor
+        weight, basis = _low_rank_ratios(lines.ratio[:, reps, :], shared, tol)
     acc = np.zeros((nw, weight.shape[1], nd), np.float32)
     weight = weight.astype(np.float32)
     blocks = []
@@ -173,7 +200,7 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
         # species in ascending order (so the blocks are too), line order kept within a species; a shared
         # species goes onto the basis directly when that costs less than depositing it and folding it
         nq = weight.shape[1]
-        ones = np.ones((lines.shared.size, 1, nd), np.float32)
+        ones = np.ones((shared.size, 1, nd), np.float32)
         order = np.argsort(sp, kind="stable")
         cuts = np.flatnonzero(np.diff(sp[order])) + 1
         for k in np.split(order, cuts):
@@ -184,7 +211,7 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
             hi = np.where(weak[k], j + 2, np.searchsorted(grid, lines.wave[k] + half[k], side="right"))
             cover = np.cumsum(np.bincount(lo, minlength=nw + 1) - np.bincount(hi, minlength=nw + 1))[:nw]
             rows = np.flatnonzero(cover > 0)
-            if lines.shared[s] and (hi - lo).sum() * (nq - 1) <= rows.size * nq:
+            if shared[s] and (hi - lo).sum() * (nq - 1) <= rows.size * nq:
                 _deposit_lines(grid, trap, k, lines.wave, sp, lines.strength, lines.dlam_D, lines.a, half, core,
                                weak, gauss, weight, identity, acc)
                 continue
@@ -193,7 +220,7 @@ def line_opacity(grid: np.ndarray, lines: PreparedLines, tol: float = 1e-3,
             out = np.zeros((rows.size, 1, nd), np.float32)
             _deposit_lines(grid, trap, k, lines.wave, sp, lines.strength, lines.dlam_D, lines.a, half, core, weak,
                            gauss, ones, rowmap, out)
-            if lines.shared[s]:
+            if shared[s]:
                 _fold_rows(acc, rows, out[:, 0, :], weight[s])
             else:
                 blocks.append((s, rows, out[:, 0, :]))

@@ -17,6 +17,7 @@ solution with ``transfer.optical_depth`` (validation path).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -44,8 +45,10 @@ def _add_continuum(ac, j, w, h0, h_scale, i0, alpha, cont):
 @numba.njit(cache=True)
 def _linear_variant(F, R, kap, cont, dlac, j, w, cdiff, eps, inv_rho, D, cand, thr, w0, w1, w2, Fv, dk, big):
     """Flux of a variant from its class representative's (Eq. V1): its opacity difference
-    dk = D / rho_v + kap eps + (continuum change, linear in the log-continuum difference ``dlac`` on the
-    coarse grid, if ``cdiff``), Fv = F + R . dk; ``big`` marks the candidate rows where dk moves tau
+    dk = D / rho_v + kap eps + (continuum change cont (e^dl - 1) / rho_v, dl the log-continuum difference
+    ``dlac`` interpolated from the coarse grid, if ``cdiff``; exact in dl, as a variant's continuum can
+    differ by decades, e.g. the OH and CH photodissociation of a cool star when [C/Fe] moves the oxygen
+    into CO), Fv = F + R . dk; ``big`` marks the candidate rows where dk moves tau
     (reference weights, Eq. T0') by more than ``thr`` somewhere, to be solved exactly with kap + dk."""
     n, nd = kap.shape
     for i in range(n):
@@ -56,7 +59,7 @@ def _linear_variant(F, R, kap, cont, dlac, j, w, cdiff, eps, inv_rho, D, cand, t
             x = D[i, d] * inv_rho[d] + kap[i, d] * eps[d]
             if cdiff:
                 dl = dlac[k, d] * (1.0 - f) + dlac[k + 1, d] * f
-                x += cont[i, d] * dl * (1.0 + 0.5 * dl) * inv_rho[d]
+                x += cont[i, d] * math.expm1(dl) * inv_rho[d]
             dk[i, d] = x
             acc += R[i, d] * x
         Fv[i] = F[i] + acc
@@ -208,5 +211,5 @@ def _member(p: _Problem, v, r, i0, i1, F, R, kap, cont_r, thr, wts, S):
     if not big.any():
         return Fv, 0
     rows = np.flatnonzero(big)
-    Fv[rows] = flux_weighted(kap[rows] + dk[rows], wts, S[rows], p.n_mu)
+    Fv[rows] = flux_weighted(np.maximum(kap[rows] + dk[rows], 0), wts, S[rows], p.n_mu)  # rounding below 0
     return Fv, rows.size
