@@ -68,7 +68,7 @@ realstars-grid:  ## build the grid for real stars (32 000 spectra, ~35 min on 2 
 observed-runs:  ## train both observed-spectra runs on the realstars grid (resumable), export, evaluate afresh
 	mkdir -p $(RUNS)
 	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
-	  --grid $(GRIDS)/realstars-r40000.h5 --kind $$k --out $(RUNS)/observed-$$k --copies 5 --max-epochs 8 \
+	  --grid $(GRIDS)/realstars-r40000.h5 --kind $$k --out $(RUNS)/observed-$$k --copies 6 --max-epochs 8 \
 	  > $(RUNS)/train-$$k.log 2>&1 & done; wait
 	$(BIN)/python scripts/export_observed.py --runs $(RUNS) --grid $(GRIDS)/realstars-r40000.h5
 	$(BIN)/python scripts/evaluate_observed.py --grid $(GRIDS)/realstars-r40000.h5 \

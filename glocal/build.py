@@ -103,11 +103,9 @@ MAX_NORMALIZED_FLUX = 1.01
 
 
 def _joint_count(variants: str) -> int | None:
-    """N of ``"joint"`` (16), ``"joint:N"`` or ``"joint:N+X…"`` (``glocal.grid.parse_joint``); None for
-    any other string."""
+    """N of ``"joint"`` (16), ``"joint:N"``, ``"joint:N+X…"`` (``grid.parse_joint``); None for other strings."""
     from .grid import parse_joint
-    joint = parse_joint(variants)
-    return None if joint is None else joint[0]
+    return None if parse_joint(variants) is None else parse_joint(variants)[0]
 
 
 def resolve_variants(variants) -> list[dict]:
@@ -122,8 +120,7 @@ def resolve_variants(variants) -> list[dict]:
         joint = parse_joint(variants)
         if joint is not None:
             return joint_variants(joint[0], rng=0, ranges=joint[1])
-        raise ValueError(f"unknown variants preset {variants!r} (use 'paper', 'joint', 'joint:N', 'joint:N+C' "
-                         "or a list of dicts)")
+        raise ValueError(f"unknown variants {variants!r} (use 'paper', 'joint', 'joint:N', 'joint:N+C' or dicts)")
     from .abundances import element_index
     out = []
     for v in variants:

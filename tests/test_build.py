@@ -285,8 +285,6 @@ def test_realstars_preset_limit_resume_and_design(tmp_path):
     m0 = ds.labels["model_id"] == nodes["model_id"][0]
     ofe0, mgfe0 = ds.labels["ofe"][m0], ds.labels["mgfe"][m0]
     assert np.ptp(mgfe0) > 1.0 and abs(np.corrcoef(ofe0, mgfe0)[0, 1]) < 0.9   # joint, not one at a time
-    cfe0 = ds.labels["cfe"][m0]                                                 # carbon: a drawn nuisance
-    assert cfe0.min() >= -0.5 and cfe0.max() <= 1.2 and np.ptp(cfe0) > 1.0
     assert ds.labels["teff"][m0][0] == nodes["teff"][0]
     fresh = build_grid("realstars", tmp_path / "b.h5", limit=3, **kw)          # reproducible from the seed
     assert fresh["n_built"] == 3
@@ -294,12 +292,15 @@ def test_realstars_preset_limit_resume_and_design(tmp_path):
     with pytest.raises(ValueError, match="design"):
         build_grid("realstars", out, limit=4, seed=1, **kw)
     with pytest.raises(ValueError, match="design"):
-        build_grid("realstars", out, limit=4, variants="joint:32+C", **kw)
-    with pytest.raises(ValueError, match="label columns"):                    # carbon column missing
-        build_grid("realstars", out, limit=4, variants="joint:20", **kw)
+        build_grid("realstars", out, limit=4, variants="joint:32", **kw)
     with pytest.raises(ValueError, match="limit"):
         build_grid("realstars", out, limit=0, **kw)
     assert len(resolve_variants("joint:20")) == 20
     assert [set(v) for v in resolve_variants("joint:20+C")] == [{"O", "Mg", "C"}] * 20
+    carbon = build_grid("realstars-carbon", tmp_path / "c.h5", limit=1, **kw)   # same atmospheres, O and Mg
+    assert carbon["n_built"] == 1
+    dc = load_dataset(tmp_path / "c.h5")
+    np.testing.assert_array_equal(dc.labels["ofe"], ds.labels["ofe"][m0])
+    assert dc.labels["cfe"].min() >= -0.5 and dc.labels["cfe"].max() <= 1.2 and np.ptp(dc.labels["cfe"]) > 1.0
     with pytest.raises(ValueError):
         resolve_variants("joint:0")

@@ -1,7 +1,7 @@
 """Variants that move [C/Fe] in cool atmospheres: carbon takes the oxygen into CO, so the OH/CH
 photodissociation continuum and the TiO, OH, CN and C2 densities change by decades between the variants of
-one model.  Both ways the engine shares work across variants must survive that (the realstars grid draws
-[C/Fe] per variant)."""
+one model.  Both ways the engine shares work across variants must survive that (the realstars-carbon grid
+draws [C/Fe] per variant)."""
 import numpy as np
 import pytest
 
@@ -33,7 +33,7 @@ def test_member_variant_with_another_continuum_stays_an_absorption_spectrum():
 
 @pytest.mark.parametrize("model", [(4308.0, 0.95, -1.3), (3772.0, 3.9, -1.89)])
 def test_twenty_carbon_variants_share_work_without_negative_opacity(model):
-    """The realstars preset's 20 joint ([O/Fe], [Mg/Fe], [C/Fe]) draws: every variant its own n_e class,
+    """The realstars-carbon preset's 20 joint ([O/Fe], [Mg/Fe], [C/Fe]) draws: every variant its own n_e class,
     the classes' molecules summed on a truncated basis; species the basis cannot hold to a few per cent
     of their own density must be summed exactly (they used to give F/F_c ~ 1e292).  Each variant agrees
     with its own single-variant synthesis at R = 200."""
@@ -50,7 +50,7 @@ def test_twenty_carbon_variants_share_work_without_negative_opacity(model):
 
 
 def test_class_opacity_never_rounds_below_zero():
-    """A realstars atmosphere (4334 K, log g 1.421, [Fe/H] −2.295, its 20 seeded draws): the float32 sum of
+    """A realstars-carbon atmosphere (4334 K, log g 1.421, [Fe/H] −2.295, its 20 seeded draws): the float32 sum of
     the classes' basis terms rounded a few line opacities below zero, which in the top layers (ρ ~ 1e-10)
     outweighed the continuum and sent three variants' flux to −1e293 near 9250 Å.  Every variant must stay
     an absorption spectrum, and the worst one must match its single-variant synthesis."""

@@ -82,6 +82,18 @@ def test_synthetic_twins_come_back_at_the_literature_labels():
     assert (twins["flag"] == "").all()
 
 
+def test_carbon_twins_show_what_carbon_does_to_the_shipped_normalized_run():
+    """CS 22892-052's alpha twin at [C/Fe] = 0 and at its literature +0.9 (the shipped runs were trained on
+    solar-scaled carbon): the carbon-normal twin comes back near the literature Teff, and the CH/CN bands of
+    the carbon-rich one pull the answer cooler by well over the networks' own synthetic scatter."""
+    twins = study.carbon_twins({"cs22892-52": 0.9}, T=5)
+    assert list(twins.index) == [("cs22892-52", 0.0), ("cs22892-52", 0.9)]
+    assert np.isfinite(twins[list(study.LABELS)].to_numpy(float)).all()
+    normal, rich = twins.loc[("cs22892-52", 0.0)], twins.loc[("cs22892-52", 0.9)]
+    assert abs(normal["teff"] - real_stars.load_literature().set_index("star").loc["cs22892-52", "teff"]) < 200
+    assert rich["teff"] < normal["teff"] - 150
+
+
 def test_twin_feature_windows_respond_to_teff_as_physics_says():
     """H-beta deepens and Ca II H&K weakens as a 6000 K metal-poor dwarf gets hotter (the twin's own response);
     the Teff equivalent is the real departure over that response."""
