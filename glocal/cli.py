@@ -74,7 +74,9 @@ rules (glocal.observed.predict):
               stated Teff and [Fe/H] 1-sigma in quadrature, not [Mg/Fe]'s (book chapter 08, "Are the
               stated uncertainties honest on real stars?").
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
-              (normalized flux outside [0, 1.5] after degradation), not_prepared(reason) (input
+              (normalized flux outside [0, 1.5] after degradation), flux_not_normalized (95th
+              percentile of the normalized flux below 0.5: a physical flux given as normalized),
+              not_prepared(reason) (input
               coarser than R=200, or outside 2550-10000 A); the flag near_training_edge(...) (values
               kept) when a label is within 2 % of its training range of an edge, or beyond it;
               grid_edge_fit(teff,...) when a forward-model fit over the same grid (glocal fit) puts

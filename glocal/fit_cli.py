@@ -8,7 +8,9 @@ uncertainties from the Jacobian covariance scaled by the reduced χ²; the emula
 
 Columns: source, index, object, name, band, flux_kind, then for teff, logg, feh, ofe, mgfe, ebv, rv the
 value and its 1σ ``_std`` (NaN when held), chi2_red, n_pixels_used, flag (``;``-joined, "" when nothing
-is wrong; ``not_prepared(<reason>)`` when the preparation refused the spectrum).
+is wrong; ``not_prepared(<reason>)`` when the preparation refused the spectrum; ``flux_out_of_range(...)`` or
+``flux_not_normalized(...)`` when a spectrum taken as normalised is not, the rule of ``glocal predict``,
+:func:`glocal.observed.predict.normalized_flux_problem`: nothing is fitted then).
 """
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="ful
     import pandas as pd
 
     from glocal.fitting import fit_spectrum
+    from glocal.observed.predict import normalized_flux_problem
     from glocal.observed.prepare import prepare
     rows = []
     for pos, item in enumerate(spectra):
@@ -69,6 +72,13 @@ def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="ful
                 results.append(None)
             continue
         kind = prep.flux_kind
+        bad = normalized_flux_problem(prep.flux[~prep.mask]) if kind == "normalized" else None
+        if bad:
+            row.update(flux_kind=kind, flag=bad)
+            rows.append(row)
+            if results is not None:
+                results.append(None)
+            continue
         ebv_fit = fit_ebv and kind == "calibrated"
         res = fit_spectrum(prep, fixed=fixed, fit_ebv=ebv_fit, fit_rv=fit_rv, degree=degree, band=band,
                            telluric=telluric, emulator=emulator)

@@ -209,3 +209,22 @@ def test_fresh_heldout_evaluation_of_shipped_runs():
             assert abs(m["coverage68"] - 0.68) <= 0.05 and abs(m["coverage95"] - 0.95) <= 0.03, (kind, lab, m)
         if kind == "calibrated":
             assert r["reddening_shift_ebv0_to_0.5"]["mgfe"] < 0.03
+
+
+def test_physical_flux_stated_as_normalized_is_refused_by_predict_and_fit(tmp_path, star):
+    """A flux-calibrated spectrum (1e-14 erg/s/cm²/Å) given with --flux normalized sits inside [0, 1.5] and, by
+    its smooth shape, near the training spectra's span: only its level shows it is not normalised."""
+    wave, F, _ = star
+    path = tmp_path / "physical.fits"
+    Table({"WAVE": wave, "FLUX": calibrated(wave, F, ebv=0.0)}).write(path)
+    df = run_cli(tmp_path, [path], "--flux", "normalized", "--no-fit-check")
+    assert df["flag"][0].startswith("flux_not_normalized(p95=") and np.isnan(df["teff"][0]), df["flag"][0]
+    out = tmp_path / "fit.csv"
+    assert main(["fit", str(path), "--flux", "normalized", "-o", str(out)]) == 0
+    fit = pd.read_csv(out)
+    assert str(fit["flag"][0]).startswith("flux_not_normalized(") and np.isnan(fit["teff"][0])
+    # the same star, normalised, is read (the level check does not refuse real normalised spectra)
+    norm = tmp_path / "normalized.fits"
+    Table({"WAVE": wave, "FLUX": F / star[2]}).write(norm)
+    ok = run_cli(tmp_path, [norm], "--flux", "normalized", "--no-fit-check")
+    assert "flux_not_normalized" not in ok["flag"][0] and np.isfinite(ok["teff"][0])

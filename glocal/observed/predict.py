@@ -19,7 +19,10 @@ Rules, in this order, for every spectrum:
 2. **Out-of-domain flux.**  ``negative_flux`` when the median of the input's good pixels is ≤ 0;
    for a normalised spectrum, ``flux_out_of_range`` when a measured pixel of the used grid lies outside
    :data:`FLUX_RANGE` = [0, 1.5] after degradation to R=200 (a normalised spectrum sits at ≤ 1 apart
-   from noise).  Both give NaN values.
+   from noise), and ``flux_not_normalized(p95=…)`` when the 95th percentile of those pixels is below
+   :data:`MIN_NORMALIZED_P95` (0.5) — a physical flux (1e-13 erg/s/cm²/Å) given as normalised, which the
+   other checks cannot see (over the emulator's label ranges, noiseless normalised spectra at R = 200
+   have p95 ≥ 0.93 over 4000–9000 Å, the band every observed run needs).  All give NaN values.
 3. **Coverage.**  Observed runs: at least :data:`MIN_BAND_FRACTION` (90 %) of the grid pixels inside
    the run's minimum band (4000–9000 Å) measured and no interior run of masked pixels over
    :data:`MAX_INTERIOR_GAP` (10) pixels, else ``insufficient_coverage(4000-9000A=0.62,longest_gap=14px)``;
@@ -41,7 +44,8 @@ Rules, in this order, for every spectrum:
    a star beyond the grid can get a prediction just inside it).
 
 Refusing flags (NaN values): ``flux_calibrated_unsupported``, ``no_run_for_<kind>_flux``,
-``negative_flux``, ``flux_out_of_range(...)``, ``insufficient_coverage(...)``, ``not_prepared(<reason>)``
+``negative_flux``, ``flux_out_of_range(...)``, ``flux_not_normalized(...)``, ``insufficient_coverage(...)``,
+``not_prepared(<reason>)``
 (:func:`prepare` raised, e.g. the input is coarser than R=200 or outside 2550–10000 Å).  Warning flags
 (values kept): ``unlike_training_spectra(...)``, ``near_training_edge(...)``, ``grid_edge_fit(...)``,
 ``interpolated_pixels=N``.
@@ -57,8 +61,10 @@ import numpy as np
 from glocal.observed.prepare import PreparedSpectrum, prepare
 from glocal.observed.spectrum import ObservedSpectrum
 
-__all__ = ["predict_observed", "predict_prepared", "fill_masked", "default_candidates", "run_kind", "LABEL_COLUMNS",
-           "ID_COLUMNS", "MIN_BAND_FRACTION", "MAX_INTERIOR_GAP", "FLUX_RANGE", "DEFAULT_RUNS", "OBSERVED_RUNS",
+__all__ = ["predict_observed", "predict_prepared", "normalized_flux_problem", "fill_masked", "default_candidates",
+           "run_kind", "LABEL_COLUMNS",
+           "ID_COLUMNS", "MIN_BAND_FRACTION", "MAX_INTERIOR_GAP", "FLUX_RANGE", "MIN_NORMALIZED_P95",
+           "DEFAULT_RUNS", "OBSERVED_RUNS",
            "TARGET_R", "EDGE_FRACTION"]
 
 #: The five labels every table carries (NaN where the run does not predict one).
@@ -72,6 +78,8 @@ MIN_BAND_FRACTION = 0.90
 MAX_INTERIOR_GAP = 10
 #: Range of degraded normalised flux accepted (rule 2).
 FLUX_RANGE = (0.0, 1.5)
+#: A normalised spectrum's measured pixels (R = 200) have a 95th percentile at least this high (rule 2).
+MIN_NORMALIZED_P95 = 0.5
 #: A prediction within this fraction of a label's training range of (or beyond) its edge is flagged.
 EDGE_FRACTION = 0.02
 #: The shipped two-label run of the paper's protocol (``--band paper``): SPT-GloCal, full band.  (Its
@@ -176,10 +184,15 @@ def _raw_median(spec: ObservedSpectrum | None) -> float | None:
     return float(np.median(good)) if good.size else None
 
 
-def _out_of_range(values: np.ndarray) -> str | None:
+def normalized_flux_problem(values: np.ndarray) -> str | None:
+    """Rule 2 for normalised flux ``values`` (measured R = 200 pixels): ``flux_out_of_range(lo..hi)``,
+    ``flux_not_normalized(p95=…)`` or None when they look like a normalised spectrum."""
+    values = np.asarray(values, dtype=np.float64)
     lo, hi = FLUX_RANGE
     if values.size and (values.min() < lo or values.max() > hi):
         return f"flux_out_of_range({values.min():.2f}..{values.max():.2f})"
+    if values.size and (p95 := float(np.percentile(values, 95))) < MIN_NORMALIZED_P95:
+        return f"flux_not_normalized(p95={p95:.3g})"
     return None
 
 
@@ -190,7 +203,7 @@ def _plan_legacy(prep, candidates):
         return {}, flags, None, None
     fields = dict(band=candidates[i][0], n_pixels_used=n_used, n_pixels_interpolated=n_filled, run=candidates[i][2])
     measured = filled[~prep.mask[_grid_index(prep.wave, candidates[i][1].wave)]]
-    bad = _out_of_range(measured) if prep.flux_kind == "normalized" else None
+    bad = normalized_flux_problem(measured) if prep.flux_kind == "normalized" else None
     if bad:
         return fields, [bad], None, None
     return fields, ([f"interpolated_pixels={n_filled}"] if n_filled else []), i, filled
@@ -222,7 +235,7 @@ def _observed_input(prep: PreparedSpectrum, run):
         mask |= ~(flux > 0)
         flux = normalize_calibrated(run.wave, np.where(mask, 1.0, flux), mask)[0]
     else:
-        bad = _out_of_range(flux[~mask])
+        bad = normalized_flux_problem(flux[~mask])
         if bad:
             return fields, [bad], None
     return fields, [], np.where(mask, np.nan, flux)
