@@ -12,10 +12,14 @@ against every pixel blueward of 4000 Å removed (no other coverage cut), MAE per
 writes JSON.
 
     python scripts/evaluate_observed.py --grid realstars.h5 --json results/observed/evaluation.json
+
+``--update`` keeps the other runs' results already in the JSON file (each result records its grid), so runs
+trained on different grids (``realstars``, ``realstars-carbon``) can share one record.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -100,6 +104,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mc-samples", type=int, default=30)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--uv", action="store_true", help="also compare full coverage with λ < 4000 Å removed")
+    ap.add_argument("--update", action="store_true", help="keep the other runs' results in --json")
     a = ap.parse_args(argv)
     from glocal._io import write_json
     from glocal.dataset import load_dataset
@@ -110,6 +115,7 @@ def main(argv=None) -> int:
     for spec in a.runs:
         run = load_run(spec)
         r = evaluate(run, ds, a.seed, a.copies, a.mc_samples)
+        r["grid"] = str(a.grid)
         if a.uv:
             r["uv_comparison"] = uv_comparison(run, ds, a.seed + 7, a.mc_samples)
             print("  MAE with UV / optical only: " + ", ".join(
@@ -124,7 +130,12 @@ def main(argv=None) -> int:
             print(f"  {lab:6s} {m['mae']:8.4g} {m['bias']:8.3g} {m['scatter']:8.4g} {m['coverage68']:8.3f} "
                   f"{m['coverage95']:8.3f}" + (f"  {shift:.4f}" if shift is not None else ""))
     if a.json:
-        write_json(a.json, {"grid": str(a.grid), "results": results})
+        if a.update and a.json.is_file():
+            old = json.loads(a.json.read_text())
+            kept = {spec: {"grid": old.get("grid", "")} | r for spec, r in old["results"].items()
+                    if spec not in results}
+            results = kept | results
+        write_json(a.json, {"results": results})
         print(f"wrote {a.json}")
     return 0
 

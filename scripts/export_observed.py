@@ -8,6 +8,9 @@ deviation (~25 K in Teff, ~8e-3 dex in [O/Fe]; well below the runs' test MAEs), 
 ``glocal/data/pretrained/observed-runs.md`` records the grid, the training, the held-out metrics and checksums.
 
     python scripts/export_observed.py --runs /root/glocal-runs --grid realstars.h5
+
+``--kinds normalized`` exports one run and keeps the other's shipped files and its section of
+``observed-runs.md`` as they are (each section names its own grid).
 """
 from __future__ import annotations
 
@@ -46,12 +49,25 @@ def _table(run) -> list[str]:
     return lines
 
 
+def _sections(path: Path) -> dict:
+    """The ``## `observed-<kind>` `` sections of an existing observed-runs.md, by kind (lines, header first)."""
+    out, kind = {}, None
+    for line in (path.read_text().splitlines() if path.is_file() else []):
+        if line.startswith("## `observed-"):
+            kind = line.split("`observed-")[1].rstrip("`")
+            out[kind] = []
+        if kind is not None:
+            out[kind].append(line)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", required=True, type=Path,
                     help="folder holding observed-normalized/ and observed-calibrated/")
     ap.add_argument("--grid", required=True, type=Path)
     ap.add_argument("--out", type=Path, default=ROOT / "glocal" / "data" / "pretrained")
+    ap.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="runs to export (default: both)")
     a = ap.parse_args(argv)
     from glocal._io import sha256_file
     from glocal.dataset import load_dataset
@@ -64,7 +80,13 @@ def main(argv=None) -> int:
     doc = ["# Shipped runs for observed spectra", "",
            f"Made by `scripts/export_observed.py` (do not edit by hand) on {dt.date.today().isoformat()} from glocal "
            f"commit `{commit}`.", ""]
+    kept = _sections(a.out / "observed-runs.md")
     for kind in KINDS:
+        if kind not in a.kinds:
+            if kind not in kept:
+                raise SystemExit(f"observed-runs.md has no section for observed-{kind} to keep; export it too")
+            doc += kept[kind]
+            continue
         run = load_run(a.runs / f"observed-{kind}")
         dest = a.out / f"observed-{kind}"
         if dest.exists():
