@@ -253,14 +253,10 @@ def _predict_candidates(run_spec, band):
 
 
 def cmd_predict(args):
-    from glocal.observed import read_spectra as read_observed
+    from glocal.observed.combine import collect_spectra
     from glocal.observed.predict import predict_observed
     from glocal.report import deliver
-    spectra = []
-    for path in args.spectra:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        spectra.extend((s, i) for i, s in enumerate(read_observed(path, medium=args.medium)))
+    spectra = collect_spectra(args.spectra, medium=args.medium, combine=args.combine)
     candidates = _predict_candidates(args.run, args.band)
     df = predict_observed(spectra, candidates, rv=args.rv, flux_kind=args.flux, T=args.mc_samples,
                           seed=args.seed, fit_check=not args.no_fit_check)
@@ -309,6 +305,10 @@ def _add_predict_parser(sub) -> None:
     pr.add_argument("--mc-samples", type=int, default=30, metavar="T",
                     help="MC-dropout passes for the _std columns (default: %(default)s)")
     pr.add_argument("--seed", type=int, default=0, help="seed of the dropout masks (default: %(default)s)")
+    pr.add_argument("--combine", choices=["file", "all"], default=None,
+                    help="read the spectra of each FILE (echelle orders, arms) or of all FILEs as one star's "
+                         "spectrum, combined by glocal.observed.combine (pieces must share a flux scale: "
+                         "normalized or calibrated; default: every spectrum on its own)")
     pr.add_argument("--no-fit-check", action="store_true",
                     help="skip the forward-model fit that flags stars beyond the grid (grid_edge_fit)")
     pr.set_defaults(func=cmd_predict, medium=None)

@@ -94,13 +94,9 @@ def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="ful
 
 def cmd_fit(args):
     from glocal.emulator import load_emulator
-    from glocal.observed import read_spectra
+    from glocal.observed.combine import collect_spectra
     from glocal.report import deliver
-    spectra = []
-    for path in args.spectra:
-        if not Path(path).exists():
-            raise FileNotFoundError(f"no such file: {path}")
-        spectra.extend((s, i) for i, s in enumerate(read_spectra(path, medium=args.medium)))
+    spectra = collect_spectra(args.spectra, medium=args.medium, combine=args.combine)
     emu = load_emulator(args.emulator)
     df = fit_observed(spectra, rv=args.rv, flux_kind=args.flux, band=args.band, fixed=parse_fixed(args.fix),
                       fit_ebv=args.fit_ebv, fit_rv=args.fit_rv, degree=args.degree,
@@ -139,5 +135,9 @@ def add_fit_parser(sub) -> argparse.ArgumentParser:
     med.add_argument("--vacuum", dest="medium", action="store_const", const="vacuum",
                      help="wavelengths are in vacuum (default: from the file's header, else air)")
     med.add_argument("--air", dest="medium", action="store_const", const="air", help="wavelengths are in air")
+    f.add_argument("--combine", choices=["file", "all"], default=None,
+                   help="fit the spectra of each FILE (echelle orders, arms) or of all FILEs as one star's spectrum, "
+                        "combined by glocal.observed.combine (pieces must share a flux scale: normalized or "
+                        "calibrated; default: every spectrum on its own)")
     f.set_defaults(func=cmd_fit, medium=None)
     return f

@@ -25,7 +25,9 @@ user's file:
   halo stars.  The real star's answer minus its twin's separates what the networks do on their own kind of
   spectrum from what the engine does not reproduce of the real one (the module's twin decomposition);
 * :func:`carbon_twins` — alpha twins of the carbon-enhanced stars (:data:`LITERATURE_CFE`) at [C/Fe] = 0
-  and at their literature [C/Fe], predicted by the same run: what carbon alone does to the answers.
+  and at their literature [C/Fe], predicted by the same run: what carbon alone does to the answers;
+* :func:`carbon_sensitivity` — the same question for typical halo stars (:data:`CARBON_PROBES`) over a range
+  of [C/Fe], in both flux kinds: how far a run's answers move with carbon alone.
 """
 from __future__ import annotations
 
@@ -37,7 +39,8 @@ import numpy as np
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "record_table", "stis_stars", "synthetic_twins",
            "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE",
-           "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE"]
+           "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
+           "CARBON_PROBES", "PROBE_XFE"]
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 #: Blue edge (Å) of the "optical only" case, as the paper's optical band.
@@ -55,6 +58,12 @@ TWIN_ENGINE_OPTIONS = {"resolution": 40000.0, "threshold": 1e-3}
 #: Literature [C/Fe] of the development stars that are carbon-enhanced (the shipped literature table has no
 #: carbon): CS 22892-052, [C/Fe] ≈ +0.9 (Sneden et al. 2003, ApJ 591, 936).
 LITERATURE_CFE = {"cs22892-52": 0.9}
+#: Typical halo stars (Teff K, log g, [Fe/H]) for :func:`carbon_sensitivity`: giants, a subgiant, dwarfs.
+CARBON_PROBES = {"giant 4600/1.1/-2.7": (4600.0, 1.1, -2.7), "giant 4800/1.6/-3.0": (4800.0, 1.6, -3.0),
+                 "giant 5000/2.2/-2.0": (5000.0, 2.2, -2.0), "subgiant 5750/3.6/-2.5": (5750.0, 3.6, -2.5),
+                 "dwarf 5800/4.3/-1.6": (5800.0, 4.3, -1.6), "dwarf 6300/4.2/-3.0": (6300.0, 4.2, -3.0)}
+#: Their [X/Fe] (a halo α pattern; an assumption): [O/Fe] 0.6, [Mg/Fe], [Si/Fe], [Ca/Fe] 0.35, [Ti/Fe] 0.3.
+PROBE_XFE = {"O": 0.6, "Mg": 0.35, "Si": 0.35, "Ca": 0.35, "Ti": 0.3}
 
 
 def _stars(stars):
@@ -306,4 +315,49 @@ def carbon_twins(stars_cfe=None, *, T: int = 10, seed: int = 0, engine_options=N
         df = predict_observed(specs, candidates, flux_kind=kind, T=T, seed=seed, fit_check=False)
         df.index = pd.MultiIndex.from_product([[star], values], names=["star", "cfe"])
         frames.append(df[[*LABELS, "flag"]])
+    return pd.concat(frames)
+
+
+def _probe_spectrum(name, synth, kind, coverage, resolution):
+    from .observed.spectrum import ObservedSpectrum
+    meta = {"name": name, "resolution": float(resolution)}
+    if kind == "calibrated":
+        meta["flux_unit"] = "erg / (Angstrom s cm2)"
+    flux = synth.flux * 1e-13 if kind == "calibrated" else synth.flux / synth.continuum
+    return ObservedSpectrum(synth.wave, flux, mask=(synth.wave < coverage[0]) | (synth.wave > coverage[1]),
+                            medium="air", meta=meta)
+
+
+def carbon_sensitivity(probes=None, cfe=(-0.5, 0.0, 0.5, 0.9), *, runs=None, T: int = 10, seed: int = 0,
+                       engine_options=None):
+    """The shipped runs (or ``runs``: {kind: run spec}) on engine spectra of ``probes`` ({name: (Teff, log g,
+    [Fe/H])}; default :data:`CARBON_PROBES`, [X/Fe] :data:`PROBE_XFE`) at each [C/Fe] of ``cfe``: noiseless,
+    normalised over 3350–9400 Å (as the MIKE spectra) and flux-calibrated over 2550–10000 Å (as STIS).
+    Returns a DataFrame indexed by (kind, star, cfe) with the predicted labels minus the probe's (``dteff``,
+    ``dlogg``, ``dfeh``, ``dmgfe``) and ``flag``."""
+    import pandas as pd
+
+    from .observed.predict import default_candidates, predict_observed
+    from .runs import load_run
+    from .synthesis import synthesize
+    options = TWIN_ENGINE_OPTIONS | dict(engine_options or {})
+    probes = CARBON_PROBES if probes is None else probes
+    keys = [(name, float(c)) for name in probes for c in cfe]
+    synths = [synthesize(*probes[name], abundances=PROBE_XFE | {"C": c}, wave_range=(2500.0, 10100.0), **options)
+              for name, c in keys]
+    specs = dict(default_candidates("auto")) | dict(runs or {})
+    coverage = {"normalized": (3350.0, 9400.0), "calibrated": (2550.0, 10000.0)}
+    frames = []
+    for kind in ("normalized", "calibrated"):
+        run = load_run(specs[kind])
+        spectra = [_probe_spectrum(name, sy, kind, coverage[kind], options["resolution"])
+                   for (name, _), sy in zip(keys, synths)]
+        df = predict_observed(spectra, [(kind, run, str(specs[kind]))], flux_kind=kind, T=T, seed=seed,
+                              fit_check=False)
+        truth = np.array([probes[name] + (PROBE_XFE["Mg"],) for name, _ in keys])
+        out = pd.DataFrame({f"d{lab}": df[lab].to_numpy() - truth[:, j]
+                            for j, lab in enumerate(("teff", "logg", "feh", "mgfe"))})
+        out["flag"] = df["flag"].to_numpy()
+        out.index = pd.MultiIndex.from_tuples([(kind, *k) for k in keys], names=["kind", "star", "cfe"])
+        frames.append(out)
     return pd.concat(frames)
