@@ -12,7 +12,7 @@ GRIDS ?= $(HOME)/glocal-grids
 RUNS ?= $(HOME)/glocal-runs
 
 .PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
-	observed-runs
+	observed-runs realstars-carbon-grid carbon-runs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -64,6 +64,19 @@ realstars-grid:  ## build the grid for real stars (32 000 spectra, ~35 min on 2 
 	mkdir -p $(GRIDS)
 	$(BIN)/glocal grid build --preset realstars --out $(GRIDS)/realstars-r40000.h5 --workers 2 \
 	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
+realstars-carbon-grid:  ## the realstars atmospheres and O/Mg draws with [C/Fe] -0.5..1.2 per spectrum (~60 min; resumable)
+	mkdir -p $(GRIDS)
+	$(BIN)/glocal grid build --preset realstars-carbon --out $(GRIDS)/realstars-carbon-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
+carbon-runs:  ## train both observed runs on the carbon grid into RUNS/carbon (not shipped) and write their record
+	mkdir -p $(RUNS)/carbon
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-carbon-r40000.h5 --kind $$k --out $(RUNS)/carbon/observed-$$k --copies 6 \
+	  --max-epochs 8 > $(RUNS)/carbon/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/evaluate_carbon_runs.py --grid $(GRIDS)/realstars-carbon-r40000.h5 --runs $(RUNS)/carbon \
+	  --json results/observed/carbon_runs.json
 
 observed-runs:  ## train both observed-spectra runs on the realstars grid (resumable), export, evaluate afresh
 	mkdir -p $(RUNS)

@@ -72,7 +72,9 @@ rules (glocal.observed.predict):
               (68 % and 95 % coverage there; glocal.conformal).  They leave out how far real stars
               depart from the synthetic spectra: on the development stars that adds two to three times the
               stated Teff and [Fe/H] 1-sigma in quadrature, not [Mg/Fe]'s (book chapter 08, "Are the
-              stated uncertainties honest on real stars?").
+              stated uncertainties honest on real stars?").  The runs were trained with solar-scaled
+              carbon: a carbon-enhanced star ([C/Fe] ~ +0.9) reads too cool, by up to ~600 K on engine
+              spectra (chapter 08, "A carbon-rich giant").
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
               (normalized flux outside [0, 1.5] after degradation), flux_not_normalized (95th
               percentile of the normalized flux below 0.5: a physical flux given as normalized),

@@ -10,7 +10,9 @@ user's file:
   of the same run, which reads any coverage that keeps 4000–9000 Å);
 * :func:`load_tree_record`, :func:`record_table` — the committed record of the unshipped tree runs
   (``results/observed/tree_runs.json``, written by ``scripts/evaluate_tree_runs.py``) and its per-star
-  answers as a :func:`predict_stars`-like table;
+  answers as a :func:`predict_stars`-like table; :func:`load_carbon_record` — the same for the unshipped
+  network runs trained on the ``realstars-carbon`` grid (``results/observed/carbon_runs.json``,
+  ``scripts/evaluate_carbon_runs.py``);
 * :func:`fit_stars` — :func:`glocal.fitting.fit_spectrum` of the prepared R = 200 spectrum on the full
   band or the optical one (4000–10000 Å), labels free or Teff, log g, [Fe/H] held at the literature;
 * :func:`literature_errors` — per label, the mean absolute difference, the mean difference (method −
@@ -37,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
-           "TREE_RECORD", "load_tree_record", "record_table", "stis_stars", "synthetic_twins",
+           "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "load_carbon_record", "record_table", "stis_stars",
+           "synthetic_twins",
            "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE",
            "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
            "CARBON_PROBES", "PROBE_XFE"]
@@ -47,6 +50,8 @@ LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 UV_CUT = 4000.0
 #: The committed record of the tree runs (``scripts/evaluate_tree_runs.py``).
 TREE_RECORD = Path(__file__).resolve().parents[1] / "results" / "observed" / "tree_runs.json"
+#: The committed record of the network runs trained on the realstars-carbon grid (``scripts/evaluate_carbon_runs.py``).
+CARBON_RECORD = TREE_RECORD.with_name("carbon_runs.json")
 #: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
 #: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,
 #: Ramírez et al. 2006, A&A 459, 613).  The training grids keep them solar-scaled ([X/Fe] = 0).
@@ -164,6 +169,16 @@ def load_tree_record(path=None) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run scripts/evaluate_tree_runs.py evaluate --grid <realstars "
                                 "grid> --json results/observed/tree_runs.json")
+    return json.loads(path.read_text())
+
+
+def load_carbon_record(path=None) -> dict:
+    """The committed record of the carbon-grid runs; FileNotFoundError naming the command that writes it."""
+    import json
+    path = Path(path) if path is not None else CARBON_RECORD
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run scripts/evaluate_carbon_runs.py --grid <realstars-carbon "
+                                "grid> --runs <runs folder> --json results/observed/carbon_runs.json")
     return json.loads(path.read_text())
 
 

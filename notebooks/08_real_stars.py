@@ -295,16 +295,104 @@ carbon[list(study.LABELS)].round(3)
 # Carbon alone moves the networks' answer by {glue:text}`carbon_dteff:+.0f` K in Teff,
 # {glue:text}`carbon_dfeh:+.2f` dex in [Fe/H] and {glue:text}`carbon_dmgfe:+.2f` dex in [Mg/Fe]: the
 # carbon-rich twin reads {glue:text}`carbon_rich_teff:+.0f` K from the literature Teff, the real star
-# {glue:text}`carbon_real_teff:+.0f` K. CS 22892-052's Teff miss is its carbon, which the training set does not
-# vary. The `realstars-carbon` grid preset (the `realstars` atmospheres and O/Mg draws with [C/Fe] drawn from
-# −0.5 to +1.2 per variant, as a nuisance the networks must see through) is the fix on the training side;
-# building it needed two repairs in how the engine shares work between abundance variants, which [C/Fe] strains
-# as O and Mg did not (when carbon takes the oxygen into CO, the OH and CH photodissociation continua and the
-# TiO, OH, CN and C₂ densities change by decades between the variants of one atmosphere;
-# `tests/test_builtin_carbon_variants.py`). Networks trained on it are not shipped: the one training that fitted
-# in this project's compute was shorter than the shipped runs' (fewer augmented copies and epochs), had larger
-# held-out synthetic errors, and, while it read this star close to its literature Teff, read the dwarfs hotter
-# still; telling the carbon apart from the shorter training needs a full-length run.
+# {glue:text}`carbon_real_teff:+.0f` K. On the twins carbon alone accounts for CS 22892-052's Teff miss, and the
+# training set does not vary carbon. It is not this star's problem alone: engine spectra of typical halo stars
+# (the α pattern of `study.PROBE_XFE`) at [C/Fe] from −0.5, as in mixed giants, to +0.9, read by the shipped
+# runs in both flux kinds (`study.carbon_sensitivity`; normalized over 3350–9400 Å as MIKE, calibrated over
+# 2550–10000 Å as STIS):
+
+# %% tags=["hide-input"]
+sens = study.carbon_sensitivity(T=p.mc_samples, seed=p.seed)
+sens_spread = sens["dteff"].groupby(level=["kind", "star"]).agg(lambda x: x.max() - x.min())
+glue("sens_spread_norm", float(sens_spread.loc["normalized"].mean()), display=False)
+glue("sens_spread_cal", float(sens_spread.loc["calibrated"].mean()), display=False)
+glue("sens_rich_worst", float(sens.xs(0.9, level="cfe")["dteff"].min()), display=False)
+sens["dteff"].unstack("cfe").round(0)
+
+# %% [markdown] caption="tab-real-carbon-sensitivity"
+# Predicted minus true Teff (K) of the shipped runs on noiseless engine spectra of typical halo stars at four
+# [C/Fe] (columns).
+
+# %% [markdown]
+# Over that range the shipped runs' Teff moves by {glue:text}`sens_spread_norm:.0f` K (normalized) and
+# {glue:text}`sens_spread_cal:.0f` K (calibrated) on average over the six stars, and a star with
+# [C/Fe] = +0.9 can read up to {glue:text}`sens_rich_worst:.0f` K off: CEMP stars, a quarter or more of the
+# stars below [Fe/H] = −2.5, are read too cool by the shipped runs.
+#
+# The fix on the training side is the `realstars-carbon` grid preset: the `realstars` atmospheres and O/Mg
+# draws with [C/Fe] drawn from −0.5 to +1.2 per variant, a nuisance the networks must see through. Building it
+# needed two repairs in how the engine shares work between abundance variants, which [C/Fe] strains as O and
+# Mg did not (when carbon takes the oxygen into CO, the OH and CH photodissociation continua and the TiO, OH,
+# CN and C₂ densities change by decades between the variants of one atmosphere;
+# `tests/test_builtin_carbon_variants.py`). A pair of runs trained on it exactly as the shipped pair (six
+# augmented copies, eight epochs) is judged beside the shipped pair in a committed record, since only one
+# pair fits the data budget (`python scripts/evaluate_carbon_runs.py --grid realstars-carbon-r40000.h5 --runs
+# <runs> --json results/observed/carbon_runs.json`):
+
+# %% tags=["hide-input"]
+carbon_record = study.load_carbon_record()
+carbon_pred = study.record_table(carbon_record, "with UV")
+carbon_pred_opt = study.record_table(carbon_record, "optical only")
+cmp_rows = {}
+for name, table in (("shipped", pred), ("carbon-trained", carbon_pred)):
+    errs = study.literature_errors(table)
+    sens_rows = pd.DataFrame(carbon_record["carbon_sensitivity"]["shipped" if name == "shipped" else "carbon"])
+    row = {("carbon probes", "mean |ΔTeff| K"): float(sens_rows["dteff"].abs().mean()),
+           ("carbon probes", "Teff spread over [C/Fe] K"):
+               float(sens_rows.groupby(["kind", "star"])["dteff"].agg(lambda x: x.max() - x.min()).mean())}
+    for kind in ("normalized", "calibrated"):
+        syn = carbon_record["synthetic"][f"observed-{kind}" + (" (shipped)" if name == "shipped" else "-carbon")]
+        row[("held-out, [C/Fe] varied", f"{kind} Teff MAE K")] = syn["labels"]["teff"]["mae"]
+        glue(f"cr_syn_{kind[:4]}" + ("_ship" if name == "shipped" else ""), syn["labels"]["teff"]["mae"], display=False)
+    row |= {("development stars", f"{lab} MAE"): float(errs.loc[lab, "mae"]) for lab in ("teff", "feh", "mgfe")}
+    row |= {("development stars", f"ΔTeff {s}"): float(table.loc[s, "teff"] - lit_by_star.loc[s, "teff"])
+            for s in ("hd140283", "cs22892-52")}
+    cmp_rows[name] = row
+for kind in ("normalized", "calibrated"):
+    glue(f"ship_syn_{kind[:4]}", load_run(f"pretrained:observed-{kind}").metrics["observed_test"]["teff"]["mae"],
+         display=False)
+carbon_cmp = pd.DataFrame(cmp_rows)
+carbon_cmp.index = pd.MultiIndex.from_tuples(carbon_cmp.index)
+dev = "development stars"
+for key, col in (("cr_teff", (dev, "teff MAE")), ("cr_feh", (dev, "feh MAE")), ("cr_mgfe", (dev, "mgfe MAE")),
+                 ("cr_hd140283", (dev, "ΔTeff hd140283")), ("cr_cs22892", (dev, "ΔTeff cs22892-52")),
+                 ("cr_spread", ("carbon probes", "Teff spread over [C/Fe] K")),
+                 ("cr_probe", ("carbon probes", "mean |ΔTeff| K"))):
+    glue(key, float(carbon_cmp.loc[col, "carbon-trained"]), display=False)
+    glue(key + "_ship", float(carbon_cmp.loc[col, "shipped"]), display=False)
+stis_mg = study.stis_stars()
+for key, table in (("cr_stis_uv", carbon_pred), ("cr_stis_opt", carbon_pred_opt)):
+    glue(key, float((table.loc[stis_mg, "mgfe"] - lit_by_star.loc[stis_mg, "mgfe"]).abs().mean()), display=False)
+glue("cr_epochs", int(carbon_record["runs"]["observed-normalized-carbon"]["training"]["epochs"]), display=False)
+carbon_cmp.round(3)
+
+# %% [markdown] caption="tab-real-carbon-runs"
+# The shipped runs against the carbon-trained runs: on the carbon probes above (their mean over both kinds),
+# on the held-out synthetic atmospheres with [C/Fe] varied (`scripts/evaluate_observed.py`'s evaluation on the
+# carbon grid), and on the development stars (the shipped runs as in the tables above; the carbon runs from the
+# record, {glue:text}`cr_epochs` epochs, MC dropout).
+
+# %% [markdown]
+# The carbon-trained runs do what they were trained for: on the carbon probes their Teff moves by
+# {glue:text}`cr_spread:.0f` K over [C/Fe] (shipped: {glue:text}`cr_spread_ship:.0f` K); on held-out synthetic
+# spectra with [C/Fe] varied their Teff MAE is {glue:text}`cr_syn_norm:.0f` K (normalized) and
+# {glue:text}`cr_syn_cali:.0f` K (calibrated), the shipped runs' {glue:text}`cr_syn_norm_ship:.0f` and
+# {glue:text}`cr_syn_cali_ship:.0f` K (on carbon-normal spectra the shipped runs reach
+# {glue:text}`ship_syn_norm:.0f` and {glue:text}`ship_syn_cali:.0f` K, `glocal/data/pretrained/observed-runs.md`);
+# and CS 22892-052 comes
+# closer ({glue:text}`cr_cs22892:+.0f` K against {glue:text}`cr_cs22892_ship:+.0f` K). But on the real stars
+# as a whole they are worse where the shipped runs already miss: Teff MAE {glue:text}`cr_teff:.0f` K against
+# {glue:text}`cr_teff_ship:.0f` K, [Fe/H] {glue:text}`cr_feh:.2f` against {glue:text}`cr_feh_ship:.2f` dex,
+# and HD 140283, whose literature is a mean of twenty studies and which the shipped run reads
+# {glue:text}`cr_hd140283_ship:+.0f` K from it, is read {glue:text}`cr_hd140283:+.0f` K off. Their [Mg/Fe] is better
+# ({glue:text}`cr_mgfe:.3f` against {glue:text}`cr_mgfe_ship:.3f` dex), and on the STIS stars the UV helps
+# it ({glue:text}`cr_stis_uv:.3f` dex with the UV, {glue:text}`cr_stis_opt:.3f` dex without). A likely reason,
+# not tested here: a network that must see through carbon cannot take Teff from the CH G band (4300 Å), so it
+# leans harder on the windows where the twins above show the engine departing from real stars (H-beta, the
+# Balmer jump, the near UV). Teff and [Fe/H] are the labels the issue's targets are not met on, so the shipped
+# runs stay; carbon-enhanced stars should be
+# read with the probe table in mind. The engine–star departures, not the carbon, are what limit the runs on
+# real stars.
 
 # %% [markdown]
 # ### Are the stated uncertainties honest on real stars?

@@ -104,3 +104,17 @@ def test_twin_feature_windows_respond_to_teff_as_physics_says():
     assert hb["teff_equiv"] == pytest.approx(hb["real"] / hb["per_dteff"] * 200.0)
     mike = study.twin_feature_ratios("hd140283")
     assert "near UV" not in mike and "H-beta" in mike             # MIKE starts at 3350 Å
+
+
+def test_carbon_sensitivity_of_the_shipped_runs():
+    """A carbon-rich (+0.9) metal-poor dwarf reads far cooler than the same star at [C/Fe] = 0 with both shipped
+    runs (trained with solar-scaled carbon); the table has one row per kind, probe and [C/Fe]."""
+    probe = {"dwarf 5800/4.3/-1.6": (5800.0, 4.3, -1.6)}
+    sens = study.carbon_sensitivity(probe, cfe=(0.0, 0.9), T=5)
+    assert list(sens.index.names) == ["kind", "star", "cfe"] and len(sens) == 4
+    assert list(sens.columns) == ["dteff", "dlogg", "dfeh", "dmgfe", "flag"]
+    for kind in ("normalized", "calibrated"):
+        normal = sens.loc[(kind, "dwarf 5800/4.3/-1.6", 0.0)]
+        rich = sens.loc[(kind, "dwarf 5800/4.3/-1.6", 0.9)]
+        assert abs(normal["dteff"]) < 200, (kind, normal["dteff"])
+        assert rich["dteff"] < normal["dteff"] - 200, (kind, rich["dteff"], normal["dteff"])
