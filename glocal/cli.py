@@ -56,7 +56,7 @@ air, shifted to rest by --rv, degraded to R=200 on the CSST grid 2550-10000 A wi
 (glocal.observed.prepare), then given to a run.  One CSV row per spectrum: source, index (position in its
 file), object, name, run, band (the measured range used, A), flux_kind, n_pixels_used,
 n_pixels_interpolated, then teff, logg, feh, ofe, mgfe with _std (calibrated 68 % half-width) and _err95
-(95 % half-width), then flag.
+(95 % half-width), then _std_real and _err95_real of each (below), then flag.
 
 rules (glocal.observed.predict):
   flux kind   --flux auto: calibrated when the flux unit is a physical flux density, else normalized
@@ -70,11 +70,14 @@ rules (glocal.observed.predict):
               insufficient_coverage(4000-9000A=F,longest_gap=Npx).
   uncertainty _std and _err95 are split-conformal intervals calibrated on held-out synthetic spectra
               (68 % and 95 % coverage there; glocal.conformal).  They leave out how far real stars
-              depart from the synthetic spectra: on the development stars that adds two to three times the
-              stated Teff and [Fe/H] 1-sigma in quadrature, not [Mg/Fe]'s (book chapter 08, "Are the
-              stated uncertainties honest on real stars?").  The runs were trained with solar-scaled
-              carbon: a carbon-enhanced star ([C/Fe] ~ +0.9) reads too cool, by up to ~600 K on engine
-              spectra (chapter 08, "A carbon-rich giant").
+              depart from the synthetic spectra; _std_real and _err95_real add, in quadrature, the
+              systematic term measured for the shipped runs on the development stars with literature
+              values (glocal.observed.systematics; NaN for other runs):
+              {systematics}.
+              Quote those for a real star (book chapter 08, "Are the stated uncertainties honest on
+              real stars?").  The runs were trained with solar-scaled carbon: a carbon-enhanced star
+              ([C/Fe] ~ +0.9) reads too cool, by up to ~600 K on engine spectra (chapter 08, "A
+              carbon-rich giant").
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
               (normalized flux outside [0, 1.5] after degradation), flux_not_normalized (95th
               percentile of the normalized flux below 0.5: a physical flux given as normalized),
@@ -281,10 +284,26 @@ def cmd_pretrained(args):
 
 
 # ----------------------------------------------------------------------------- parser
+def _systematics_summary() -> str:
+    """The shipped runs' real-star terms in words, from the committed record."""
+    from glocal.observed.systematics import load_systematics
+    try:
+        record = load_systematics()
+    except ValueError as exc:
+        return f"record unreadable: {exc}"
+    if record is None:
+        return "no record shipped"
+    units = {"teff": ("Teff", "{:.0f} K"), "logg": ("log g", "{:.2f}"), "feh": ("[Fe/H]", "{:.2f}"),
+             "ofe": ("[O/Fe]", "{:.2f}"), "mgfe": ("[Mg/Fe]", "{:.2f}")}
+    return ", ".join(f"{units[lab][0]} {units[lab][1].format(v['sigma_sys'])} (n={v['n']})"
+                     for lab, v in record["labels"].items() if lab in units)
+
+
 def _add_predict_parser(sub) -> None:
     """The ``glocal predict`` subcommand (options and PREDICT_RULES as its description)."""
     pr = sub.add_parser("predict", help="labels of observed or synthetic spectra, one CSV row per spectrum",
-                        description=PREDICT_RULES, formatter_class=argparse.RawDescriptionHelpFormatter)
+                        description=PREDICT_RULES.replace("{systematics}", _systematics_summary()),
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("spectra", type=Path, nargs="+", metavar="FILE",
                     help="FITS image (linear/log-linear WCS) or table, .gz, CSV/ASCII, or HDF5; several spectra "
                          "per file where the format has them")

@@ -162,24 +162,25 @@ def stis_stars(literature=None, label: str = "mgfe") -> list[str]:
     return [str(s) for s in lit.loc[ok, "star"]]
 
 
+def _load_record(path, default: Path, command: str) -> dict:
+    """A committed JSON record (``default`` unless ``path``); FileNotFoundError naming ``command``, which writes it."""
+    import json
+    path = Path(path) if path is not None else default
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run {command}")
+    return json.loads(path.read_text())
+
+
 def load_tree_record(path=None) -> dict:
     """The committed tree-run record (module docstring); FileNotFoundError naming the command that writes it."""
-    import json
-    path = Path(path) if path is not None else TREE_RECORD
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run scripts/evaluate_tree_runs.py evaluate --grid <realstars "
-                                "grid> --json results/observed/tree_runs.json")
-    return json.loads(path.read_text())
+    return _load_record(path, TREE_RECORD, "scripts/evaluate_tree_runs.py evaluate --grid <realstars grid> "
+                                           "--json results/observed/tree_runs.json")
 
 
 def load_carbon_record(path=None) -> dict:
     """The committed record of the carbon-grid runs; FileNotFoundError naming the command that writes it."""
-    import json
-    path = Path(path) if path is not None else CARBON_RECORD
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run scripts/evaluate_carbon_runs.py --grid <realstars-carbon "
-                                "grid> --runs <runs folder> --json results/observed/carbon_runs.json")
-    return json.loads(path.read_text())
+    return _load_record(path, CARBON_RECORD, "scripts/evaluate_carbon_runs.py --grid <realstars-carbon grid> "
+                                             "--runs <runs folder> --json results/observed/carbon_runs.json")
 
 
 def record_table(record: dict, case: str = "with UV"):

@@ -18,6 +18,15 @@ one pair), and writes what the chapter reads, ``results/observed/carbon_runs.jso
 
     python scripts/evaluate_carbon_runs.py --grid realstars-carbon-r40000.h5 --runs /root/glocal-runs \
         --json results/observed/carbon_runs.json
+
+Runs trained on a subset of the carbon grid (``scripts/narrow_carbon_grid.py``: a narrower [C/Fe] prior) are
+judged on the same full carbon grid: ``--grid`` stays the evaluation grid, ``--train-grid`` names the subset
+(recorded as ``training_grid``), ``--prior`` describes the prior:
+
+    python scripts/evaluate_carbon_runs.py --grid realstars-carbon-r40000.h5 \
+        --train-grid realstars-carbon-narrow.h5 --runs /root/glocal-runs/narrow \
+        --prior "[C/Fe] flat in -0.5..+0.5, 1/4 as dense in +0.5..+1.2" \
+        --json results/observed/carbon_runs_narrow.json
 """
 from __future__ import annotations
 
@@ -71,11 +80,15 @@ def main(argv=None) -> int:
     ap.add_argument("--grid", required=True, type=Path, help="the realstars-carbon grid the runs were trained on")
     ap.add_argument("--runs", required=True, type=Path,
                     help="folder holding observed-normalized/ and observed-calibrated/")
+    ap.add_argument("--train-grid", type=Path, default=None,
+                    help="the grid the runs were trained on, when it is not --grid (a subset of it)")
+    ap.add_argument("--prior", default="[C/Fe] uniform in -0.5..+1.2", help="the training [C/Fe] prior, in words")
     ap.add_argument("--seed", type=int, default=101, help="seed of the fresh test draws")
     ap.add_argument("--copies", type=int, default=1, help="fresh draws per held-out test spectrum")
     ap.add_argument("--mc-samples", type=int, default=30)
     ap.add_argument("--json", type=Path, default=ROOT / "results" / "observed" / "carbon_runs.json")
     a = ap.parse_args(argv)
+    import h5py
     from evaluate_observed import evaluate
     from evaluate_tree_runs import _git_commit, record_errors
 
@@ -89,7 +102,12 @@ def main(argv=None) -> int:
                              "runs; written by scripts/evaluate_carbon_runs.py",
               "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "git_commit": _git_commit(),
               "grid": {"name": a.grid.name, "sha256": sha256_file(a.grid), "n_spectra": int(ds.n)}, "uv_cut": UV_CUT,
-              "mc_samples": a.mc_samples, "runs": {}, "synthetic": {}}
+              "mc_samples": a.mc_samples, "carbon_prior": a.prior, "runs": {}, "synthetic": {}}
+    if a.train_grid is not None:
+        with h5py.File(a.train_grid, "r") as f:
+            n_train = int(f["flux"].shape[0])
+        record["training_grid"] = {"name": a.train_grid.name, "sha256": sha256_file(a.train_grid),
+                                   "n_spectra": n_train}
     for kind in KINDS:
         run = load_run(carbon[kind])
         record["runs"][f"observed-{kind}-carbon"] = {"kind": kind, "training": _training(run)}

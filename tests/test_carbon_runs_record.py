@@ -1,7 +1,7 @@
-"""The committed record of the carbon-grid network runs (``results/observed/carbon_runs.json``,
-``scripts/evaluate_carbon_runs.py``), which the real-stars chapter reads: provenance, the held-out evaluation of
-both pairs on the same carbon-varied spectra, the carbon probes, and literature errors recomputed from the
-record's own answers."""
+"""The committed records of the carbon-grid network runs (``results/observed/carbon_runs*.json``, one per
+training [C/Fe] prior; ``scripts/evaluate_carbon_runs.py``), which the real-stars chapter reads: provenance, the
+held-out evaluation of both pairs on the same carbon-varied spectra, the carbon probes, and literature errors
+recomputed from the record's own answers."""
 from __future__ import annotations
 
 import re
@@ -17,21 +17,31 @@ CASES = ("with UV", "optical only")
 KINDS = ("normalized", "calibrated")
 
 
-@pytest.fixture(scope="module")
-def record():
-    return study.load_carbon_record()
+RECORDS = sorted(study.CARBON_RECORD.parent.glob("carbon_runs*.json"))
+
+
+def test_the_uniform_prior_record_is_committed():
+    assert study.CARBON_RECORD in RECORDS
+
+
+@pytest.fixture(scope="module", params=RECORDS, ids=[p.stem for p in RECORDS])
+def record(request):
+    return study.load_carbon_record(request.param)
 
 
 def test_provenance(record):
     assert re.fullmatch(r"[0-9a-f]{40}", record["git_commit"])
     assert re.fullmatch(r"[0-9a-f]{64}", record["grid"]["sha256"]) and record["grid"]["n_spectra"] > 10000
+    trained_on = record.get("training_grid", record["grid"])
+    assert re.fullmatch(r"[0-9a-f]{64}", trained_on["sha256"])
+    assert 10000 < trained_on["n_spectra"] <= record["grid"]["n_spectra"]
     assert record["uv_cut"] == study.UV_CUT
     assert sorted(record["runs"]) == sorted(f"observed-{k}-carbon" for k in KINDS)
     for name, run in record["runs"].items():
         assert name == f"observed-{run['kind']}-carbon"
         t = run["training"]
         assert f"--kind {run['kind']}" in t["command"] and "glocal train-observed" in t["command"]
-        assert t["grid_sha256"] == record["grid"]["sha256"], "the runs were trained on the recorded grid"
+        assert t["grid_sha256"] == trained_on["sha256"], "the runs were trained on the recorded grid"
         assert t["epochs"] >= 1 and t["copies"] >= 1
 
 

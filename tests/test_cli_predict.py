@@ -19,7 +19,7 @@ from glocal.observed.predict import LABEL_COLUMNS, MAX_INTERIOR_GAP, fill_masked
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_spectra"
 COLUMNS = ["source", "index", "object", "name", "run", "band", "flux_kind", "n_pixels_used",
            "n_pixels_interpolated"] + [c for lab in LABEL_COLUMNS for c in (lab, f"{lab}_std", f"{lab}_err95")]
-COLUMNS += ["flag"]
+COLUMNS += [c for lab in LABEL_COLUMNS for c in (f"{lab}_std_real", f"{lab}_err95_real")] + ["flag"]
 
 
 def star(lo=2550.0, hi=10000.0, step=0.5, seed=0):
@@ -95,6 +95,7 @@ def test_every_format_gives_one_row_with_numbers_and_no_flag(formats):
         assert row["flag"] == "", row["flag"]
         assert row["band"] == "full" and row["flux_kind"] == "normalized"
         assert row["run"] == "pretrained:spt-glocal-full"
+        assert all(np.isnan(row[f"{lab}_std_real"]) for lab in LABEL_COLUMNS)   # no real-star term for this run
         assert row["n_pixels_used"] == 274 and row["n_pixels_interpolated"] == 0
         for lab in ("ofe", "mgfe"):
             assert np.isfinite(row[lab]) and -1.0 < row[lab] < 2.0

@@ -110,6 +110,8 @@ def assert_good_rows(df, kind):
         for col in (lab, f"{lab}_std", f"{lab}_err95"):
             assert np.isfinite(df[col]).all(), col
         assert (df[f"{lab}_err95"] > df[f"{lab}_std"]).all() and (df[f"{lab}_std"] > 0).all()
+        assert (df[f"{lab}_std_real"] >= df[f"{lab}_std"]).all()
+        assert (df[f"{lab}_err95_real"] >= df[f"{lab}_err95"]).all()
         # a single star: within 1.5 x its 95 % interval (the intervals' coverage is tested on thousands)
         assert (np.abs(df[lab] - TRUTH[lab]) <= 1.5 * df[f"{lab}_err95"]).all(), (lab, list(df[lab]))
     for band in df["band"]:

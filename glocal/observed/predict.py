@@ -52,7 +52,10 @@ Refusing flags (NaN values): ``flux_calibrated_unsupported``, ``no_run_for_<kind
 
 The table (a ``pandas.DataFrame``) has the columns :data:`ID_COLUMNS`, then ``L``, ``L_std`` and
 ``L_err95`` for every L of :data:`LABEL_COLUMNS` (NaN for labels the run does not predict) and for any
-further label of a run, then ``flag`` ("" when nothing is wrong, else ``;``-separated reasons).
+further label of a run, then ``L_std_real`` and ``L_err95_real`` for every L of :data:`LABEL_COLUMNS`
+(the half-widths with the real-star systematic term of :mod:`glocal.observed.systematics` added in
+quadrature; NaN for runs it was not measured on), then ``flag`` ("" when nothing is wrong, else
+``;``-separated reasons).
 """
 from __future__ import annotations
 
@@ -60,15 +63,18 @@ import numpy as np
 
 from glocal.observed.prepare import PreparedSpectrum, prepare
 from glocal.observed.spectrum import ObservedSpectrum
+from glocal.observed.systematics import real_half_widths, systematics_for
 
 __all__ = ["predict_observed", "predict_prepared", "normalized_flux_problem", "fill_masked", "default_candidates",
-           "run_kind", "LABEL_COLUMNS",
+           "run_kind", "LABEL_COLUMNS", "REAL_SUFFIXES",
            "ID_COLUMNS", "MIN_BAND_FRACTION", "MAX_INTERIOR_GAP", "FLUX_RANGE", "MIN_NORMALIZED_P95",
            "DEFAULT_RUNS", "OBSERVED_RUNS",
            "TARGET_R", "EDGE_FRACTION"]
 
 #: The five labels every table carries (NaN where the run does not predict one).
 LABEL_COLUMNS = ("teff", "logg", "feh", "ofe", "mgfe")
+#: Suffixes of the half-widths with the real-star systematic term (:mod:`glocal.observed.systematics`).
+REAL_SUFFIXES = ("_std_real", "_err95_real")
 #: Columns before the labels.
 ID_COLUMNS = ("source", "index", "object", "name", "run", "band", "flux_kind", "n_pixels_used",
               "n_pixels_interpolated")
@@ -355,12 +361,18 @@ def predict_prepared(items, candidates, *, T: int = 30, seed: int = 0, raw=None,
             todo.setdefault(i, []).append((k, x))
     labels = list(LABEL_COLUMNS) + [lab for _, run, _ in cand for lab in run.labels if lab not in LABEL_COLUMNS]
     cols = {f"{lab}{suffix}": np.full(len(rows), np.nan) for lab in labels for suffix in ("", "_std", "_err95")}
+    cols |= {f"{lab}{suffix}": np.full(len(rows), np.nan) for lab in LABEL_COLUMNS for suffix in REAL_SUFFIXES}
     for i, members in todo.items():
         run = cand[i][1]
         ks = [k for k, _ in members]
         pred, std, err95 = _run_predictions(run, np.stack([x for _, x in members]), T=T, seed=seed)
         for j, lab in enumerate(run.labels):
             cols[lab][ks], cols[f"{lab}_std"][ks], cols[f"{lab}_err95"][ks] = pred[:, j], std[:, j], err95[:, j]
+        for lab, sys in (systematics_for(run) or {}).items():
+            if lab in run.labels and lab in LABEL_COLUMNS:
+                j = run.labels.index(lab)
+                cols[f"{lab}_std_real"][ks], cols[f"{lab}_err95_real"][ks] = real_half_widths(std[:, j], err95[:, j],
+                                                                                              sys)
         xs = np.stack([x for _, x in members])
         for row_k, p, dom in zip(ks, pred, _domain_flags_after(run, xs)):
             fit = _fit_edge_flags(items[row_k][0]) if fit_check and run_kind(run) is not None else []
