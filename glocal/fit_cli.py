@@ -7,7 +7,9 @@ uncertainties from the Jacobian covariance scaled by the reduced χ²; the emula
 ``glocal/data/emulator``).
 
 Columns: source, index, object, name, band, flux_kind, then for teff, logg, feh, ofe, mgfe, ebv, rv the
-value and its 1σ ``_std`` (NaN when held), chi2_red, n_pixels_used, flag (``;``-joined, "" when nothing
+value and its 1σ ``_std`` (NaN when held), then ``_std_real`` for the five labels (``_std`` with the fit's
+real-star systematic term added in quadrature, :mod:`glocal.observed.systematics`; NaN when held or with
+another emulator), chi2_red, n_pixels_used, flag (``;``-joined, "" when nothing
 is wrong; ``not_prepared(<reason>)`` when the preparation refused the spectrum; ``flux_out_of_range(...)`` or
 ``flux_not_normalized(...)`` when a spectrum taken as normalised is not, the rule of ``glocal predict``,
 :func:`glocal.observed.predict.normalized_flux_problem`: nothing is fitted then).
@@ -23,8 +25,11 @@ __all__ = ["add_fit_parser", "cmd_fit", "fit_observed", "parse_fixed", "COLUMNS"
 
 _ID = ("source", "index", "object", "name", "band", "flux_kind")
 _VALUES = ("teff", "logg", "feh", "ofe", "mgfe", "ebv", "rv")
+#: Labels with a real-star systematic term (``L_std_real``, :mod:`glocal.observed.systematics`).
+_REAL = ("teff", "logg", "feh", "ofe", "mgfe")
 #: Column order of the table.
-COLUMNS = _ID + tuple(c for p in _VALUES for c in (p, f"{p}_std")) + ("chi2_red", "n_pixels_used", "flag")
+COLUMNS = (_ID + tuple(c for p in _VALUES for c in (p, f"{p}_std")) + tuple(f"{p}_std_real" for p in _REAL)
+           + ("chi2_red", "n_pixels_used", "flag"))
 
 
 def parse_fixed(items) -> dict:
@@ -49,11 +54,23 @@ def _row(meta, index, name, band, kind) -> dict:
     return row
 
 
+def _fit_terms(emulator, emulator_dir) -> dict | None:
+    """The fit's real-star terms when the emulator is the one they were measured with (else None)."""
+    from glocal.emulator import DEFAULT_DIR, WEIGHTS_FILE, load_emulator
+    from glocal.observed.systematics import fit_systematics
+    if emulator is not None and emulator_dir is None and emulator is not load_emulator():
+        return None                      # an emulator object of unknown origin
+    folder = Path(emulator_dir) if emulator_dir is not None else DEFAULT_DIR
+    return fit_systematics(emulator_path=folder / WEIGHTS_FILE)
+
+
 def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="full", fixed=None,
                  fit_ebv: bool = False, fit_rv: bool = False, degree=None, telluric="auto", emulator=None,
-                 results=None):
+                 emulator_dir=None, results=None):
     """Prepare and fit every spectrum (items: ObservedSpectrum or (ObservedSpectrum, index in its file));
-    a ``pandas.DataFrame`` with :data:`COLUMNS`.  ``results``, a list, receives each FitResult (or None)."""
+    a ``pandas.DataFrame`` with :data:`COLUMNS`.  ``emulator``: an Emulator (default: the shipped one) or
+    ``emulator_dir``, the folder it was loaded from (the ``_std_real`` terms apply only to the emulator they
+    were measured with).  ``results``, a list, receives each FitResult (or None)."""
     import pandas as pd
 
     from glocal.fitting import fit_spectrum
@@ -89,7 +106,11 @@ def fit_observed(spectra, *, rv: float = 0.0, flux_kind: str = "auto", band="ful
         rows.append(row)
         if results is not None:
             results.append(res)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    df = pd.DataFrame(rows, columns=list(COLUMNS))
+    for p, sys in (_fit_terms(emulator, emulator_dir) or {}).items():
+        if p in _REAL:
+            df[f"{p}_std_real"] = np.sqrt(df[f"{p}_std"].astype(float) ** 2 + sys ** 2)
+    return df
 
 
 def cmd_fit(args):
@@ -100,7 +121,8 @@ def cmd_fit(args):
     emu = load_emulator(args.emulator)
     df = fit_observed(spectra, rv=args.rv, flux_kind=args.flux, band=args.band, fixed=parse_fixed(args.fix),
                       fit_ebv=args.fit_ebv, fit_rv=args.fit_rv, degree=args.degree,
-                      telluric={"auto": "auto", "mask": True, "keep": False}[args.telluric], emulator=emu)
+                      telluric={"auto": "auto", "mask": True, "keep": False}[args.telluric], emulator=emu,
+                      emulator_dir=args.emulator)
     failed = int(df["n_pixels_used"].eq(0).sum() + df["flag"].str.contains("too_few_pixels").sum())
     deliver(df, args.output, done=f"{len(df) - failed} fitted, {failed} not")
 

@@ -2,7 +2,8 @@
 
 Both commands build one ``pandas.DataFrame`` row per spectrum with, for each label ``L``, the columns ``L``
 and ``L_std`` (1σ). :func:`deliver` writes it to a CSV file atomically when an output path is given and
-otherwise prints :func:`label_table`: one line per spectrum with ``value ± 1σ`` (Teff in K with no decimals,
+otherwise prints :func:`label_table`: one line per spectrum with ``value ± 1σ`` (``L_std_real`` where the
+table has it, else ``L_std``; Teff in K with no decimals,
 log g and abundances in dex with two) and the flag column, so that ``glocal predict star.fits`` answers
 on the terminal with no option at all.
 """
@@ -27,7 +28,9 @@ def _cell(value: float, std: float, fmt: str) -> str:
 
 
 def label_table(df) -> str:
-    """The rows of ``df`` as aligned text: name, band, ``L ± L_std`` for the labels present, flag.
+    """The rows of ``df`` as aligned text: name, band, ``L ± σ`` for the labels present, flag; σ is
+    ``L_std_real`` (with the real-star systematic term, :mod:`glocal.observed.systematics`) where it is
+    finite, else ``L_std``.
 
     A label is shown when ``df`` has its column and at least one finite value; a NaN value prints "—"
     (refused), a value without a finite ``L_std`` prints "(held)" (a label ``glocal fit`` held fixed, or a
@@ -40,7 +43,10 @@ def label_table(df) -> str:
         out["band"] = df["band"].astype(str)
     for lab in shown:
         fmt, unit = DISPLAY_LABELS[lab]
-        stds = df[f"{lab}_std"] if f"{lab}_std" in df else [np.nan] * len(df)
+        stds = df[f"{lab}_std"].to_numpy(float) if f"{lab}_std" in df else np.full(len(df), np.nan)
+        if f"{lab}_std_real" in df:            # the real-star interval where the run or emulator has one
+            real = df[f"{lab}_std_real"].to_numpy(float)
+            stds = np.where(np.isfinite(real), real, stds)
         out[f"{lab} [{unit}]"] = [_cell(float(v), float(s), fmt) for v, s in zip(df[lab], stds)]
     if "flag" in df:
         out["flag"] = df["flag"].fillna("").astype(str).replace("", "-")

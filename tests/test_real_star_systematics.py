@@ -117,3 +117,35 @@ def test_leave_one_out_coverage_counts_by_hand():
     assert out["inside 95 % (real, LOO)"] == 4
     rec["stars"] = {k: v for k, v in list(stars.items())[:2]}
     assert "teff" not in sy.leave_one_out_coverage(rec).index   # two stars: no left-out estimate
+
+
+def test_fit_terms_recomputed_and_tied_to_the_shipped_emulator(record, tmp_path):
+    from glocal.emulator import DEFAULT_DIR, WEIGHTS_FILE
+    from glocal.fit_cli import _fit_terms
+    fit = record["fit"]
+    for lab, v in fit["labels"].items():
+        rows = [s["labels"][lab] for s in fit["stars"].values() if lab in s["labels"]]
+        d, s = np.array([r["delta"] for r in rows]), np.array([r["std"] for r in rows])
+        assert v["sigma_sys"] == pytest.approx(np.sqrt(max(np.mean(d ** 2) - np.mean(s ** 2), 0.0)), abs=1e-9)
+    assert fit["emulator_sha256"] == hashlib.sha256((DEFAULT_DIR / WEIGHTS_FILE).read_bytes()).hexdigest(), \
+        "the emulator was rebuilt: rerun scripts/real_star_systematics.py"
+    terms = {k: v["sigma_sys"] for k, v in fit["labels"].items()}
+    assert sy.fit_systematics(record) == terms and _fit_terms(None, None) == terms
+    assert _fit_terms(object(), None) is None                    # an emulator of unknown origin
+    assert _fit_terms(None, tmp_path) is None                    # another folder, no weights there
+
+
+def test_fit_record_reproduces_and_fit_reports_real_std(record):
+    from glocal import real_stars
+    from glocal.fit_cli import fit_observed
+    from glocal.real_star_study import fit_stars
+    lit = real_stars.load_literature().set_index("star")
+    fitted = fit_stars()
+    for star, entry in record["fit"]["stars"].items():
+        for lab, r in entry["labels"].items():
+            delta = fitted.loc[star, lab] - lit.loc[star, lab]
+            assert delta == pytest.approx(r["delta"], abs=1e-3 * max(1.0, abs(r["delta"]))), (star, lab)
+    star = next(iter(record["fit"]["stars"]))
+    df = fit_observed([real_stars.observed(star)[0]])
+    for lab, v in record["fit"]["labels"].items():
+        assert df.loc[0, f"{lab}_std_real"] == pytest.approx(np.hypot(df.loc[0, f"{lab}_std"], v["sigma_sys"]))

@@ -32,6 +32,14 @@ def test_label_table_formats_values_held_labels_refusals_and_flags():
     assert lines[1].rstrip().endswith("-")              # empty flag shown as "-"
 
 
+def test_label_table_prefers_the_real_star_interval_where_finite():
+    df = table()
+    df["teff_std_real"] = [301.2, np.nan]
+    df["mgfe_std_real"] = [np.nan, np.nan]
+    line = label_table(df).splitlines()[1]
+    assert "5712 ± 301" in line and "0.31 ± 0.05" in line   # mgfe has no real term: the stated σ stays
+
+
 def test_deliver_prints_without_output_and_writes_csv_with_it(tmp_path, capsys):
     deliver(table(), None, done="1 predicted, 1 refused")
     out = capsys.readouterr().out

@@ -14,7 +14,9 @@ error: an unseen star is not corrected for it).  ``predict`` then also reports::
     L_err95_real = √(L_err95² + (1.96 σ_sys)²)        (95 %; the systematic term taken as Gaussian)
 
 for the runs whose weights the terms were measured on (sha256 of ``model.safetensors`` in
-:data:`SYSTEMATICS_FILE`); other runs get NaN there (their real-star error is unknown).  With six stars,
+:data:`SYSTEMATICS_FILE`); other runs get NaN there (their real-star error is unknown).  ``glocal fit``
+reports ``L_std_real`` likewise from the record's ``fit`` section (its Jacobian σ against the literature,
+measured with the fit's defaults and tied to the emulator's sha256).  With six stars,
 most with one literature study, σ_sys is uncertain by a factor of ~1.5 (χ² with 5 degrees of freedom).
 ``scripts/real_star_systematics.py`` writes the file; the real-stars chapter checks the intervals star by
 star with each star left out of its own σ_sys.
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SYSTEMATICS_FILE", "Z95", "systematic_sigma", "real_half_widths", "load_systematics",
-           "weights_sha256", "systematics_for", "leave_one_out_coverage"]
+           "weights_sha256", "systematics_for", "emulator_sha256", "fit_systematics", "leave_one_out_coverage"]
 
 #: The committed record of the shipped runs' real-star systematic terms.
 SYSTEMATICS_FILE = Path(__file__).resolve().parents[1] / "data" / "pretrained" / "real_star_systematics.json"
@@ -63,6 +65,9 @@ def load_systematics(path=None) -> dict | None:
     try:
         record = json.loads(path.read_text())
         _ = {lab: float(v["sigma_sys"]) for lab, v in record["labels"].items()}, dict(record["runs"])
+        if "fit" in record:
+            _ = {lab: float(v["sigma_sys"]) for lab, v in record["fit"]["labels"].items()}
+            _ = str(record["fit"]["emulator_sha256"])
     except (ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a real-star systematics record ({exc})") from exc
     return record
@@ -94,13 +99,28 @@ def systematics_for(run, record=None) -> dict[str, float] | None:
     return {lab: float(v["sigma_sys"]) for lab, v in record["labels"].items()}
 
 
+def emulator_sha256(path=None) -> str | None:
+    """sha256 of the fit's emulator weights (``glocal/data/emulator/emulator.safetensors``), None if absent."""
+    f = Path(path) if path is not None else SYSTEMATICS_FILE.parents[1] / "emulator" / "emulator.safetensors"
+    return _sha256(str(f), f.stat().st_mtime_ns) if f.is_file() else None
+
+
+def fit_systematics(record=None, emulator_path=None) -> dict[str, float] | None:
+    """{label: σ_sys} of ``glocal fit`` (its defaults) when the emulator is the one the record's ``fit``
+    section was measured with, else None."""
+    record = load_systematics() if record is None else record
+    if record is None or "fit" not in record or record["fit"]["emulator_sha256"] != emulator_sha256(emulator_path):
+        return None
+    return {lab: float(v["sigma_sys"]) for lab, v in record["fit"]["labels"].items()}
+
+
 def leave_one_out_coverage(record=None):
     """How often the real-star intervals hold the literature value when each star is left out of its own
     σ_sys (DataFrame indexed by label): ``n stars``; ``inside 68 % (synthetic)`` and ``inside 95 %
     (synthetic)`` with the stated ``L_std``/``L_err95``; ``inside 68 % (real, LOO)`` and ``inside 95 %
     (real, LOO)`` with σ_sys from the other stars; ``σ_sys (all stars)``; ``σ_sys LOO min`` and
     ``σ_sys LOO max`` over the left-out stars.  Labels with fewer than three stars are left out (two are
-    needed for σ_sys)."""
+    needed for σ_sys).  ``record["fit"]`` gives the same for ``glocal fit`` (no 95 % interval: NaN there)."""
     import pandas as pd
     record = load_systematics() if record is None else record
     rows = {}
@@ -110,14 +130,15 @@ def leave_one_out_coverage(record=None):
             continue
         d = np.array([e["delta"] for e in entries])
         s68 = np.array([e["std"] for e in entries])
-        s95 = np.array([np.nan if e["err95"] is None else e["err95"] for e in entries])
+        s95 = np.array([np.nan if e.get("err95") is None else e["err95"] for e in entries], float)
         loo = np.array([systematic_sigma(np.delete(d, i), np.delete(s68, i)) for i in range(d.size)])
         r68, r95 = real_half_widths(s68, s95, 0.0)
         r68, r95 = np.sqrt(r68 ** 2 + loo ** 2), np.sqrt(r95 ** 2 + (Z95 * loo) ** 2)
+        has95 = bool(np.isfinite(s95).all())
         rows[lab] = {"n stars": d.size, "inside 68 % (synthetic)": int((np.abs(d) <= s68).sum()),
-                     "inside 95 % (synthetic)": int((np.abs(d) <= s95).sum()),
+                     "inside 95 % (synthetic)": int((np.abs(d) <= s95).sum()) if has95 else np.nan,
                      "inside 68 % (real, LOO)": int((np.abs(d) <= r68).sum()),
-                     "inside 95 % (real, LOO)": int((np.abs(d) <= r95).sum()),
+                     "inside 95 % (real, LOO)": int((np.abs(d) <= r95).sum()) if has95 else np.nan,
                      "σ_sys (all stars)": float(v["sigma_sys"]),
                      "σ_sys LOO min": float(loo.min()), "σ_sys LOO max": float(loo.max())}
     return pd.DataFrame.from_dict(rows, orient="index")
