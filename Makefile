@@ -12,7 +12,7 @@ GRIDS ?= $(HOME)/glocal-grids
 RUNS ?= $(HOME)/glocal-runs
 
 .PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
-	observed-runs realstars-carbon-grid carbon-runs
+	observed-runs realstars-carbon-grid carbon-runs carbon-narrow-runs real-star-systematics
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -77,6 +77,21 @@ carbon-runs:  ## train both observed runs on the carbon grid into RUNS/carbon (n
 	  --max-epochs 8 > $(RUNS)/carbon/train-$$k.log 2>&1 & done; wait
 	$(BIN)/python scripts/evaluate_carbon_runs.py --grid $(GRIDS)/realstars-carbon-r40000.h5 --runs $(RUNS)/carbon \
 	  --json results/observed/carbon_runs.json
+
+carbon-narrow-runs:  ## the same with a narrower [C/Fe] prior (core -0.5..+0.5, 1/4 of the tail; not shipped) and its record
+	mkdir -p $(RUNS)/carbon-narrow
+	$(BIN)/python scripts/narrow_carbon_grid.py --grid $(GRIDS)/realstars-carbon-r40000.h5 \
+	  --out $(GRIDS)/realstars-carbon-narrow.h5
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-carbon-narrow.h5 --kind $$k --out $(RUNS)/carbon-narrow/observed-$$k --copies 6 \
+	  --max-epochs 8 > $(RUNS)/carbon-narrow/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/evaluate_carbon_runs.py --grid $(GRIDS)/realstars-carbon-r40000.h5 \
+	  --train-grid $(GRIDS)/realstars-carbon-narrow.h5 --runs $(RUNS)/carbon-narrow \
+	  --prior "[C/Fe] flat in -0.5..+0.5, 1/4 as dense in +0.5..+1.2 (scripts/narrow_carbon_grid.py)" \
+	  --json results/observed/carbon_runs_narrow.json
+
+real-star-systematics:  ## measure the shipped runs' and the fit's real-star terms (predict/fit _std_real columns)
+	$(BIN)/python scripts/real_star_systematics.py
 
 observed-runs:  ## train both observed-spectra runs on the realstars grid (resumable), export, evaluate afresh
 	mkdir -p $(RUNS)

@@ -39,10 +39,9 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
-           "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "load_carbon_record", "record_table", "stis_stars",
-           "synthetic_twins",
-           "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS", "TWIN_OFE",
-           "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
+           "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "NARROW_CARBON_RECORD", "load_carbon_record",
+           "record_table", "stis_stars", "synthetic_twins", "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS",
+           "TWIN_OFE", "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
            "CARBON_PROBES", "PROBE_XFE"]
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
@@ -52,6 +51,8 @@ UV_CUT = 4000.0
 TREE_RECORD = Path(__file__).resolve().parents[1] / "results" / "observed" / "tree_runs.json"
 #: The committed record of the network runs trained on the realstars-carbon grid (``scripts/evaluate_carbon_runs.py``).
 CARBON_RECORD = TREE_RECORD.with_name("carbon_runs.json")
+#: The same for runs trained with a narrower [C/Fe] prior (``scripts/narrow_carbon_grid.py``).
+NARROW_CARBON_RECORD = TREE_RECORD.with_name("carbon_runs_narrow.json")
 #: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
 #: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,
 #: Ramírez et al. 2006, A&A 459, 613).  The training grids keep them solar-scaled ([X/Fe] = 0).

@@ -331,46 +331,62 @@ sens["dteff"].unstack("cfe").round(0)
 
 # %% tags=["hide-input"]
 carbon_record = study.load_carbon_record()
+narrow_record = study.load_carbon_record(study.NARROW_CARBON_RECORD)
 carbon_pred = study.record_table(carbon_record, "with UV")
 carbon_pred_opt = study.record_table(carbon_record, "optical only")
+narrow_pred = study.record_table(narrow_record, "with UV")
+stis_teff = [s for s in study.stis_stars(label="teff")]
+mike_teff = [s for s in lit_by_star.index if s not in stis_teff and np.isfinite(lit_by_star.loc[s, "teff"])]
 cmp_rows = {}
-for name, table in (("shipped", pred), ("carbon-trained", carbon_pred)):
+for name, table, record, pair in (("shipped", pred, carbon_record, "shipped"),
+                                  ("carbon-trained", carbon_pred, carbon_record, "carbon"),
+                                  ("narrow prior", narrow_pred, narrow_record, "carbon")):
     errs = study.literature_errors(table)
-    sens_rows = pd.DataFrame(carbon_record["carbon_sensitivity"]["shipped" if name == "shipped" else "carbon"])
+    sens_rows = pd.DataFrame(record["carbon_sensitivity"][pair])
     row = {("carbon probes", "mean |ΔTeff| K"): float(sens_rows["dteff"].abs().mean()),
            ("carbon probes", "Teff spread over [C/Fe] K"):
                float(sens_rows.groupby(["kind", "star"])["dteff"].agg(lambda x: x.max() - x.min()).mean())}
     for kind in ("normalized", "calibrated"):
-        syn = carbon_record["synthetic"][f"observed-{kind}" + (" (shipped)" if name == "shipped" else "-carbon")]
+        syn = record["synthetic"][f"observed-{kind}" + (" (shipped)" if pair == "shipped" else "-carbon")]
         row[("held-out, [C/Fe] varied", f"{kind} Teff MAE K")] = syn["labels"]["teff"]["mae"]
-        glue(f"cr_syn_{kind[:4]}" + ("_ship" if name == "shipped" else ""), syn["labels"]["teff"]["mae"], display=False)
     row |= {("development stars", f"{lab} MAE"): float(errs.loc[lab, "mae"]) for lab in ("teff", "feh", "mgfe")}
-    row |= {("development stars", f"ΔTeff {s}"): float(table.loc[s, "teff"] - lit_by_star.loc[s, "teff"])
-            for s in ("hd140283", "cs22892-52")}
+    d_teff = table["teff"] - lit_by_star["teff"].reindex(table.index)
+    row |= {("development stars", f"ΔTeff {s}"): float(d_teff[s]) for s in ("hd140283", "cs22892-52")}
+    row[("development stars", "Δ[Fe/H] hd140283")] = float(table.loc["hd140283", "feh"]
+                                                           - lit_by_star.loc["hd140283", "feh"])
+    row[("development stars", "Σ|ΔTeff| MIKE (normalized) K")] = float(d_teff[mike_teff].abs().sum())
+    row[("development stars", "Σ|ΔTeff| STIS (calibrated) K")] = float(d_teff[stis_teff].abs().sum())
     cmp_rows[name] = row
 for kind in ("normalized", "calibrated"):
     glue(f"ship_syn_{kind[:4]}", load_run(f"pretrained:observed-{kind}").metrics["observed_test"]["teff"]["mae"],
          display=False)
 carbon_cmp = pd.DataFrame(cmp_rows)
 carbon_cmp.index = pd.MultiIndex.from_tuples(carbon_cmp.index)
-dev = "development stars"
+dev, held = "development stars", "held-out, [C/Fe] varied"
 for key, col in (("cr_teff", (dev, "teff MAE")), ("cr_feh", (dev, "feh MAE")), ("cr_mgfe", (dev, "mgfe MAE")),
                  ("cr_hd140283", (dev, "ΔTeff hd140283")), ("cr_cs22892", (dev, "ΔTeff cs22892-52")),
+                 ("cr_hd140283_feh", (dev, "Δ[Fe/H] hd140283")),
+                 ("cr_sum_mike", (dev, "Σ|ΔTeff| MIKE (normalized) K")),
+                 ("cr_sum_stis", (dev, "Σ|ΔTeff| STIS (calibrated) K")),
                  ("cr_spread", ("carbon probes", "Teff spread over [C/Fe] K")),
-                 ("cr_probe", ("carbon probes", "mean |ΔTeff| K"))):
-    glue(key, float(carbon_cmp.loc[col, "carbon-trained"]), display=False)
-    glue(key + "_ship", float(carbon_cmp.loc[col, "shipped"]), display=False)
+                 ("cr_probe", ("carbon probes", "mean |ΔTeff| K")),
+                 ("cr_syn_norm", (held, "normalized Teff MAE K")), ("cr_syn_cali", (held, "calibrated Teff MAE K"))):
+    for suffix, column in (("", "carbon-trained"), ("_ship", "shipped"), ("_nar", "narrow prior")):
+        glue(key + suffix, float(carbon_cmp.loc[col, column]), display=False)
 stis_mg = study.stis_stars()
 for key, table in (("cr_stis_uv", carbon_pred), ("cr_stis_opt", carbon_pred_opt)):
     glue(key, float((table.loc[stis_mg, "mgfe"] - lit_by_star.loc[stis_mg, "mgfe"]).abs().mean()), display=False)
 glue("cr_epochs", int(carbon_record["runs"]["observed-normalized-carbon"]["training"]["epochs"]), display=False)
+glue("nar_tail", float(100 * narrow_record["training_grid"]["n_spectra"] / narrow_record["grid"]["n_spectra"]),
+     display=False)
 carbon_cmp.round(3)
 
 # %% [markdown] caption="tab-real-carbon-runs"
-# The shipped runs against the carbon-trained runs: on the carbon probes above (their mean over both kinds),
-# on the held-out synthetic atmospheres with [C/Fe] varied (`scripts/evaluate_observed.py`'s evaluation on the
-# carbon grid), and on the development stars (the shipped runs as in the tables above; the carbon runs from the
-# record, {glue:text}`cr_epochs` epochs, MC dropout).
+# The shipped runs against the carbon-trained runs (uniform [C/Fe] prior) and the runs trained with a narrower
+# prior: on the carbon probes above (their mean over both kinds), on the held-out synthetic atmospheres with
+# [C/Fe] varied (`scripts/evaluate_observed.py`'s evaluation on the full carbon grid), and on the development
+# stars (the shipped runs as in the tables above; the others from their records, {glue:text}`cr_epochs` epochs,
+# MC dropout), with the summed |ΔTeff| of the stars each kind reads.
 
 # %% [markdown]
 # The carbon-trained runs do what they were trained for: on the carbon probes their Teff moves by
@@ -393,6 +409,22 @@ carbon_cmp.round(3)
 # shipped runs miss already, so the shipped runs stay; carbon-enhanced stars should be
 # read with the probe table in mind. The engine–star departures, not the carbon, are what limit the runs on
 # real stars.
+#
+# A narrower prior tests that reason: every carbon-grid spectrum with [C/Fe] ≤ +0.5 and a quarter of those
+# above, so most training stars sit near solar carbon and CEMP stars form a tail
+# (`scripts/narrow_carbon_grid.py`: {glue:text}`nar_tail:.0f` % of the grid; the same atmospheres, split and
+# training). It lands between the two: held-out Teff MAE {glue:text}`cr_syn_norm_nar:.0f` and
+# {glue:text}`cr_syn_cali_nar:.0f` K, probe spread {glue:text}`cr_spread_nar:.0f` K. On the real stars it
+# reads CS 22892-052 {glue:text}`cr_cs22892_nar:+.0f` K from the literature, and the two MIKE stars together
+# {glue:text}`cr_sum_mike_nar:.0f` K off in Teff (shipped {glue:text}`cr_sum_mike_ship:.0f` K), but HD 140283
+# {glue:text}`cr_hd140283_nar:+.0f` K and {glue:text}`cr_hd140283_feh_nar:+.2f` dex in [Fe/H] (shipped
+# {glue:text}`cr_hd140283_feh_ship:+.2f`), and the STIS stars {glue:text}`cr_sum_stis_nar:.0f` K in sum
+# (shipped {glue:text}`cr_sum_stis_ship:.0f` K). Over all six stars: Teff {glue:text}`cr_teff_nar:.0f` K,
+# [Fe/H] {glue:text}`cr_feh_nar:.2f` dex, [Mg/Fe] {glue:text}`cr_mgfe_nar:.3f` dex. With two MIKE stars the
+# gain on the carbon-rich giant and the loss on the carbon-normal subgiant cannot be told from chance, and the
+# [Fe/H] target moves further away. The rule set before these runs (ship a kind only if the summed |ΔTeff| of
+# its stars does not grow) would pass the normalized run on Teff alone; it was not applied alone, because
+# [Fe/H], the other missed target, grows on the same two stars. The shipped pair stays.
 
 # %% [markdown]
 # ### Are the stated uncertainties honest on real stars?

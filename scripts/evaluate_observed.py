@@ -30,24 +30,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def test_rows(run, ds):
-    """The run's held-out rows: its split.npz, or (shipped runs, which drop it) the split recomputed from the
-    seed and fractions in its config (:func:`glocal.observed.training.split_by_atmosphere`)."""
+def test_rows(run, ds, recompute: bool = False):
+    """The run's held-out rows: its split.npz, or (shipped runs, which drop it; or ``recompute``: ``ds`` is not
+    the grid the run was trained on, e.g. the full grid of a subset) the split recomputed on ``ds`` from the
+    seed and fractions in its config (:func:`glocal.observed.training.split_by_atmosphere`: the same test
+    atmospheres wherever every atmosphere is present)."""
     from glocal.observed.training import split_by_atmosphere
-    rows = run.split.get("test")
+    rows = None if recompute else run.split.get("test")
     if rows is None or not len(rows):
         obs = run.config["observed"]
         rows = split_by_atmosphere(ds.labels["model_id"], obs["options"]["fractions"], run.config["seed"])["test"]
     return rows
 
 
-def evaluate(run, ds, seed: int, copies: int, T: int) -> dict:
+def evaluate(run, ds, seed: int, copies: int, T: int, recompute_split: bool = False) -> dict:
     from glocal.conformal import interval_coverage
     from glocal.observed.predict import _run_predictions
     from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set
 
     kind = run.config["observed"]["kind"]
-    rows = test_rows(run, ds)
+    rows = test_rows(run, ds, recompute_split)
     X, y, _ = augmented_set(ds, rows, kind, copies, seed, TEST_AUGMENT)
     pred, std, err95 = _run_predictions(run, X, T=T, seed=seed)
     out = {"kind": kind, "n": int(len(y)), "seed": seed, "labels": {}}

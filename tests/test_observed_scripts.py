@@ -20,3 +20,25 @@ def test_sections_of_the_shipped_record_split_by_kind_and_rebuild_it(tmp_path):
     start = shipped.index(f"## `observed-{KINDS[0]}`")
     assert shipped[start:] == [line for kind in KINDS for line in parts[kind]]
     assert _sections(tmp_path / "missing.md") == {}
+
+
+def test_test_rows_recomputed_on_a_full_grid_keep_the_subset_runs_atmospheres():
+    """A run trained on a subset grid (narrow_carbon_grid.py) keeps row indices of that subset in split.npz;
+    on the full grid the held-out rows must be recomputed by atmosphere, giving the same atmospheres."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    from evaluate_observed import test_rows
+
+    from glocal.observed.training import split_by_atmosphere
+    models_full = np.repeat(np.arange(200), 20)
+    keep = np.random.default_rng(2).random(models_full.size) < 0.7          # the subset grid's rows
+    models_sub = models_full[keep]
+    fractions, seed = (0.8, 0.05, 0.075, 0.075), 0
+    run = SimpleNamespace(split=split_by_atmosphere(models_sub, fractions, seed),
+                          config={"seed": seed, "observed": {"options": {"fractions": fractions}}})
+    full = SimpleNamespace(labels={"model_id": models_full})
+    rows = test_rows(run, full, recompute=True)
+    assert set(models_full[rows]) == set(models_sub[run.split["test"]])
+    assert rows.size == 20 * len(set(models_sub[run.split["test"]]))        # every variant of those atmospheres
+    assert np.array_equal(test_rows(run, full), run.split["test"])          # without recompute: the stored rows

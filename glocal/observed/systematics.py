@@ -16,8 +16,8 @@ error: an unseen star is not corrected for it).  ``predict`` then also reports::
 for the runs whose weights the terms were measured on (sha256 of ``model.safetensors`` in
 :data:`SYSTEMATICS_FILE`); other runs get NaN there (their real-star error is unknown).  ``glocal fit``
 reports ``L_std_real`` likewise from the record's ``fit`` section (its Jacobian σ against the literature,
-measured with the fit's defaults and tied to the emulator's sha256).  With six stars,
-most with one literature study, σ_sys is uncertain by a factor of ~1.5 (χ² with 5 degrees of freedom).
+measured with the fit's defaults and tied to the emulator's sha256).  With six stars, most with one
+literature study, σ_sys is known to ×0.8–×1.6 (68 % range for a χ² with 5 degrees of freedom).
 ``scripts/real_star_systematics.py`` writes the file; the real-stars chapter checks the intervals star by
 star with each star left out of its own σ_sys.
 """
