@@ -436,6 +436,8 @@ carbon_cmp.round(3)
 # term that would have to be added in quadrature for the six stars' scatter to match.
 
 # %% tags=["hide-input"]
+from glocal.observed.systematics import systematic_sigma
+
 honesty = {}
 for lab in ("teff", "logg", "feh", "mgfe"):
     ref = lit_by_star[lab].reindex(pred.index).astype(float)
@@ -444,7 +446,7 @@ for lab in ("teff", "logg", "feh", "mgfe"):
     honesty[lab] = {"n stars": int(ok.sum()), "inside 68 %": int((d.abs() <= s68).sum()),
                     "inside 95 %": int((d.abs() <= s95).sum()), "rms Δ": float(np.sqrt((d ** 2).mean())),
                     "median σ": float(s68.median()),
-                    "σ_sys": float(np.sqrt(max((d ** 2).mean() - (s68 ** 2).mean(), 0.0)))}
+                    "σ_sys": systematic_sigma(d.to_numpy(), s68.to_numpy())}
 honesty = pd.DataFrame(honesty).T
 honesty[["n stars", "inside 68 %", "inside 95 %"]] = honesty[["n stars", "inside 68 %", "inside 95 %"]].astype(int)
 for lab in ("teff", "feh", "mgfe"):

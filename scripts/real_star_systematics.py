@@ -23,15 +23,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 
-def _num(x):
-    x = float(x)
-    return x if x == x else None
-
-
 def _terms(table, lit, labels, *, err95: bool) -> tuple[dict, dict, list]:
     """(labels {label: sigma_sys, n, rms_delta, mean_sigma}, stars {star: labels {delta, std[, err95]}},
     labels without a term) of ``table`` (indexed by star, columns L and L_std) against ``lit``."""
     import numpy as np
+    from evaluate_tree_runs import _num
 
     from glocal.observed.systematics import systematic_sigma
     terms, stars = {}, {}

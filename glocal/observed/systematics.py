@@ -50,8 +50,9 @@ def systematic_sigma(delta, sigma) -> float:
     return float(np.sqrt(max(np.mean(d[ok] ** 2) - np.mean(s[ok] ** 2), 0.0)))
 
 
-def real_half_widths(std, err95, sys: float):
-    """``(std_real, err95_real)`` of the module docstring (arrays; NaN where any input is NaN)."""
+def real_half_widths(std, err95, sys):
+    """``(std_real, err95_real)`` of the module docstring (arrays; ``sys`` a scalar or one per row; NaN where
+    any input is NaN)."""
     std, err95 = np.asarray(std, float), np.asarray(err95, float)
     return np.sqrt(std ** 2 + sys ** 2), np.sqrt(err95 ** 2 + (Z95 * sys) ** 2)
 
@@ -132,8 +133,7 @@ def leave_one_out_coverage(record=None):
         s68 = np.array([e["std"] for e in entries])
         s95 = np.array([np.nan if e.get("err95") is None else e["err95"] for e in entries], float)
         loo = np.array([systematic_sigma(np.delete(d, i), np.delete(s68, i)) for i in range(d.size)])
-        r68, r95 = real_half_widths(s68, s95, 0.0)
-        r68, r95 = np.sqrt(r68 ** 2 + loo ** 2), np.sqrt(r95 ** 2 + (Z95 * loo) ** 2)
+        r68, r95 = real_half_widths(s68, s95, loo)
         has95 = bool(np.isfinite(s95).all())
         rows[lab] = {"n stars": d.size, "inside 68 % (synthetic)": int((np.abs(d) <= s68).sum()),
                      "inside 95 % (synthetic)": int((np.abs(d) <= s95).sum()) if has95 else np.nan,
