@@ -12,7 +12,8 @@ GRIDS ?= $(HOME)/glocal-grids
 RUNS ?= $(HOME)/glocal-runs
 
 .PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
-	observed-runs realstars-carbon-grid carbon-runs carbon-narrow-runs real-star-systematics
+	observed-runs realstars-carbon-grid carbon-runs carbon-narrow-runs real-star-systematics realstars-emp-grid \
+	emp-runs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -69,6 +70,17 @@ realstars-carbon-grid:  ## the realstars atmospheres and O/Mg draws with [C/Fe] 
 	mkdir -p $(GRIDS)
 	$(BIN)/glocal grid build --preset realstars-carbon --out $(GRIDS)/realstars-carbon-r40000.h5 --workers 2 \
 	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
+realstars-emp-grid:  ## the realstars box extended to [Fe/H] -5 (2000 atmospheres x 20 = 40 000 spectra, ~45 min; resumable)
+	mkdir -p $(GRIDS)
+	$(BIN)/glocal grid build --preset realstars-emp --out $(GRIDS)/realstars-emp-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
+emp-runs:  ## train both observed runs on the [Fe/H] -5..-1 grid into RUNS/emp (not shipped; resumable)
+	mkdir -p $(RUNS)/emp
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-emp-r40000.h5 --kind $$k --out $(RUNS)/emp/observed-$$k --copies 6 \
+	  --max-epochs 8 > $(RUNS)/emp/train-$$k.log 2>&1 & done; wait
 
 carbon-runs:  ## train both observed runs on the carbon grid into RUNS/carbon (not shipped) and write their record
 	mkdir -p $(RUNS)/carbon

@@ -77,7 +77,8 @@ rules (glocal.observed.predict):
               Quote those for a real star (book chapter 08, "Are the stated uncertainties honest on
               real stars?").  The runs were trained with solar-scaled carbon: a carbon-enhanced star
               ([C/Fe] ~ +0.9) reads too cool, by up to ~600 K on engine spectra (chapter 08, "A
-              carbon-rich giant").
+              carbon-rich giant").  The real-star term was measured with each star's full coverage;
+              with --exclude it is carried over unchanged, not re-measured.
   domain      NaN and a flag for negative_flux (median of the input <= 0), flux_out_of_range
               (normalized flux outside [0, 1.5] after degradation), flux_not_normalized (95th
               percentile of the normalized flux below 0.5: a physical flux given as normalized),
@@ -261,7 +262,8 @@ def cmd_predict(args):
     from glocal.observed.combine import collect_spectra
     from glocal.observed.predict import predict_observed
     from glocal.report import deliver
-    spectra = collect_spectra(args.spectra, medium=args.medium, combine=args.combine)
+    spectra = collect_spectra(args.spectra, medium=args.medium, combine=args.combine, exclude=args.exclude,
+                              rv=args.rv)
     candidates = _predict_candidates(args.run, args.band)
     df = predict_observed(spectra, candidates, rv=args.rv, flux_kind=args.flux, T=args.mc_samples,
                           seed=args.seed, fit_check=not args.no_fit_check)
@@ -301,6 +303,7 @@ def _systematics_summary() -> str:
 
 def _add_predict_parser(sub) -> None:
     """The ``glocal predict`` subcommand (options and PREDICT_RULES as its description)."""
+    from glocal.observed.combine import add_exclude_option
     pr = sub.add_parser("predict", help="labels of observed or synthetic spectra, one CSV row per spectrum",
                         description=PREDICT_RULES.replace("{systematics}", _systematics_summary()),
                         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -330,6 +333,7 @@ def _add_predict_parser(sub) -> None:
                     help="read the spectra of each FILE (echelle orders, arms) or of all FILEs as one star's "
                          "spectrum, combined by glocal.observed.combine (pieces must share a flux scale: "
                          "normalized or calibrated; default: every spectrum on its own)")
+    add_exclude_option(pr)
     pr.add_argument("--no-fit-check", action="store_true",
                     help="skip the forward-model fit that flags stars beyond the grid (grid_edge_fit)")
     pr.set_defaults(func=cmd_predict, medium=None)

@@ -117,7 +117,8 @@ def cmd_fit(args):
     from glocal.emulator import load_emulator
     from glocal.observed.combine import collect_spectra
     from glocal.report import deliver
-    spectra = collect_spectra(args.spectra, medium=args.medium, combine=args.combine)
+    spectra = collect_spectra(args.spectra, medium=args.medium, combine=args.combine, exclude=args.exclude,
+                              rv=args.rv)
     emu = load_emulator(args.emulator)
     df = fit_observed(spectra, rv=args.rv, flux_kind=args.flux, band=args.band, fixed=parse_fixed(args.fix),
                       fit_ebv=args.fit_ebv, fit_rv=args.fit_rv, degree=args.degree,
@@ -130,6 +131,7 @@ def cmd_fit(args):
 def add_fit_parser(sub) -> argparse.ArgumentParser:
     """Add the ``fit`` subcommand to an argparse subparsers object; returns its parser."""
     from glocal import fitting
+    from glocal.observed.combine import add_exclude_option
     f = sub.add_parser("fit", help="forward-model fit (emulator) of observed spectra, one CSV row per spectrum",
                        description=__doc__ + "\n" + fitting.__doc__,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -157,6 +159,7 @@ def add_fit_parser(sub) -> argparse.ArgumentParser:
     med.add_argument("--vacuum", dest="medium", action="store_const", const="vacuum",
                      help="wavelengths are in vacuum (default: from the file's header, else air)")
     med.add_argument("--air", dest="medium", action="store_const", const="air", help="wavelengths are in air")
+    add_exclude_option(f)
     f.add_argument("--combine", choices=["file", "all"], default=None,
                    help="fit the spectra of each FILE (echelle orders, arms) or of all FILEs as one star's spectrum, "
                         "combined by glocal.observed.combine (pieces must share a flux scale: normalized or "

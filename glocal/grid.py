@@ -19,6 +19,10 @@ Beyond the paper, the ``realstars`` preset (a training set meant for real stars)
 box 3500–8000 K × 0–5 × −4…−1 dex, kept only where the Kurucz atmosphere grid covers them
 (:func:`glocal.atmospheres.in_coverage`; the atmospheres are interpolated as for the nodes), each with
 ``n_variants`` joint continuous ([O/Fe], [Mg/Fe]) draws (:func:`joint_variants`) over −0.2…1.2 dex.
+The ``realstars-emp`` preset extends the [Fe/H] axis of that box to −5 (the Kurucz grid's floor; 2000 atmospheres,
+so the density over −4…−1 stays about that of ``realstars``): the extremely and ultra metal-poor stars that the
+paper's box leaves out, which the shipped runs read as [Fe/H] ≈ −3.9 whatever their true value (flagged
+``grid_edge_fit``; book chapter 08).
 The ``realstars-carbon`` preset is the same with [C/Fe] also drawn per variant, as a nuisance that is not a
 label, over :data:`JOINT_EXTRA_RANGES` (−0.5…1.2 dex): a quarter or more of the stars below [Fe/H] = −2.5
 are carbon-enhanced ([C/Fe] > 0.7; Placco et al. 2014, ApJ 797, 21), and at R = 200 the CH G band and CN
@@ -87,6 +91,11 @@ PRESETS: dict[str, dict] = {
                   "description": "1600 atmospheres drawn continuously inside the atmosphere-grid coverage "
                                  "(Teff 3500-8000 K, log g 0-5, [Fe/H] -4..-1) x 20 joint continuous "
                                  "([O/Fe], [Mg/Fe]) in -0.2..1.2 dex = 32000 spectra (training set for real stars)"},
+    "realstars-emp": {"n_models": 2000, "sampling": "continuous", "variants": "joint:20", "feh_range": (-5.0, -1.0),
+                      "description": "2000 atmospheres drawn continuously inside the atmosphere-grid coverage "
+                                     "(Teff 3500-8000 K, log g 0-5, [Fe/H] -5..-1: the realstars box extended to the "
+                                     "extremely and ultra metal-poor stars) x 20 joint continuous ([O/Fe], "
+                                     "[Mg/Fe]) in -0.2..1.2 dex = 40000 spectra"},
     "realstars-carbon": {"n_models": 1600, "sampling": "continuous", "variants": "joint:20+C",
                          "description": "the realstars atmospheres x 20 joint continuous ([O/Fe], [Mg/Fe]) in "
                                         "-0.2..1.2 dex with [C/Fe] in -0.5..1.2 dex drawn as a nuisance = "
@@ -247,11 +256,12 @@ def _stratified_indices(n: int, n_axis: int) -> np.ndarray:
     return np.rint(np.arange(n) * (n_axis - 1) / (n - 1)).astype(np.int64)
 
 
-def continuous_nodes(n: int, seed: int = 0, exclude=None, include=None) -> np.ndarray:
+def continuous_nodes(n: int, seed: int = 0, exclude=None, include=None, feh_range=None) -> np.ndarray:
     """``n`` atmospheres drawn continuously over the paper's box, inside the atmosphere-grid coverage.
 
     Points of a scrambled Sobol sequence (``scipy.stats.qmc.Sobol``, 3-D, scramble seeded by ``seed``)
-    mapped uniformly onto Teff 3500–8000 K, log g 0–5, [Fe/H] −4…−1 and rounded to 1 K, 0.001 dex and
+    mapped uniformly onto Teff 3500–8000 K, log g 0–5, [Fe/H] −4…−1 (or ``feh_range`` = (lo, hi) dex, within
+    the atmosphere grid's −5…0) and rounded to 1 K, 0.001 dex and
     0.001 dex; points outside :func:`glocal.atmospheres.in_coverage`, or dropped by ``exclude``/``include``
     (as in :func:`preset_grid`), are skipped and the first ``n`` kept in sequence order.  The k-th point of
     the sequence gets model_id = :data:`CONTINUOUS_ID_OFFSET` + k, so a point keeps its id whatever the
@@ -262,12 +272,18 @@ def continuous_nodes(n: int, seed: int = 0, exclude=None, include=None) -> np.nd
     from .atmospheres import in_coverage
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    box = _BOX
+    if feh_range is not None:
+        lo, hi = map(float, feh_range)
+        if not (-5.0 <= lo < hi <= 0.0):
+            raise ValueError(f"feh_range must satisfy -5 <= lo < hi <= 0 (the atmosphere grid), got {feh_range!r}")
+        box = (*_BOX[:2], (lo, hi))
     m = 1 << max(6, int(np.ceil(np.log2(n))) + 1)
     while True:
         u = qmc.Sobol(d=3, scramble=True, seed=np.random.default_rng(seed)).random(m)
         pts = np.empty(m, dtype=GRID_DTYPE)
         pts["model_id"] = CONTINUOUS_ID_OFFSET + np.arange(m)
-        for j, (field, (lo, hi), nd) in enumerate(zip(("teff", "logg", "feh"), _BOX, (0, 3, 3))):
+        for j, (field, (lo, hi), nd) in enumerate(zip(("teff", "logg", "feh"), box, (0, 3, 3))):
             pts[field] = np.round(lo + (hi - lo) * u[:, j], nd)
         keep = np.asarray(in_coverage(pts["teff"], pts["logg"], pts["feh"]), bool) & _node_mask(pts, exclude, include)
         if keep.sum() >= n:
@@ -312,7 +328,8 @@ def preset_grid(name: str, seed: int = 0, exclude=None, include=None) -> np.ndar
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     if PRESETS[name]["sampling"] == "continuous":
-        return continuous_nodes(PRESETS[name]["n_models"], seed=seed, exclude=exclude, include=include)
+        return continuous_nodes(PRESETS[name]["n_models"], seed=seed, exclude=exclude, include=include,
+                                feh_range=PRESETS[name].get("feh_range"))
     full = paper_grid()
     keep = _node_mask(full, exclude, include)
     allowed = full[keep]

@@ -33,7 +33,6 @@ user's file:
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +83,7 @@ def predict_stars(stars=None, *, uv: bool = True, uv_cut: float = UV_CUT, T: int
     the input blueward of ``uv_cut`` Å first."""
     from . import real_stars
     from .observed.predict import default_candidates, predict_observed, run_kind
+    from .observed.prepare import exclude_ranges
     from .runs import load_run
     if runs is None:
         candidates = [(key, load_run(spec), spec) for key, spec in default_candidates("auto")]
@@ -93,7 +93,7 @@ def predict_stars(stars=None, *, uv: bool = True, uv_cut: float = UV_CUT, T: int
     for star in _stars(stars):
         spec = real_stars.observed(star)[0]
         if not uv:
-            spec = replace(spec, mask=spec.mask | (spec.to_air().wave < uv_cut))
+            spec = exclude_ranges(spec, [(0.0, uv_cut)])
         spectra.append((spec, 0))
     df = predict_observed(spectra, candidates, T=T, seed=seed)
     df.index = _stars(stars)
@@ -378,3 +378,39 @@ def carbon_sensitivity(probes=None, cfe=(-0.5, 0.0, 0.5, 0.9), *, runs=None, T: 
         out.index = pd.MultiIndex.from_tuples([(kind, *k) for k in keys], names=["kind", "star", "cfe"])
         frames.append(out)
     return pd.concat(frames)
+
+
+#: [Fe/H] of :func:`metallicity_floor_probes`: inside the training box (−3.5, −4.0) and below it.
+FLOOR_FEH = (-3.5, -4.0, -4.25, -4.5, -5.0)
+#: (Teff, log g) of the floor probes: an extremely metal-poor giant and a turn-off star.
+FLOOR_STARS = {"giant": (4800.0, 1.5), "turn-off": (6300.0, 4.0)}
+
+
+def metallicity_floor_probes(fehs=FLOOR_FEH, stars=None, *, runs=None, T: int = 10, seed: int = 0,
+                             engine_options=None):
+    """The shipped runs (or ``runs``: {kind: run spec}) on noiseless engine spectra of ``stars`` ({name: (Teff,
+    log g)}, default :data:`FLOOR_STARS`) at each [Fe/H] of ``fehs`` ([X/Fe] :data:`PROBE_XFE`), normalised over
+    3350–9400 Å as the MIKE spectra, with the default checks on (the forward-model fit flags ``grid_edge_fit``).
+    Returns a DataFrame indexed by (star, feh) with the predicted Teff and [Fe/H], their errors ``dteff``,
+    ``dfeh`` and ``flag``: how a star below the training box's [Fe/H] floor is answered."""
+    import pandas as pd
+
+    from .observed.predict import default_candidates, predict_observed
+    from .runs import load_run
+    from .synthesis import synthesize
+    options = TWIN_ENGINE_OPTIONS | dict(engine_options or {})
+    stars = FLOOR_STARS if stars is None else stars
+    keys = [(name, float(f)) for name in stars for f in fehs]
+    spec = (dict(default_candidates("auto")) | dict(runs or {}))["normalized"]
+    spectra = [_probe_spectrum(f"{name} {feh:+.2f}",
+                               synthesize(*stars[name], feh, abundances=PROBE_XFE, wave_range=(2500.0, 10100.0),
+                                          **options), "normalized", (3350.0, 9400.0), options["resolution"])
+               for name, feh in keys]
+    df = predict_observed(spectra, [("normalized", load_run(spec), str(spec))], flux_kind="normalized", T=T,
+                          seed=seed)
+    truth = np.array([(stars[name][0], feh) for name, feh in keys])
+    out = pd.DataFrame({"teff": df["teff"].to_numpy(), "feh": df["feh"].to_numpy(),
+                        "dteff": df["teff"].to_numpy() - truth[:, 0], "dfeh": df["feh"].to_numpy() - truth[:, 1],
+                        "flag": df["flag"].to_numpy()},
+                       index=pd.MultiIndex.from_tuples(keys, names=["star", "feh_true"]))
+    return out

@@ -14,6 +14,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 from glocal.cli import main
+from glocal.degrade import csst_grid
 from glocal.observed.predict import LABEL_COLUMNS, MAX_INTERIOR_GAP, fill_masked
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real_spectra"
@@ -208,3 +209,22 @@ def test_real_spectra_go_through_the_paper_runs(tmp_path):
         elif "/mike/" in row["source"]:                 # continuum-normalised MIKE, ~3400-9200 A
             assert row["flux_kind"] == "normalized"
             assert refused(row) and row["flag"].startswith("insufficient_coverage(full=0.")   # no UV
+
+
+def test_exclude_option_removes_pixels_for_predict_and_fit(tmp_path, capsys):
+    wave, flux = star()
+    path = write_csv(tmp_path / "s.csv", wave, flux)
+    full = run_predict(tmp_path, [path], "--band", "auto", "--no-fit-check", name="full.csv").iloc[0]
+    opt = run_predict(tmp_path, [path], "--band", "auto", "--no-fit-check", "--exclude", "0-4000",
+                      "--exclude", "6860-6960", name="opt.csv").iloc[0]
+    assert full["band"].startswith("2550") and opt["band"].startswith("40")
+    n_uv = int(np.sum(csst_grid() < 4000.0))
+    assert opt["n_pixels_used"] + opt["n_pixels_interpolated"] <= full["n_pixels_used"] - n_uv
+    assert np.isfinite([opt[lab] for lab in LABEL_COLUMNS]).all()
+    assert any(abs(opt[lab] - full[lab]) > 1e-6 for lab in LABEL_COLUMNS)   # the pixels mattered
+    out = tmp_path / "fit.csv"
+    assert main(["fit", str(path), "-o", str(out), "--exclude", "0-4000"]) == 0
+    assert pd.read_csv(out).iloc[0]["n_pixels_used"] <= 274 - n_uv
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(path), "--exclude", "4000-0"])
+    assert exc.value.code == 2 and "needs 0 <= LO < HI" in capsys.readouterr().err

@@ -211,3 +211,21 @@ def test_preset_summary_and_variants():
     assert gr.preset_summary("ci")["n_spectra"] == 24 * 16 and gr.preset_variants("paper") == "paper"
     with pytest.raises(ValueError, match="unknown preset"):
         gr.preset_variants("huge")
+
+
+def test_realstars_emp_preset_extends_feh_to_minus_five_at_the_same_density():
+    from glocal.atmospheres import in_coverage
+    p = gr.preset_grid("realstars-emp", seed=0)
+    base = gr.preset_grid("realstars", seed=0)
+    assert p.size == gr.PRESETS["realstars-emp"]["n_models"] and np.all(in_coverage(p["teff"], p["logg"], p["feh"]))
+    assert p["feh"].min() < -4.9 and p["feh"].max() <= -1.0 and base["feh"].min() >= -4.0
+    emp = p["feh"] < -4.0
+    assert 0.2 < emp.mean() < 0.3                        # a quarter of the box is new
+    # over the paper's -4..-1 the atmospheres are about as dense as in realstars (within 10 %)
+    assert abs((~emp).sum() / base.size - 1.0) < 0.1
+    counts = np.histogram(p["feh"], bins=8, range=(-5.0, -1.0))[0]
+    assert counts.min() > 0.7 * counts.mean()
+    with pytest.raises(ValueError, match="feh_range"):
+        gr.continuous_nodes(10, feh_range=(-6.0, -1.0))
+    with pytest.raises(ValueError, match="feh_range"):
+        gr.continuous_nodes(10, feh_range=(-2.0, -3.0))

@@ -204,3 +204,32 @@ def test_every_real_spectrum_prepares(shared_data):
             else:
                 assert p.flux_kind == "normalized" and p.resolution_in > 20000
                 assert 3350 < p.band_used[0] < 3450 and 9000 < p.band_used[1] < 9400
+
+
+def test_exclude_ranges_masks_rest_frame_air_pixels_and_parse_wave_range():
+    from glocal.observed.prepare import exclude_ranges, parse_wave_range
+    wave, flux = highres(3000, 9500, 0.5)
+    rv = 300.0
+    beta = rv / C_KMS
+    observed = wave * np.sqrt((1 + beta) / (1 - beta))
+    spec = spectrum(air_to_vac(observed), flux, medium="vacuum")
+    cut = exclude_ranges(spec, [(0.0, 4000.0), (6860.0, 6960.0)], rv=rv)
+    dropped = cut.mask & ~spec.mask
+    # the excluded pixels are exactly those whose rest-frame air wavelength lies in a range (to rounding)
+    inside = (wave <= 4000.0) | ((wave >= 6860.0) & (wave <= 6960.0))
+    edge = (np.abs(wave - 4000.0) < 1e-6) | (np.abs(wave - 6860.0) < 1e-6) | (np.abs(wave - 6960.0) < 1e-6)
+    assert np.array_equal(dropped[~edge], inside[~edge])
+    assert cut.meta["excluded"] == [(0.0, 4000.0), (6860.0, 6960.0)]
+    assert exclude_ranges(spec, []) is spec
+    # excluded pixels are missing to prepare: the prepared UV is gone, the optical unchanged
+    p_all = prepare(spectrum(wave, flux), band=(3500, 9000), resolution=np.inf)
+    p_cut = prepare(exclude_ranges(spectrum(wave, flux), [(0.0, 4000.0)]), band=(3500, 9000), resolution=np.inf)
+    far = p_all.wave > 4100.0
+    np.testing.assert_allclose(p_cut.flux[far], p_all.flux[far], atol=1e-9)
+    assert p_cut.mask[p_cut.wave < 3990.0].all() and not p_all.mask[p_all.wave < 3990.0].any()
+    assert parse_wave_range("0-4000") == (0.0, 4000.0) and parse_wave_range(" 6860.5-6960 ") == (6860.5, 6960.0)
+    for bad in ("4000-100", "4000", "a-b", "1-2-3", "-5-10", "nan-5", "10-inf"):
+        with pytest.raises(ValueError, match="range"):
+            parse_wave_range(bad)
+    with pytest.raises(ValueError, match="lo < hi"):
+        exclude_ranges(spec, [(5000.0, 5000.0)])

@@ -123,11 +123,14 @@ def combine_pieces(pieces, *, name: str | None = None) -> ObservedSpectrum:
 COMBINE_MODES = ("file", "all")
 
 
-def collect_spectra(paths, *, medium=None, combine: str | None = None) -> list[tuple[ObservedSpectrum, int]]:
+def collect_spectra(paths, *, medium=None, combine: str | None = None, exclude=(),
+                    rv: float = 0.0) -> list[tuple[ObservedSpectrum, int]]:
     """Read every file of ``paths`` (:func:`glocal.observed.read_spectra`) into ``(spectrum, index in its
     file)`` pairs, the input of ``glocal predict`` and ``glocal fit``.  ``combine="file"`` joins the spectra of
     each file into one (:func:`combine_pieces`; index 0), ``"all"`` joins every spectrum of every file into
-    one (the arms of one star in separate files).  FileNotFoundError names a missing file."""
+    one (the arms of one star in separate files).  ``exclude``: [(lo, hi), ...] rest-frame air ranges (Å,
+    ``rv`` in km/s) whose pixels are marked bad (:func:`glocal.observed.prepare.exclude_ranges`).
+    FileNotFoundError names a missing file."""
     from pathlib import Path
 
     from glocal.observed.readers import read_spectra
@@ -139,8 +142,31 @@ def collect_spectra(paths, *, medium=None, combine: str | None = None) -> list[t
             raise FileNotFoundError(f"no such file: {path}")
         per_file.append(read_spectra(path, medium=medium))
     if combine is None:
-        return [(s, i) for spectra in per_file for i, s in enumerate(spectra)]
-    if combine == "file":
-        return [(s[0], 0) if len(s) == 1 else (combine_pieces(s), 0) for s in per_file]
-    every = [s for spectra in per_file for s in spectra]
-    return [(every[0], 0) if len(every) == 1 else (combine_pieces(every), 0)]
+        pairs = [(s, i) for spectra in per_file for i, s in enumerate(spectra)]
+    elif combine == "file":
+        pairs = [(s[0], 0) if len(s) == 1 else (combine_pieces(s), 0) for s in per_file]
+    else:
+        every = [s for spectra in per_file for s in spectra]
+        pairs = [(every[0], 0) if len(every) == 1 else (combine_pieces(every), 0)]
+    if not exclude:
+        return pairs
+    from glocal.observed.prepare import exclude_ranges
+    return [(exclude_ranges(s, exclude, rv=rv), i) for s, i in pairs]
+
+
+def _wave_range_arg(text: str) -> tuple[float, float]:
+    import argparse
+
+    from glocal.observed.prepare import parse_wave_range
+    try:
+        return parse_wave_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_exclude_option(parser) -> None:
+    """``--exclude LO-HI`` (repeatable) on the ``glocal predict`` / ``glocal fit`` parser ``parser``."""
+    parser.add_argument("--exclude", action="append", default=[], type=_wave_range_arg, metavar="LO-HI",
+                        help="ignore the pixels of this rest-frame air range, Angstrom (repeatable; e.g. "
+                             "0-4000 gives the optical-only answer, 6860-6960 drops the telluric B band); "
+                             "they are missing to the model like bad pixels")

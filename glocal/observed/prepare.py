@@ -44,7 +44,7 @@ from glocal.constants import C_KMS
 from glocal.observed.spectrum import ObservedSpectrum
 
 __all__ = ["PreparedSpectrum", "prepare", "estimate_resolution", "detect_flux_kind", "masked_degrade",
-           "doppler_to_rest", "REFERENCE_RANGE"]
+           "doppler_to_rest", "exclude_ranges", "parse_wave_range", "REFERENCE_RANGE"]
 
 #: Wavelength range (Å, air) of the synthetic spectra the models were trained on (paper §2.2).
 REFERENCE_RANGE = _degrade.BANDS["full"]
@@ -89,6 +89,39 @@ def doppler_to_rest(wave, rv: float) -> np.ndarray:
     if abs(beta) >= 1:
         raise ValueError(f"|rv| must be below c, got {rv} km/s")
     return np.asarray(wave, dtype=np.float64) * np.sqrt((1.0 - beta) / (1.0 + beta))
+
+
+def parse_wave_range(text: str) -> tuple[float, float]:
+    """``"LO-HI"`` (Å) → (LO, HI) with 0 <= LO < HI, finite; ValueError naming the text otherwise."""
+    parts = str(text).strip().split("-")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        lo, hi = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError(f"wavelength range {text!r} is not LO-HI in Angstrom (e.g. 0-4000)") from None
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
+        raise ValueError(f"wavelength range {text!r} needs 0 <= LO < HI")
+    return lo, hi
+
+
+def exclude_ranges(spec: ObservedSpectrum, ranges, rv: float = 0.0) -> ObservedSpectrum:
+    """``spec`` with every pixel whose rest-frame air wavelength (Å; :func:`doppler_to_rest` with ``rv``
+    km/s) lies in one of ``ranges`` ([(lo, hi), ...], inclusive) marked bad; the ranges are recorded in
+    ``meta["excluded"]``.  Excluded pixels are missing to the models, exactly like the file's bad pixels."""
+    ranges = [tuple(map(float, r)) for r in ranges]
+    if not ranges:
+        return spec
+    for lo, hi in ranges:
+        if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
+            raise ValueError(f"excluded range ({lo}, {hi}) needs 0 <= lo < hi")
+    rest = doppler_to_rest(spec.to_air().wave, rv)
+    drop = np.zeros(rest.size, bool)
+    for lo, hi in ranges:
+        drop |= (rest >= lo) & (rest <= hi)
+    meta = dict(spec.meta, excluded=list(spec.meta.get("excluded", [])) + ranges)
+    return ObservedSpectrum(spec.wave, spec.flux, sigma=spec.sigma, mask=spec.mask | drop, medium=spec.medium,
+                            meta=meta)
 
 
 _CALIBRATED_TYPES = ("spectral flux density", "spectral flux density wav", "power density/spectral flux density wav")
