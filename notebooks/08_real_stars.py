@@ -528,6 +528,7 @@ floor = study.metallicity_floor_probes(T=p.mc_samples, seed=p.seed)
 below = floor[floor.index.get_level_values("feh_true") < -4.0]
 glue("floor_flagged", int(below["flag"].str.len().gt(0).sum()), display=False)
 glue("floor_n", len(below), display=False)
+glue("floor_feh_min", below["feh"].min(), display=False)
 glue("floor_feh_max", below["feh"].max(), display=False)
 glue("floor_dfeh_edge", floor.xs(-4.0, level="feh_true")["dfeh"].max(), display=False)
 floor.round({"teff": 0, "feh": 2, "dteff": 0, "dfeh": 2})
@@ -537,7 +538,8 @@ floor.round({"teff": 0, "feh": 2, "dteff": 0, "dfeh": 2})
 # flag (noiseless, [X/Fe] of the carbon probes, solar-scaled carbon).
 
 # %% [markdown]
-# Below −4 the networks answer no lower than [Fe/H] = {glue:text}`floor_feh_max:.2f`, whatever the truth, and
+# Below −4 the networks answer between [Fe/H] = {glue:text}`floor_feh_min:.2f` and {glue:text}`floor_feh_max:.2f`
+# whatever the truth (−4.25 to −5), and
 # {glue:text}`floor_flagged` of the {glue:text}`floor_n` such probes carry a flag (`grid_edge_fit`, from the
 # forward-model fit over the same grid, or `near_training_edge`); even at −4.0 the answer is up to
 # {glue:text}`floor_dfeh_edge:+.2f` dex high, the pull toward the middle that any regression shows at the edge of
