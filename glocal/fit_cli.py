@@ -47,8 +47,12 @@ def parse_fixed(items) -> dict:
 
 
 def _row(meta, index, name, band, kind) -> dict:
+    band = band if isinstance(band, str) else f"{band[0]:g}-{band[1]:g}"
+    excluded = meta.get("excluded") or []
+    if excluded:   # --exclude: say which pixels the fit did not see
+        band += " without " + ",".join(f"{lo:g}-{hi:g}" for lo, hi in excluded)
     row = {"source": str(meta.get("source", "")), "index": int(index), "object": str(meta.get("object", "") or ""),
-           "name": name, "band": band if isinstance(band, str) else f"{band[0]:g}-{band[1]:g}", "flux_kind": kind}
+           "name": name, "band": band, "flux_kind": kind}
     row.update({c: np.nan for c in COLUMNS if c not in row})
     row.update(n_pixels_used=0, flag="")
     return row

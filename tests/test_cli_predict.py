@@ -224,7 +224,8 @@ def test_exclude_option_removes_pixels_for_predict_and_fit(tmp_path, capsys):
     assert any(abs(opt[lab] - full[lab]) > 1e-6 for lab in LABEL_COLUMNS)   # the pixels mattered
     out = tmp_path / "fit.csv"
     assert main(["fit", str(path), "-o", str(out), "--exclude", "0-4000"]) == 0
-    assert pd.read_csv(out).iloc[0]["n_pixels_used"] <= 274 - n_uv
+    fitted = pd.read_csv(out).iloc[0]
+    assert fitted["n_pixels_used"] <= 274 - n_uv and fitted["band"] == "full without 0-4000"
     with pytest.raises(SystemExit) as exc:
         main(["predict", str(path), "--exclude", "4000-0"])
     assert exc.value.code == 2 and "needs 0 <= LO < HI" in capsys.readouterr().err
