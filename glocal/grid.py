@@ -21,8 +21,8 @@ box 3500–8000 K × 0–5 × −4…−1 dex, kept only where the Kurucz atmosp
 ``n_variants`` joint continuous ([O/Fe], [Mg/Fe]) draws (:func:`joint_variants`) over −0.2…1.2 dex.
 The ``realstars-emp`` preset extends the [Fe/H] axis of that box to −5 (the Kurucz grid's floor; 2000 atmospheres,
 so the density over −4…−1 stays about that of ``realstars``): the extremely and ultra metal-poor stars that the
-paper's box leaves out, which the shipped runs read as [Fe/H] ≈ −3.9 whatever their true value (flagged
-``grid_edge_fit``; book chapter 08).
+paper's box leaves out, which the shipped runs read as [Fe/H] −3.75…−4.0 whatever their true value (mostly
+flagged ``grid_edge_fit`` or ``near_training_edge``; book chapter 08, "Below the training box's [Fe/H] floor").
 The ``realstars-carbon`` preset is the same with [C/Fe] also drawn per variant, as a nuisance that is not a
 label, over :data:`JOINT_EXTRA_RANGES` (−0.5…1.2 dex): a quarter or more of the stars below [Fe/H] = −2.5
 are carbon-enhanced ([C/Fe] > 0.7; Placco et al. 2014, ApJ 797, 21), and at R = 200 the CH G band and CN

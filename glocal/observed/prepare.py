@@ -33,7 +33,7 @@ The same steps for every input (file or object), in this order:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import ndtr
@@ -120,8 +120,7 @@ def exclude_ranges(spec: ObservedSpectrum, ranges, rv: float = 0.0) -> ObservedS
     for lo, hi in ranges:
         drop |= (rest >= lo) & (rest <= hi)
     meta = dict(spec.meta, excluded=list(spec.meta.get("excluded", [])) + ranges)
-    return ObservedSpectrum(spec.wave, spec.flux, sigma=spec.sigma, mask=spec.mask | drop, medium=spec.medium,
-                            meta=meta)
+    return replace(spec, mask=spec.mask | drop, meta=meta)
 
 
 _CALIBRATED_TYPES = ("spectral flux density", "spectral flux density wav", "power density/spectral flux density wav")
