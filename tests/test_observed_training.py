@@ -89,5 +89,7 @@ def test_train_observed_run_end_to_end(toy_grid, tmp_path, model, kind):
     df = predict_prepared([(prep, {"source": "toy"}, 0)], [(kind, run, "toy-run")], T=3)
     assert np.isfinite(df.loc[0, list(OBSERVED_LABELS)].astype(float)).all()
     assert np.isfinite(df.loc[0, [f"{k}_err95" for k in OBSERVED_LABELS]].astype(float)).all()
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=r"other settings \(.*\bseed\b"):
         train_observed_run(toy_grid, kind, tmp_path / "run", ObservedTraining(model=model, seed=9), progress=False)
+    again = train_observed_run(toy_grid, kind, tmp_path / "run", opts, progress=False)   # resumes: same settings
+    assert again.config["observed"]["options"] == run.config["observed"]["options"]

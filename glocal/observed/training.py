@@ -34,6 +34,7 @@ which ``glocal predict`` flags answers outside the training domain.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -205,10 +206,21 @@ def _label_ranges(y) -> dict:
 def _comparable(cfg: dict) -> dict:
     """A run's config without what may change on resuming: the creation time and ``max_epochs`` (a run
     can be continued for more epochs, as :func:`glocal.training.train_model` allows)."""
+    cfg = json.loads(json.dumps(cfg))                  # tuples in memory, lists once written
     out = {k: v for k, v in cfg.items() if k != "created_utc"}
     obs = dict(out.get("observed", {}))
     obs["options"] = {k: v for k, v in obs.get("options", {}).items() if k != "max_epochs"}
     return {**out, "observed": obs}
+
+
+def _differences(a, b, prefix: str = "") -> list[str]:
+    """Dotted names of the entries where two nested config dicts differ."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return [] if a == b else [prefix or "config"]
+    out = []
+    for key in sorted(set(a) | set(b)):
+        out += _differences(a.get(key), b.get(key), f"{prefix}.{key}" if prefix else str(key))
+    return out
 
 
 def _write_config(out: Path, kind: str, opts: ObservedTraining, ds, grid, y_train) -> dict:
@@ -220,7 +232,9 @@ def _write_config(out: Path, kind: str, opts: ObservedTraining, ds, grid, y_trai
     if old.is_file():
         prev = read_json(old, "run")
         if _comparable(prev) != _comparable(cfg):
-            raise ValueError(f"{out} already holds an observed run with other settings; choose another directory")
+            raise ValueError(f"{out} already holds an observed run with other settings "
+                             f"({', '.join(_differences(_comparable(prev), _comparable(cfg)))}); "
+                             "choose another directory")
     write_json(out / "config.json", {**cfg, "created_utc": _dt.datetime.now(_dt.UTC).isoformat()})
     np.save(out / "wave.npy", ds.wave)
     return cfg
