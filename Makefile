@@ -76,11 +76,12 @@ realstars-emp-grid:  ## the realstars box extended to [Fe/H] -5 (2000 atmosphere
 	$(BIN)/glocal grid build --preset realstars-emp --out $(GRIDS)/realstars-emp-r40000.h5 --workers 2 \
 	  --engine-option resolution=40000 --engine-option threshold=1e-3
 
-emp-runs:  ## train both observed runs on the [Fe/H] -5..-1 grid into RUNS/emp (not shipped; resumable)
+emp-runs:  ## train a normalized run on the [Fe/H] -5..-1 grid into RUNS/emp (resumable) and judge it (emp_runs.json)
 	mkdir -p $(RUNS)/emp
-	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
-	  --grid $(GRIDS)/realstars-emp-r40000.h5 --kind $$k --out $(RUNS)/emp/observed-$$k --copies 6 \
-	  --max-epochs 8 > $(RUNS)/emp/train-$$k.log 2>&1 & done; wait
+	OMP_NUM_THREADS=2 $(BIN)/glocal train-observed --grid $(GRIDS)/realstars-emp-r40000.h5 --kind normalized \
+	  --out $(RUNS)/emp/observed-normalized --copies 6 --max-epochs 8 > $(RUNS)/emp/train-normalized.log 2>&1
+	$(BIN)/python scripts/evaluate_emp_runs.py --grid $(GRIDS)/realstars-emp-r40000.h5 \
+	  --run $(RUNS)/emp/observed-normalized --json results/observed/emp_runs.json
 
 carbon-runs:  ## train both observed runs on the carbon grid into RUNS/carbon (not shipped) and write their record
 	mkdir -p $(RUNS)/carbon

@@ -12,7 +12,8 @@ user's file:
   (``results/observed/tree_runs.json``, written by ``scripts/evaluate_tree_runs.py``) and its per-star
   answers as a :func:`predict_stars`-like table; :func:`load_carbon_record` — the same for the unshipped
   network runs trained on the ``realstars-carbon`` grid (``results/observed/carbon_runs.json``,
-  ``scripts/evaluate_carbon_runs.py``);
+  ``scripts/evaluate_carbon_runs.py``); :func:`load_emp_record` — the normalized run trained on the
+  ``realstars-emp`` grid ([Fe/H] −5…−1; ``results/observed/emp_runs.json``, ``scripts/evaluate_emp_runs.py``);
 * :func:`fit_stars` — :func:`glocal.fitting.fit_spectrum` of the prepared R = 200 spectrum on the full
   band or the optical one (4000–10000 Å), labels free or Teff, log g, [Fe/H] held at the literature;
 * :func:`literature_errors` — per label, the mean absolute difference, the mean difference (method −
@@ -39,6 +40,7 @@ import numpy as np
 
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "NARROW_CARBON_RECORD", "load_carbon_record",
+           "EMP_RECORD", "load_emp_record",
            "record_table", "stis_stars", "synthetic_twins", "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS",
            "TWIN_OFE", "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
            "CARBON_PROBES", "PROBE_XFE"]
@@ -52,6 +54,9 @@ TREE_RECORD = Path(__file__).resolve().parents[1] / "results" / "observed" / "tr
 CARBON_RECORD = TREE_RECORD.with_name("carbon_runs.json")
 #: The same for runs trained with a narrower [C/Fe] prior (``scripts/narrow_carbon_grid.py``).
 NARROW_CARBON_RECORD = TREE_RECORD.with_name("carbon_runs_narrow.json")
+#: The committed record of the normalized run trained on the realstars-emp grid, [Fe/H] −5…−1
+#: (``scripts/evaluate_emp_runs.py``).
+EMP_RECORD = TREE_RECORD.with_name("emp_runs.json")
 #: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
 #: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,
 #: Ramírez et al. 2006, A&A 459, 613).  The training grids keep them solar-scaled ([X/Fe] = 0).
@@ -182,6 +187,12 @@ def load_carbon_record(path=None) -> dict:
     """The committed record of the carbon-grid runs; FileNotFoundError naming the command that writes it."""
     return _load_record(path, CARBON_RECORD, "scripts/evaluate_carbon_runs.py --grid <realstars-carbon grid> "
                                              "--runs <runs folder> --json results/observed/carbon_runs.json")
+
+
+def load_emp_record(path=None) -> dict:
+    """The committed record of the EMP-grid run; FileNotFoundError naming the command that writes it."""
+    return _load_record(path, EMP_RECORD, "scripts/evaluate_emp_runs.py --grid <realstars-emp grid> "
+                                          "--run <run folder> --json results/observed/emp_runs.json")
 
 
 def record_table(record: dict, case: str = "with UV"):

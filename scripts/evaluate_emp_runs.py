@@ -121,6 +121,8 @@ def main(argv=None) -> int:
               "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "git_commit": _git_commit(),
               "grid": {"name": a.grid.name, "sha256": sha256_file(a.grid), "n_spectra": int(ds.n)},
               "mc_samples": a.mc_samples, "run": {"training": _training(emp)}}
+    record["run"]["training"]["command"] = record["run"]["training"]["command"].replace(   # as `make emp-runs`
+        "OMP_NUM_THREADS=1", "OMP_NUM_THREADS=2")
     record["synthetic"] = held_out({"emp": emp, "shipped": shipped}, ds, a.seed, a.copies, a.mc_samples)
     record["floor_probes"] = {"emp": floor(str(a.run), a.mc_samples), "shipped": floor(SHIPPED, a.mc_samples)}
     for p in record["floor_probes"]["emp"]:
