@@ -12,7 +12,7 @@ GRIDS ?= $(HOME)/glocal-grids
 RUNS ?= $(HOME)/glocal-runs
 
 .PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
-	observed-runs realstars-carbon-grid carbon-runs carbon-narrow-runs real-star-systematics realstars-emp-grid \
+	observed-runs realstars-carbon-grid realstars-alpha-grid alpha-runs carbon-runs carbon-narrow-runs real-star-systematics realstars-emp-grid \
 	emp-runs
 
 help:  ## list targets
@@ -71,6 +71,11 @@ realstars-carbon-grid:  ## the realstars atmospheres and O/Mg draws with [C/Fe] 
 	$(BIN)/glocal grid build --preset realstars-carbon --out $(GRIDS)/realstars-carbon-r40000.h5 --workers 2 \
 	  --engine-option resolution=40000 --engine-option threshold=1e-3
 
+realstars-alpha-grid:  ## the realstars atmospheres and O/Mg draws with Ne, Si, S, Ar, Ca, Ti at [X/Fe] -0.1..0.6 (~60 min; resumable)
+	mkdir -p $(GRIDS)
+	$(BIN)/glocal grid build --preset realstars-alpha --out $(GRIDS)/realstars-alpha-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3
+
 realstars-emp-grid:  ## the realstars box extended to [Fe/H] -5 (2000 atmospheres x 20 = 40 000 spectra, ~45 min; resumable)
 	mkdir -p $(GRIDS)
 	$(BIN)/glocal grid build --preset realstars-emp --out $(GRIDS)/realstars-emp-r40000.h5 --workers 2 \
@@ -82,6 +87,15 @@ emp-runs:  ## train a normalized run on the [Fe/H] -5..-1 grid into RUNS/emp (re
 	  --out $(RUNS)/emp/observed-normalized --copies 6 --max-epochs 8 > $(RUNS)/emp/train-normalized.log 2>&1
 	$(BIN)/python scripts/evaluate_emp_runs.py --grid $(GRIDS)/realstars-emp-r40000.h5 \
 	  --run $(RUNS)/emp/observed-normalized --json results/observed/emp_runs.json
+
+alpha-runs:  ## fine-tune both shipped runs on the realstars-alpha grid into RUNS/alpha (3 epochs; resumable) and judge them (alpha_runs.json)
+	mkdir -p $(RUNS)/alpha
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-alpha-r40000.h5 --kind $$k --out $(RUNS)/alpha/observed-$$k --copies 6 \
+	  --init-from glocal/data/pretrained/observed-$$k --max-epochs 3 --lr 1.5e-4 --lr-step 1 \
+	  > $(RUNS)/alpha/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/evaluate_alpha_runs.py --grid $(GRIDS)/realstars-alpha-r40000.h5 --runs $(RUNS)/alpha \
+	  --json results/observed/alpha_runs.json
 
 carbon-runs:  ## train both observed runs on the carbon grid into RUNS/carbon (not shipped) and write their record
 	mkdir -p $(RUNS)/carbon

@@ -225,7 +225,9 @@ def cmd_train(args):
 
 def cmd_train_observed(args):
     from glocal.observed.training import ObservedTraining, train_observed_run
-    opts = ObservedTraining(model=args.model, copies=args.copies, max_epochs=args.max_epochs, seed=args.seed)
+    extra = {k: v for k, v in (("lr", args.lr), ("lr_step", args.lr_step)) if v is not None}
+    opts = ObservedTraining(model=args.model, copies=args.copies, max_epochs=args.max_epochs, seed=args.seed,
+                            init_from=None if args.init_from is None else str(args.init_from), **extra)
     run = train_observed_run(args.grid, args.kind, args.out, opts, progress=not args.quiet)
     test = run.metrics["observed_test"]
     for lab in run.labels:
@@ -415,6 +417,10 @@ def build_parser() -> argparse.ArgumentParser:
     to.add_argument("--copies", type=int, default=6, help="augmented draws per training spectrum")
     to.add_argument("--max-epochs", type=int, default=8)
     to.add_argument("--seed", type=int, default=0)
+    to.add_argument("--init-from", type=Path, default=None, metavar="RUN",
+                    help="start from this network run's weights (fine-tuning) instead of a random initialisation")
+    to.add_argument("--lr", type=float, default=None, help="initial learning rate (default 5e-4)")
+    to.add_argument("--lr-step", type=int, default=None, help="epochs between learning-rate decays (default 2)")
     to.add_argument("--quiet", action="store_true")
     to.set_defaults(func=cmd_train_observed)
 

@@ -93,3 +93,32 @@ def test_train_observed_run_end_to_end(toy_grid, tmp_path, model, kind):
         train_observed_run(toy_grid, kind, tmp_path / "run", ObservedTraining(model=model, seed=9), progress=False)
     again = train_observed_run(toy_grid, kind, tmp_path / "run", opts, progress=False)   # resumes: same settings
     assert again.config["observed"]["options"] == run.config["observed"]["options"]
+
+
+def test_fine_tuning_starts_from_the_given_run(toy_grid, tmp_path):
+    """init_from: with a vanishing learning rate the fine-tuned run predicts as its source (the weights were
+    copied, the normalisation refitted on the same data), with a random start it does not; a source of another
+    architecture is refused by name; trees cannot be fine-tuned."""
+    from glocal.runs import load_run
+    base = dict(network=TINY, copies=1, calibration_copies=2, test_copies=1, max_epochs=1, mc_samples=3,
+                fractions=(0.6, 0.1, 0.2, 0.1))
+    source = train_observed_run(toy_grid, "normalized", tmp_path / "source", ObservedTraining(**base),
+                                progress=False)
+    still = dict(base, lr=1e-12, seed=1)
+    tuned = train_observed_run(toy_grid, "normalized", tmp_path / "tuned",
+                               ObservedTraining(**still, init_from=str(source.path)), progress=False)
+    fresh = train_observed_run(toy_grid, "normalized", tmp_path / "fresh", ObservedTraining(**still),
+                               progress=False)
+    assert tuned.config["observed"]["options"]["init_from"] == str(source.path)
+    assert "init_from" not in source.config["observed"]["options"]      # older runs' configs stay comparable
+    x = np.random.default_rng(3).uniform(0.3, 1.0, (8, source.wave.size)).astype(np.float32)
+    ref = source.estimator.predict(x)
+    assert np.abs(tuned.estimator.predict(x) - ref).max() < 1e-3 * np.abs(ref).max()
+    assert np.abs(load_run(fresh.path).estimator.predict(x) - ref).max() > 1e-2 * np.abs(ref).max()
+    other = dict(base, network=(("dim", 24), ("depth", 1), ("heads", 2), ("n_window_layers", 1)))
+    with pytest.raises(ValueError, match="not this architecture"):
+        train_observed_run(toy_grid, "normalized", tmp_path / "other",
+                           ObservedTraining(**other, init_from=str(source.path)), progress=False)
+    with pytest.raises(ValueError, match="init_from fine-tunes a network"):
+        train_observed_run(toy_grid, "normalized", tmp_path / "trees",
+                           ObservedTraining(model="xgboost", init_from=str(source.path)), progress=False)

@@ -10,6 +10,7 @@ estimator's ``precision`` and ``compile`` select the accelerator path of :mod:`g
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,22 @@ def network_config(config, n_outputs: int | None = None) -> dict:
     return resolve_config(cfg)
 
 
+def _initial_state(source, name: str, n_pixels: int, label_names):
+    """The fitted network estimator saved in the run directory ``source`` (its ``model.safetensors`` and
+    ``estimator.json``): ValueError unless it is a ``name`` network on ``n_pixels`` pixels for ``label_names``."""
+    from .protocol import load
+    path = Path(source)
+    if not (path / WEIGHTS).is_file():
+        raise FileNotFoundError(f"init_from: {path} is not a network run directory (no {WEIGHTS})")
+    src = load(path)
+    if getattr(src, "name", None) != name or src.n_features_in_ != n_pixels:
+        raise ValueError(f"init_from {path}: a {getattr(src, 'name', '?')!r} network on {src.n_features_in_} pixels, "
+                         f"not a {name!r} one on {n_pixels}")
+    if list(src.label_names_) != list(label_names):
+        raise ValueError(f"init_from {path}: labels {src.label_names_} differ from {list(label_names)}")
+    return src
+
+
 class NetworkEstimator(Estimator):
     """A spectrum transformer trained with the §3.3 recipe (bound to a ``name`` by its subclass).
 
@@ -94,7 +111,11 @@ class NetworkEstimator(Estimator):
     (:mod:`glocal.accel`), saved with the model; ``validation_fraction`` — rows held out for early stopping when ``fit``
     gets no ``X_val`` (drawn with ``numpy.random.default_rng(seed)``); ``mc_samples`` — MC-dropout
     passes of ``predict(X, return_std=True)``; ``seed`` — the initialisation (``torch.manual_seed``)
-    and the training streams; ``label_names``. Fit-steering options (not saved): ``device``
+    and the training streams; ``label_names``; ``init_from`` — None, or a network run directory whose
+    weights start the training instead of a random initialisation (fine-tuning): its architecture, pixel
+    count and labels must match (else ValueError), float16 weights are cast up, and its label scaler and
+    input normalisation are kept (the weights were trained for them); a checkpoint to resume wins.
+    Fit-steering options (not saved): ``device``
     ("auto": CUDA when available), ``progress`` (a progress bar), ``checkpoint_dir`` (per-epoch
     checkpoints there, resumed when ``resume``; ``None``: nothing is written to disk), ``compile``
     (False, True, "auto" — inductor on CUDA only — or a ``torch.compile`` backend: the training
@@ -112,7 +133,7 @@ class NetworkEstimator(Estimator):
                  weight_decay: float = 5e-4, betas=(0.9, 0.999), eps: float = 1e-8, lr_step: int = 100,
                  lr_gamma: float = 0.8, patience: int = 10, average_last: int = 10, noise_snr=None,
                  normalise_input: bool = True, validation_fraction: float = 0.1, mc_samples: int = 30,
-                 seed: int = 0, label_names=None, precision: str = "fp32", device="auto",
+                 seed: int = 0, label_names=None, precision: str = "fp32", init_from=None, device="auto",
                  progress: bool = False, checkpoint_dir=None, resume: bool = True, compile=False):
         self.config, self.max_epochs, self.batch_size, self.lr = config, max_epochs, batch_size, lr
         self.weight_decay, self.betas, self.eps, self.lr_step = weight_decay, betas, eps, lr_step
@@ -121,6 +142,7 @@ class NetworkEstimator(Estimator):
         self.mc_samples, self.seed, self.label_names = mc_samples, seed, label_names
         self.device, self.progress, self.checkpoint_dir, self.resume = device, progress, checkpoint_dir, resume
         self.precision, self.compile = precision, compile
+        self.init_from = None if init_from is None else str(init_from)
         network_config(config)                       # validates the architecture
         self._train_options()                        # validates the training options
         if not 0.0 < validation_fraction < 1.0:
@@ -168,7 +190,17 @@ class NetworkEstimator(Estimator):
         cfg = network_config(self.config, y.shape[1])
         torch.manual_seed(int(self.seed))
         net = build(self.name, cfg, n_pixels=X.shape[1])
-        res = train_model(net, X, y, X_val, y_val, self._train_options(), label_names=scaler.names,
+        options = self._train_options()
+        if self.init_from is not None:
+            src = _initial_state(self.init_from, self.name, X.shape[1], scaler.names)
+            own = net.state_dict()
+            state = src.network_.state_dict()
+            if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+                raise ValueError(f"init_from {self.init_from}: not this architecture ({self.config!r})")
+            net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+            scaler = src.scaler_
+            options = dataclasses.replace(options, normalise_input=False)
+        res = train_model(net, X, y, X_val, y_val, options, label_names=scaler.names,
                           scaler=scaler, run_dir=self.checkpoint_dir, resume=self.resume,
                           device=self.device, progress=self.progress)
         self.network_, self.network_config_, self.training_ = net, cfg, res.to_dict()

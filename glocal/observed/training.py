@@ -60,7 +60,9 @@ UNCERTAINTY_FILE = "uncertainty.json"
 class ObservedTraining:
     """Settings of :func:`train_observed_run` (module docstring).  ``network``: architecture
     overrides of the "cpu" config for the networks; ``fractions``: train, val, calibration, test
-    parts of the atmospheres; the training options are those of :class:`glocal.training.TrainOptions`."""
+    parts of the atmospheres; the training options are those of :class:`glocal.training.TrainOptions`;
+    ``init_from``: a network run whose weights start the training (fine-tuning, e.g. a shipped run on a grid
+    with the same atmospheres; :class:`glocal.models.network.NetworkEstimator`), None for a random start."""
 
     model: str = "spt-glocal"
     network: tuple = ()
@@ -78,6 +80,7 @@ class ObservedTraining:
     mc_samples: int = 30
     seed: int = 0
     augment: AugmentConfig = AugmentConfig()
+    init_from: str | None = None
 
     def __post_init__(self):
         f = np.asarray(self.fractions, dtype=float)
@@ -92,6 +95,8 @@ class ObservedTraining:
         out = asdict(self)
         out["augment"] = asdict(self.augment)
         out["network"] = dict(self.network)
+        if out["init_from"] is None:                  # runs written before the option existed stay resumable
+            del out["init_from"]
         return out
 
 
@@ -136,8 +141,10 @@ def _estimator(opts: ObservedTraining, out: Path | None, progress: bool):
         return cls(config=config, max_epochs=opts.max_epochs, batch_size=opts.batch_size, lr=opts.lr,
                    lr_step=opts.lr_step, lr_gamma=opts.lr_gamma, patience=opts.patience,
                    average_last=opts.average_last, mc_samples=opts.mc_samples, seed=opts.seed,
-                   label_names=list(OBSERVED_LABELS), progress=progress,
+                   label_names=list(OBSERVED_LABELS), progress=progress, init_from=opts.init_from,
                    checkpoint_dir=out / "checkpoints" if out is not None else None)
+    if opts.init_from is not None:
+        raise ValueError(f"init_from fine-tunes a network; {opts.model!r} cannot start from {opts.init_from}")
     return cls(seed=opts.seed, label_names=list(OBSERVED_LABELS), missing=True)
 
 
