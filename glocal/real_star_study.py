@@ -38,9 +38,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .grid import JOINT_GROUPS
+
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "NARROW_CARBON_RECORD", "load_carbon_record",
-           "EMP_RECORD", "load_emp_record",
+           "EMP_RECORD", "load_emp_record", "ALPHA_RECORD", "load_alpha_record",
            "record_table", "stis_stars", "synthetic_twins", "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS",
            "TWIN_OFE", "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
            "CARBON_PROBES", "PROBE_XFE"]
@@ -57,10 +59,13 @@ NARROW_CARBON_RECORD = TREE_RECORD.with_name("carbon_runs_narrow.json")
 #: The committed record of the normalized run trained on the realstars-emp grid, [Fe/H] −5…−1
 #: (``scripts/evaluate_emp_runs.py``).
 EMP_RECORD = TREE_RECORD.with_name("emp_runs.json")
+#: The committed record of the runs fine-tuned on the realstars-alpha grid (``scripts/evaluate_alpha_runs.py``).
+ALPHA_RECORD = TREE_RECORD.with_name("alpha_runs.json")
 #: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
 #: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,
-#: Ramírez et al. 2006, A&A 459, 613).  The training grids keep them solar-scaled ([X/Fe] = 0).
-ALPHA_ELEMENTS = ("Ne", "Si", "S", "Ar", "Ca", "Ti")
+#: Ramírez et al. 2006, A&A 459, 613).  The shipped runs' grid keeps them solar-scaled ([X/Fe] = 0); the
+#: ``realstars-alpha`` grid draws them as one group (the same elements, :data:`glocal.grid.JOINT_GROUPS`).
+ALPHA_ELEMENTS = JOINT_GROUPS["alpha"]
 #: [O/Fe] of a twin whose star has no literature [O/Fe] (a typical halo dwarf value; an assumption).
 TWIN_OFE = 0.5
 #: Engine options of the twins: the training grids' (built-in engine, resolution 40 000, threshold 1e-3).
@@ -193,6 +198,12 @@ def load_emp_record(path=None) -> dict:
     """The committed record of the EMP-grid run; FileNotFoundError naming the command that writes it."""
     return _load_record(path, EMP_RECORD, "scripts/evaluate_emp_runs.py --grid <realstars-emp grid> "
                                           "--run <run folder> --json results/observed/emp_runs.json")
+
+
+def load_alpha_record(path=None) -> dict:
+    """The committed record of the realstars-alpha runs; FileNotFoundError naming the command that writes it."""
+    return _load_record(path, ALPHA_RECORD, "scripts/evaluate_alpha_runs.py --grid <realstars-alpha grid> "
+                                            "--runs <runs folder> --json results/observed/alpha_runs.json")
 
 
 def record_table(record: dict, case: str = "with UV"):
