@@ -48,25 +48,9 @@ DEV_TOLERANCE = {"teff": 10.0, "feh": 0.02, "mgfe": 0.02}
 def held_out(runs: dict, ds, seed: int, copies: int, T: int) -> dict:
     """MAE and bias per label and [α/Fe] bin of each run in ``runs`` ({name: run}, one kind) on the held-out
     test atmospheres of the first run's split, augmented once with ``seed`` and shared by all runs."""
-    from evaluate_observed import test_rows
-
-    from glocal.observed.predict import _run_predictions
-    from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set
-    first = next(iter(runs.values()))
-    rows = test_rows(first, ds)
-    X, y, _ = augmented_set(ds, rows, first.config["observed"]["kind"], copies, seed, TEST_AUGMENT)
-    alpha = np.tile(np.asarray(ds.labels["cafe"])[rows], copies)
-    out = {}
-    for name, run in runs.items():
-        pred, _, _ = _run_predictions(run, X, T=T, seed=seed)
-        bins = {}
-        for lo, hi in ALPHA_BINS:
-            sel = (alpha >= lo) & ((alpha < hi) if hi < 0.6 else (alpha <= hi))
-            e = pred[sel] - y[sel]
-            bins[f"{lo:+.1f}..{hi:+.1f}"] = {"n": int(sel.sum()), "labels": {
-                lab: {"mae": float(np.abs(e[:, j]).mean()), "bias": float(e[:, j].mean())}
-                for j, lab in enumerate(OBSERVED_LABELS)}}
-        out[name] = bins
+    from evaluate_observed import binned_errors
+    out = binned_errors(runs, ds, "cafe", ALPHA_BINS, seed, copies, T, fmt="+.1f")
+    for name, bins in out.items():
         print(f"{name}: held-out MAE " + "; ".join(
             f"[a/Fe] {b}: teff {m['labels']['teff']['mae']:.4g} feh {m['labels']['feh']['mae']:.4g} "
             f"mgfe {m['labels']['mgfe']['mae']:.4g}" for b, m in bins.items()), flush=True)

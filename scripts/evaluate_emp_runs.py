@@ -24,8 +24,6 @@ import datetime as _dt
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -45,25 +43,9 @@ FLOOR_TOLERANCE = 0.3
 def held_out(runs: dict, ds, seed: int, copies: int, T: int) -> dict:
     """MAE and bias per label and [Fe/H] bin of each run in ``runs`` ({name: run}) on the held-out test
     atmospheres of the first run's split, augmented once with ``seed`` and shared by all runs."""
-    from evaluate_observed import test_rows
-
-    from glocal.observed.predict import _run_predictions
-    from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set
-    first = next(iter(runs.values()))
-    rows = test_rows(first, ds)
-    X, y, _ = augmented_set(ds, rows, first.config["observed"]["kind"], copies, seed, TEST_AUGMENT)
-    feh = y[:, OBSERVED_LABELS.index("feh")]
-    out = {}
-    for name, run in runs.items():
-        pred, _, _ = _run_predictions(run, X, T=T, seed=seed)
-        bins = {}
-        for lo, hi in FEH_BINS:
-            sel = (feh >= lo) & (feh < hi) if hi < -1.0 else (feh >= lo) & (feh <= hi)
-            e = pred[sel] - y[sel]
-            bins[f"{lo:+.0f}..{hi:+.0f}"] = {"n": int(sel.sum()), "labels": {
-                lab: {"mae": float(np.abs(e[:, j]).mean()), "bias": float(e[:, j].mean())}
-                for j, lab in enumerate(OBSERVED_LABELS)}}
-        out[name] = bins
+    from evaluate_observed import binned_errors
+    out = binned_errors(runs, ds, "feh", FEH_BINS, seed, copies, T, fmt="+.0f")
+    for name, bins in out.items():
         print(name + ": held-out MAE over -4..-1: " + ", ".join(
             f"{lab} {m['mae']:.4g}" for lab, m in bins["-4..-1"]["labels"].items())
               + "; below -4: " + ", ".join(f"{lab} {m['mae']:.4g}" for lab, m in bins["-5..-4"]["labels"].items()),

@@ -43,6 +43,32 @@ def test_rows(run, ds, recompute: bool = False):
     return rows
 
 
+def binned_errors(runs: dict, ds, label: str, bins, seed: int, copies: int, T: int, fmt: str = "+.0f") -> dict:
+    """MAE and bias per label of each run in ``runs`` ({name: run}, one flux kind) on the held-out test
+    atmospheres of the first run's split, augmented once with ``seed`` and shared by all runs, in ``bins``
+    ((lo, hi), ...) of the dataset label ``label`` (lower edge inclusive; the highest edge inclusive too):
+    {name: {"lo..hi": {"n", "labels": {label: {"mae", "bias"}}}}}, the keys written with ``fmt``."""
+    from glocal.observed.predict import _run_predictions
+    from glocal.observed.training import OBSERVED_LABELS, TEST_AUGMENT, augmented_set
+    first = next(iter(runs.values()))
+    rows = test_rows(first, ds)
+    X, y, _ = augmented_set(ds, rows, first.config["observed"]["kind"], copies, seed, TEST_AUGMENT)
+    value = np.tile(np.asarray(ds.labels[label])[rows], copies)
+    top = max(hi for _, hi in bins)
+    out = {}
+    for name, run in runs.items():
+        pred, _, _ = _run_predictions(run, X, T=T, seed=seed)
+        scores = {}
+        for lo, hi in bins:
+            sel = (value >= lo) & ((value < hi) if hi < top else (value <= hi))
+            e = pred[sel] - y[sel]
+            scores[f"{lo:{fmt}}..{hi:{fmt}}"] = {"n": int(sel.sum()), "labels": {
+                lab: {"mae": float(np.abs(e[:, j]).mean()), "bias": float(e[:, j].mean())}
+                for j, lab in enumerate(OBSERVED_LABELS)}}
+        out[name] = scores
+    return out
+
+
 def evaluate(run, ds, seed: int, copies: int, T: int, recompute_split: bool = False) -> dict:
     from glocal.conformal import interval_coverage
     from glocal.observed.predict import _run_predictions
