@@ -13,7 +13,7 @@ RUNS ?= $(HOME)/glocal-runs
 
 .PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
 	observed-runs realstars-carbon-grid realstars-alpha-grid alpha-runs carbon-runs carbon-narrow-runs real-star-systematics realstars-emp-grid \
-	emp-runs
+	emp-runs realstars-damping-grid damping-runs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -87,6 +87,21 @@ emp-runs:  ## train a normalized run on the [Fe/H] -5..-1 grid into RUNS/emp (re
 	  --out $(RUNS)/emp/observed-normalized --copies 6 --max-epochs 8 > $(RUNS)/emp/train-normalized.log 2>&1
 	$(BIN)/python scripts/evaluate_emp_runs.py --grid $(GRIDS)/realstars-emp-r40000.h5 \
 	  --run $(RUNS)/emp/observed-normalized --json results/observed/emp_runs.json
+
+realstars-damping-grid:  ## the first 800 realstars-alpha atmospheres with Unsoeld damping x1.35 (ABO median; ~40 min; resumable)
+	mkdir -p $(GRIDS)
+	$(BIN)/glocal grid build --preset realstars-alpha --out $(GRIDS)/realstars-alpha-abo-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3 --engine-option unsold_enhancement=1.35 \
+	  --limit 800
+
+damping-runs:  ## fine-tune both shipped runs on the widened-damping grid into RUNS/damping (3 epochs) and judge them (damping_runs.json)
+	mkdir -p $(RUNS)/damping
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-alpha-abo-r40000.h5 --kind $$k --out $(RUNS)/damping/observed-$$k --copies 6 \
+	  --init-from glocal/data/pretrained/observed-$$k --max-epochs 3 --lr 1.5e-4 --lr-step 1 \
+	  > $(RUNS)/damping/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/evaluate_damping_runs.py --grid $(GRIDS)/realstars-alpha-abo-r40000.h5 \
+	  --runs $(RUNS)/damping --json results/observed/damping_runs.json
 
 alpha-runs:  ## fine-tune both shipped runs on the realstars-alpha grid into RUNS/alpha (3 epochs; resumable) and judge them (alpha_runs.json)
 	mkdir -p $(RUNS)/alpha

@@ -22,8 +22,6 @@ the record that decides, kind by kind, whether a fine-tuned run replaces the shi
 """
 from __future__ import annotations
 
-import argparse
-import datetime as _dt
 import sys
 from pathlib import Path
 
@@ -106,27 +104,22 @@ def shipping_rule(record: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", required=True, type=Path, help="the realstars-alpha grid the runs were tuned on")
+    from evaluate_observed import record_head, record_parser
+    ap = record_parser(__doc__, ROOT / "results" / "observed" / "alpha_runs.json",
+                       "the realstars-alpha grid the runs were tuned on")
     ap.add_argument("--runs", required=True, type=Path, help="folder holding observed-normalized, observed-calibrated")
-    ap.add_argument("--seed", type=int, default=101, help="seed of the fresh test draws")
-    ap.add_argument("--copies", type=int, default=1, help="fresh draws per held-out test spectrum")
-    ap.add_argument("--mc-samples", type=int, default=30)
-    ap.add_argument("--json", type=Path, default=ROOT / "results" / "observed" / "alpha_runs.json")
     a = ap.parse_args(argv)
     from evaluate_carbon_runs import _training, star_answers
-    from evaluate_tree_runs import _git_commit, record_errors
+    from evaluate_tree_runs import record_errors
 
-    from glocal._io import sha256_file, write_json
+    from glocal._io import write_json
     from glocal.dataset import load_dataset
     from glocal.runs import load_run
     ds = load_dataset(a.grid)
     tuned = {kind: load_run(str(a.runs / f"observed-{kind}")) for kind in KINDS}
-    record = {"description": "Network runs fine-tuned on the realstars-alpha grid beside the shipped runs; "
-                             "written by scripts/evaluate_alpha_runs.py",
-              "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "git_commit": _git_commit(),
-              "grid": {"name": a.grid.name, "sha256": sha256_file(a.grid), "n_spectra": int(ds.n)},
-              "mc_samples": a.mc_samples, "runs": {}}
+    record = record_head("Network runs fine-tuned on the realstars-alpha grid beside the shipped runs; "
+                         "written by scripts/evaluate_alpha_runs.py", a.grid, ds, a.mc_samples)
+    record["runs"] = {}
     for kind, run in tuned.items():
         opts = run.config["observed"]["options"]
         training = _training(run)

@@ -19,8 +19,6 @@ trains a run on it.  This script writes the record that decides whether such a r
 """
 from __future__ import annotations
 
-import argparse
-import datetime as _dt
 import sys
 from pathlib import Path
 
@@ -82,27 +80,22 @@ def shipping_rule(record: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", required=True, type=Path, help="the realstars-emp grid the run was trained on")
+    from evaluate_observed import record_head, record_parser
+    ap = record_parser(__doc__, ROOT / "results" / "observed" / "emp_runs.json",
+                       "the realstars-emp grid the run was trained on")
     ap.add_argument("--run", required=True, type=Path, help="the EMP observed-normalized run folder")
-    ap.add_argument("--seed", type=int, default=101, help="seed of the fresh test draws")
-    ap.add_argument("--copies", type=int, default=1, help="fresh draws per held-out test spectrum")
-    ap.add_argument("--mc-samples", type=int, default=30)
-    ap.add_argument("--json", type=Path, default=ROOT / "results" / "observed" / "emp_runs.json")
     a = ap.parse_args(argv)
     from evaluate_carbon_runs import _training, star_answers
-    from evaluate_tree_runs import _git_commit, record_errors
+    from evaluate_tree_runs import record_errors
 
-    from glocal._io import sha256_file, write_json
+    from glocal._io import write_json
     from glocal.dataset import load_dataset
     from glocal.runs import load_run
     ds = load_dataset(a.grid)
     emp, shipped = load_run(str(a.run)), load_run(SHIPPED)
-    record = {"description": "A normalized network run trained on the realstars-emp grid beside the shipped one; "
-                             "written by scripts/evaluate_emp_runs.py",
-              "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "git_commit": _git_commit(),
-              "grid": {"name": a.grid.name, "sha256": sha256_file(a.grid), "n_spectra": int(ds.n)},
-              "mc_samples": a.mc_samples, "run": {"training": _training(emp)}}
+    record = record_head("A normalized network run trained on the realstars-emp grid beside the shipped one; "
+                         "written by scripts/evaluate_emp_runs.py", a.grid, ds, a.mc_samples)
+    record["run"] = {"training": _training(emp)}
     record["run"]["training"]["command"] = record["run"]["training"]["command"].replace(   # as `make emp-runs`
         "OMP_NUM_THREADS=1", "OMP_NUM_THREADS=2")
     record["synthetic"] = held_out({"emp": emp, "shipped": shipped}, ds, a.seed, a.copies, a.mc_samples)

@@ -30,6 +30,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def record_parser(doc: str, default_json: Path, grid_help: str) -> argparse.ArgumentParser:
+    """The options shared by the scripts that judge candidate runs against the shipped ones (``evaluate_emp_runs``,
+    ``evaluate_alpha_runs``, ``evaluate_damping_runs``): --grid (required), --seed, --copies, --mc-samples, --json."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--grid", required=True, type=Path, help=grid_help)
+    ap.add_argument("--seed", type=int, default=101, help="seed of the fresh test draws")
+    ap.add_argument("--copies", type=int, default=1, help="fresh draws per held-out test spectrum")
+    ap.add_argument("--mc-samples", type=int, default=30)
+    ap.add_argument("--json", type=Path, default=default_json)
+    return ap
+
+
+def record_head(description: str, grid: Path, ds, mc_samples: int) -> dict:
+    """The opening of such a record: description, UTC date, git commit, the grid (name, sha256, size), T."""
+    import datetime as _dt
+
+    from evaluate_tree_runs import _git_commit
+
+    from glocal._io import sha256_file
+    return {"description": description, "date_utc": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "git_commit": _git_commit(),
+            "grid": {"name": grid.name, "sha256": sha256_file(grid), "n_spectra": int(ds.n)}, "mc_samples": mc_samples}
+
+
 def test_rows(run, ds, recompute: bool = False):
     """The run's held-out rows: its split.npz, or (shipped runs, which drop it; or ``recompute``: ``ds`` is not
     the grid the run was trained on, e.g. the full grid of a subset) the split recomputed on ``ds`` from the

@@ -159,7 +159,7 @@ def _line_opacity(m: _Model, chem, cgrid, alpha_c, line_list, opts: BuiltinOptio
                           lambda w: cont.interp_linear(w, cgrid, alpha_c[0]), threshold=opts.threshold,
                           max_window=opts.max_window, ratio_tol=opts.ratio_tol, classes=classes,
                           tau_ross=m.tau_ross, molecular_vdw=opts.molecular_vdw, weak_ratio=opts.weak_ratio,
-                          cont_grid=(cgrid, log_alpha_c0))
+                          cont_grid=(cgrid, log_alpha_c0), unsold_enhancement=opts.unsold_enhancement)
     lop = line_opacity(m.grid, lines, core_doppler=opts.core_doppler)
     return classes, reps, lines, lop
 

@@ -49,7 +49,14 @@ class BuiltinOptions(EngineOptions):
         list entry has no damping (linemake hydrides/CN/C2). Default -8.2, a typical hydride value that
         reproduces SME's treatment: OH A-X (3090-3130 A, 5000 K dwarf, [Fe/H] = -2) absorption and its
         response to +0.4 dex O agree with SME to ~2 % (None, radiative damping only, gives a 26 % weaker
-        response). Atoms without data use Unsoeld (``profiles``).
+        response). Atoms without data use Unsoeld (``profiles``) times ``unsold_enhancement``.
+    unsold_enhancement : factor on the Unsoeld gamma_6 of atomic lines whose list entry has no van der Waals
+        value (79 070 of the 83 650 atomic lines of the built-in list). Default 1 (plain Unsoeld, the
+        shipped grids). Unsoeld is known to underestimate the width: over the 1239 atomic lines of the
+        GALAH DR3 list (Buder et al. 2021) that carry Anstee-Barklem-O'Mara cross-sections, the median
+        ratio ABO / Unsoeld at 5000-6000 K is 1.37 for neutrals and 1.28 for ions, and 1.34 for Ca II H&K
+        (sigma.alpha 234.223, Barklem & O'Mara 1998) (``glocal.validation.vdw_damping``). Recorded in
+        ``as_dict`` only when it differs from 1.
 
     Sharing across variants
     -----------------------
@@ -114,14 +121,16 @@ class BuiltinOptions(EngineOptions):
     hydrogen_dissolution: bool = False
     hydrogen_profiles: str | Callable[..., Any] = "physical"
     bound_free_metals: tuple = BF_METALS
+    unsold_enhancement: float = 1.0
 
     def __post_init__(self):
+        object.__setattr__(self, "unsold_enhancement", float(self.unsold_enhancement))
         if isinstance(self.resolution, str):
             if self.resolution != "auto":
                 raise ValueError(f"resolution must be a number or 'auto', got {self.resolution!r}")
         elif not (np.isfinite(self.resolution) and self.resolution > 0):
             raise ValueError(f"resolution must be positive, got {self.resolution}")
-        for name in ("continuum_resolution", "max_window"):
+        for name in ("continuum_resolution", "max_window", "unsold_enhancement"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
         for name in ("threshold", "weak_ratio", "class_tol", "ratio_tol", "mask_tol"):
@@ -139,6 +148,13 @@ class BuiltinOptions(EngineOptions):
             raise ValueError("hydrogen_profiles must be 'physical' or a callable (line, dl, layers) -> profile, "
                              f"got {self.hydrogen_profiles!r}")
         object.__setattr__(self, "bound_free_metals", check_bf_metals(self.bound_free_metals))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as a plain dict; ``unsold_enhancement`` only when it is not 1."""
+        out = super().as_dict()
+        if out["unsold_enhancement"] == 1.0:
+            del out["unsold_enhancement"]
+        return out
 
 
 def _one_of(opts, name, allowed):

@@ -136,13 +136,15 @@ def _damping_depth_factors(T, ne, nH):
     return ne * (T / 1e4) ** (1 / 6), nH * (T / 1e4) ** 0.3
 
 
-def damping_coefficients(wave0, Z, stage, elow, gamma_rad, gamma_stark, gamma_vdw, mass, molecular_vdw=None):
+def damping_coefficients(wave0, Z, stage, elow, gamma_rad, gamma_stark, gamma_vdw, mass, molecular_vdw=None,
+                         unsold_enhancement=1.0):
     """Per-line damping coefficients (g_rad, g_4, g_6, C, B, E) of ``damping`` (Z, stage: 0 for molecules):
 
     * radiative: 10**gamma_rad, else the classical 2.223e15 / lambda^2 s^-1;
     * Stark: 10**gamma_stark, else Cowley (1971) from the hydrogenic n*_up (n* <= 10);
-    * van der Waals: 10**gamma_vdw (< 0), Unsoeld (no value; ``molecular_vdw`` for molecules), or
-      Anstee-Barklem-O'Mara (sigma.alpha > 20) as C e^(B + E ln T) per H atom (``abo_gamma``)."""
+    * van der Waals: 10**gamma_vdw (< 0), Unsoeld times ``unsold_enhancement`` (no value; ``molecular_vdw``
+      for molecules), or Anstee-Barklem-O'Mara (sigma.alpha > 20) as C e^(B + E ln T) per H atom
+      (``abo_gamma``)."""
     tab = load_tables()
     g_rad = np.where(np.isfinite(gamma_rad), 10.0 ** np.nan_to_num(gamma_rad), 2.223e15 / wave0**2)
     atom = stage > 0
@@ -161,7 +163,7 @@ def damping_coefficients(wave0, Z, stage, elow, gamma_rad, gamma_stark, gamma_vd
         dr2 = 2.5 * RYDBERG_EV**2 * stage**2 * (1 / e_up**2 - 1 / (chi - elow) ** 2)
     uns_ok = ok & (dr2 > 0)
     log_g6 = np.where(uns_ok, 6.33 + 0.4 * np.log10(np.where(uns_ok, dr2, 1.0)) + 0.3 * 4.0
-                      + np.log10(K_CGS), -np.inf)
+                      + np.log10(K_CGS) + np.log10(float(unsold_enhancement)), -np.inf)
     if molecular_vdw is not None:
         log_g6 = np.where(~atom, float(molecular_vdw), log_g6)
     simple = np.where(np.isfinite(gv) & (gv < 0), gv, np.where(~np.isfinite(gv), log_g6, -np.inf))

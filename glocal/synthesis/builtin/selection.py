@@ -298,7 +298,7 @@ def _screen(cols, idx, sp_all, T, vt, mass_sp, n_max, U, deep_sel, cont_grid, th
 
 
 def _select(cols, sp_index, names, chem, n_over_u, vdop, alpha_cont_fn, deep_sel, deep_win, threshold,
-            max_window, molecular_vdw, mass_sp, chunk):
+            max_window, molecular_vdw, mass_sp, chunk, unsold_enhancement=1.0):
     """Run ``_select_lines`` over the candidate lines (columns ``cols`` already restricted to them) in
     chunks of ``chunk``: (index of the kept lines into ``cols``, strength, dlam_D, a (float32, (nk, nd)),
     half-window, doppler_only, r_max)."""
@@ -310,7 +310,8 @@ def _select(cols, sp_index, names, chem, n_over_u, vdop, alpha_cont_fn, deep_sel
     sp_Z = np.array([ATOMIC_NUMBER[el] if st is not None else 0 for el, st in parsed], int)
     sp_stage = np.array([st or 0 for _, st in parsed], int)
     coef = damping_coefficients(wave, sp_Z[sp_index], sp_stage[sp_index], cols["elow"], cols["gamma_rad"],
-                                cols["gamma_stark"], cols["gamma_vdw"], mass_sp[sp_index], molecular_vdw)
+                                cols["gamma_stark"], cols["gamma_vdw"], mass_sp[sp_index], molecular_vdw,
+                                unsold_enhancement)
     s4, s6 = _damping_depth_factors(T, chem.ne[0], nH)
     beta = 1.0 / (K_EV * T)
     n = wave.size
@@ -336,7 +337,8 @@ def _select(cols, sp_index, names, chem, n_over_u, vdop, alpha_cont_fn, deep_sel
 def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, threshold=1e-4,
                   max_window=300.0, ratio_tol=1e-4, skip_hydrogen=True, strict=False, classes=None,
                   tau_ross=None, select_tau=1e-5, wing_tau=WING_TAU, chunk=8192, molecular_vdw=None,
-                  weak_ratio=0.0, cont_grid=None, screen_step=3, screen_margin=0.5) -> PreparedLines:
+                  weak_ratio=0.0, cont_grid=None, screen_step=3, screen_margin=0.5,
+                  unsold_enhancement=1.0) -> PreparedLines:
     """Resolve a line list against the chemistry and select the lines that matter (module docstring).
 
     ``line_list``: a ``glocal.linelists.LineList`` in air; ``chem``: the ``Chemistry`` of all variants;
@@ -347,7 +349,8 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
     (all layers if ``tau_ross`` is None). Lines whose ratio stays below ``weak_ratio`` are flagged
     ``weak``. ``classes``: n_e class per variant (default ``variant_classes(chem.ne)``); ``ratio_tol``:
     see ``_variant_ratios``. ``cont_grid = (wave_c, ln alpha_c (n_c, nd))`` enables the log-space
-    pre-screening (``_screen``). ``molecular_vdw``: see ``profiles.damping_coefficients``.
+    pre-screening (``_screen``). ``molecular_vdw``, ``unsold_enhancement``: see
+    ``profiles.damping_coefficients``.
     ``chunk``: lines per pass of the compiled selection (the result does not depend on it)."""
     line_list = as_air_linelist(line_list)
     cols = _line_columns(line_list)
@@ -384,7 +387,7 @@ def prepare_lines(line_list, chem: Chemistry, vturb, wave_range, alpha_cont_fn, 
     vdop = np.sqrt(2 * K_CGS * T[None, :] / (mass_sp[:, None] * AMU) + (vt[None, :] * 1e5) ** 2) / C_CGS
     kept, strength, dlD, a, half, dop, r_max = _select(
         cols, sp_all, names, chem, np.ascontiguousarray(n_max / U), vdop, alpha_cont_fn, deep_sel, deep_win,
-        threshold, max_window, molecular_vdw, mass_sp, chunk)
+        threshold, max_window, molecular_vdw, mass_sp, chunk, unsold_enhancement)
     if kept.size == 0:
         return _no_lines(nd, **meta)
     return PreparedLines(wave=cols["wave"][kept], species=cols["species"][kept], sp_index=sp_all[kept],
