@@ -26,3 +26,17 @@ def check_literature_errors(record: dict, case: str, labels) -> None:
         assert stored["n"] == d.size, (case, lab)
         if d.size:
             assert stored["mae"] == pytest.approx(np.abs(d).mean(), rel=1e-9), (case, lab)
+
+
+def check_provenance(record: dict, trainings: dict, init_from: bool) -> None:
+    """The record names its commit and grid (sha256, > 10 000 spectra), and every run in ``trainings``
+    ({kind: training dict}) was trained (``init_from``: fine-tuned from the shipped run of its kind) on that grid."""
+    import re
+    assert re.fullmatch(r"[0-9a-f]{40}", record["git_commit"])
+    assert re.fullmatch(r"[0-9a-f]{64}", record["grid"]["sha256"]) and record["grid"]["n_spectra"] > 10000
+    for kind, t in trainings.items():
+        assert "glocal train-observed" in t["command"] and f"--kind {kind}" in t["command"]
+        if init_from:
+            assert f"--init-from observed-{kind}" in t["command"]
+        assert t["grid_sha256"] == record["grid"]["sha256"], "the run was trained on the recorded grid"
+        assert t["epochs"] >= 1 and t["copies"] >= 1

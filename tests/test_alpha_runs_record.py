@@ -6,11 +6,10 @@ matching the decision."""
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
-from record_helpers import check_literature_errors, expected_flux_kind
+from record_helpers import check_literature_errors, check_provenance, expected_flux_kind
 
 from glocal import real_star_study as study
 from glocal import real_stars
@@ -27,13 +26,7 @@ def record():
 
 
 def test_provenance(record):
-    assert re.fullmatch(r"[0-9a-f]{40}", record["git_commit"])
-    assert re.fullmatch(r"[0-9a-f]{64}", record["grid"]["sha256"]) and record["grid"]["n_spectra"] > 10000
-    for kind in KINDS:
-        t = record["runs"][f"observed-{kind}"]["training"]
-        assert f"--kind {kind}" in t["command"] and f"--init-from observed-{kind}" in t["command"]
-        assert t["grid_sha256"] == record["grid"]["sha256"], "the run was tuned on the recorded grid"
-        assert t["epochs"] >= 1 and t["copies"] >= 1
+    check_provenance(record, {kind: record["runs"][f"observed-{kind}"]["training"] for kind in KINDS}, init_from=True)
 
 
 @pytest.mark.parametrize("kind", KINDS)
