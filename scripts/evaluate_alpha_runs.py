@@ -103,45 +103,60 @@ def shipping_rule(record: dict) -> dict:
     return {"tolerances": {"solar_scaled_fraction": SOLAR_TOLERANCE, "dev_mae": DEV_TOLERANCE}, "kinds": out}
 
 
-def main(argv=None) -> int:
-    from evaluate_observed import record_head, record_parser
-    ap = record_parser(__doc__, ROOT / "results" / "observed" / "alpha_runs.json",
-                       "the realstars-alpha grid the runs were tuned on")
-    ap.add_argument("--runs", required=True, type=Path, help="folder holding observed-normalized, observed-calibrated")
-    a = ap.parse_args(argv)
-    from evaluate_carbon_runs import _training, star_answers
-    from evaluate_tree_runs import record_errors
-
-    from glocal._io import write_json
-    from glocal.dataset import load_dataset
-    from glocal.runs import load_run
-    ds = load_dataset(a.grid)
-    tuned = {kind: load_run(str(a.runs / f"observed-{kind}")) for kind in KINDS}
-    record = record_head("Network runs fine-tuned on the realstars-alpha grid beside the shipped runs; "
-                         "written by scripts/evaluate_alpha_runs.py", a.grid, ds, a.mc_samples)
-    record["runs"] = {}
+def fine_tuned_trainings(tuned: dict) -> dict:
+    """{"observed-<kind>": {"kind", "training"}} of runs fine-tuned with ``glocal train-observed --init-from``
+    ({kind: run}): how each was trained, its command completed with the fine-tuning options."""
+    from evaluate_carbon_runs import _training
+    out = {}
     for kind, run in tuned.items():
         opts = run.config["observed"]["options"]
         training = _training(run)
         training["command"] += (f" --init-from {Path(opts['init_from']).name} --lr {opts['lr']:g}"
                                 f" --lr-step {opts['lr_step']}")
-        record["runs"][f"observed-{kind}"] = {"kind": kind, "training": training}
+        out[f"observed-{kind}"] = {"kind": kind, "training": training}
+    return out
+
+
+def parse_fine_tune_args(doc: str, json_name: str, grid_help: str, argv=None):
+    """``(args, dataset, {kind: fine-tuned run})`` for a script judging runs fine-tuned from the shipped pair:
+    ``evaluate_observed.record_parser`` plus --runs (the folder holding observed-normalized, observed-calibrated)."""
+    from evaluate_observed import record_parser
+
+    from glocal.dataset import load_dataset
+    from glocal.runs import load_run
+    ap = record_parser(doc, ROOT / "results" / "observed" / json_name, grid_help)
+    ap.add_argument("--runs", required=True, type=Path, help="folder holding observed-normalized, observed-calibrated")
+    a = ap.parse_args(argv)
+    return a, load_dataset(a.grid), {kind: load_run(str(a.runs / f"observed-{kind}")) for kind in KINDS}
+
+
+def judge_and_write(record: dict, rule, path: Path) -> int:
+    """Apply ``rule`` (record -> {"kinds": {kind: {"ship", ...}}, ...}) as ``record["shipping_rule"]``, print the
+    per-kind decision and write the record to ``path`` (atomically); returns 0."""
+    from glocal._io import write_json
+    record["shipping_rule"] = rule(record)
+    print("ship:", {k: v["ship"] for k, v in record["shipping_rule"]["kinds"].items()})
+    write_json(path, record)
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    from evaluate_observed import answer_stars, record_head
+
+    from glocal.runs import load_run
+    a, ds, tuned = parse_fine_tune_args(__doc__, "alpha_runs.json", "the realstars-alpha grid the runs were tuned on",
+                                        argv)
+    record = record_head("Network runs fine-tuned on the realstars-alpha grid beside the shipped runs; "
+                         "written by scripts/evaluate_alpha_runs.py", a.grid, ds, a.mc_samples)
+    record["runs"] = fine_tuned_trainings(tuned)
     record["synthetic"] = {kind: held_out({"alpha": tuned[kind], "shipped": load_run(SHIPPED[kind])}, ds, a.seed,
                                           a.copies, a.mc_samples) for kind in KINDS}
     record["probes"] = {"alpha": probes({k: str(a.runs / f"observed-{k}") for k in KINDS}, a.mc_samples),
                         "shipped": probes(SHIPPED, a.mc_samples)}
     pairs = {"alpha": [str(a.runs / f"observed-{k}") for k in KINDS], "shipped": [SHIPPED[k] for k in KINDS]}
-    record["stars"] = {f"{name}, {case}": star_answers(runs, uv, a.mc_samples)
-                       for name, runs in pairs.items() for case, uv in (("with UV", True), ("optical only", False))}
-    record["literature_errors"] = record_errors(record)
-    for case, errs in record["literature_errors"].items():
-        print(case + ": MAE vs literature (all stars) " + ", ".join(
-            f"{lab} {m['mae']:.4g} (n={m['n']})" for lab, m in errs["all"].items()))
-    record["shipping_rule"] = shipping_rule(record)
-    print("ship:", {k: v["ship"] for k, v in record["shipping_rule"]["kinds"].items()})
-    write_json(a.json, record)
-    print(f"wrote {a.json}")
-    return 0
+    answer_stars(record, pairs, a.mc_samples)
+    return judge_and_write(record, shipping_rule, a.json)
 
 
 if __name__ == "__main__":

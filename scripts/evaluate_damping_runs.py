@@ -34,7 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from evaluate_alpha_runs import DEV_TOLERANCE, KINDS, SHIPPED, _dev_mae, _dev_stars, held_out  # noqa: E402
+import evaluate_alpha_runs as alpha  # noqa: E402
+
+KINDS, SHIPPED, DEV_TOLERANCE = alpha.KINDS, alpha.SHIPPED, alpha.DEV_TOLERANCE
 
 #: Labels of part (a) of the rule and the [α/Fe] bin that holds every held-out spectrum.
 HELD_OUT_LABELS = ("teff", "feh", "mgfe")
@@ -77,8 +79,9 @@ def shipping_rule(record: dict) -> dict:
         old = record["synthetic"][kind]["shipped"][ALL_ALPHA]["labels"]
         held = {lab: {"shipped": old[lab]["mae"], "tuned": new[lab]["mae"],
                       "holds": bool(new[lab]["mae"] <= old[lab]["mae"])} for lab in HELD_OUT_LABELS}
-        stars = _dev_stars(kind)
-        d_new, d_old = _dev_mae(record, "tuned, with UV", stars), _dev_mae(record, "shipped, with UV", stars)
+        stars = alpha._dev_stars(kind)
+        d_new = alpha._dev_mae(record, "tuned, with UV", stars)
+        d_old = alpha._dev_mae(record, "shipped, with UV", stars)
         dev = {lab: {"shipped": d_old[lab], "tuned": d_new[lab], "holds": bool(d_new[lab] <= d_old[lab] + tol)}
                for lab, tol in DEV_TOLERANCE.items()}
         ok = all(v["holds"] for v in held.values()) and all(v["holds"] for v in dev.values())
@@ -87,21 +90,13 @@ def shipping_rule(record: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    from evaluate_observed import record_head, record_parser
-    ap = record_parser(__doc__, ROOT / "results" / "observed" / "damping_runs.json",
-                       "the grid with widened damping the runs were tuned on")
-    ap.add_argument("--runs", required=True, type=Path, help="folder holding observed-normalized, observed-calibrated")
-    a = ap.parse_args(argv)
-    from evaluate_carbon_runs import _training, star_answers
-    from evaluate_tree_runs import record_errors
+    from evaluate_observed import answer_stars, record_head
 
-    from glocal._io import write_json
-    from glocal.dataset import load_dataset
     from glocal.runs import load_run
     from glocal.validation.vdw_damping import enhancement_summary
-    ds = load_dataset(a.grid)
+    a, ds, tuned = alpha.parse_fine_tune_args(__doc__, "damping_runs.json",
+                                              "the grid with widened damping the runs were tuned on", argv)
     enhancement = grid_enhancement(ds)
-    tuned = {kind: load_run(str(a.runs / f"observed-{kind}")) for kind in KINDS}
     record = record_head("Network runs fine-tuned on engine spectra with ABO-scaled van der Waals damping beside the "
                          "shipped runs; written by scripts/evaluate_damping_runs.py", a.grid, ds, a.mc_samples)
     record["grid"]["unsold_enhancement"] = enhancement
@@ -109,29 +104,14 @@ def main(argv=None) -> int:
         record["enhancement"] = enhancement_summary()
     except FileNotFoundError:
         record["enhancement"] = None
-    record["runs"] = {}
-    for kind, run in tuned.items():
-        opts = run.config["observed"]["options"]
-        training = _training(run)
-        training["command"] += (f" --init-from {Path(opts['init_from']).name} --lr {opts['lr']:g}"
-                                f" --lr-step {opts['lr_step']}")
-        record["runs"][f"observed-{kind}"] = {"kind": kind, "training": training}
+    record["runs"] = alpha.fine_tuned_trainings(tuned)
     record["twins"] = twins(enhancement, a.mc_samples)
     print(json.dumps(record["twins"], indent=None)[:2000], flush=True)
-    record["synthetic"] = {kind: held_out({"tuned": tuned[kind], "shipped": load_run(SHIPPED[kind])}, ds, a.seed,
+    record["synthetic"] = {kind: alpha.held_out({"tuned": tuned[kind], "shipped": load_run(SHIPPED[kind])}, ds, a.seed,
                                           a.copies, a.mc_samples) for kind in KINDS}
     pairs = {"tuned": [str(a.runs / f"observed-{k}") for k in KINDS], "shipped": [SHIPPED[k] for k in KINDS]}
-    record["stars"] = {f"{name}, {case}": star_answers(runs, uv, a.mc_samples)
-                       for name, runs in pairs.items() for case, uv in (("with UV", True), ("optical only", False))}
-    record["literature_errors"] = record_errors(record)
-    for case, errs in record["literature_errors"].items():
-        print(case + ": MAE vs literature (all stars) " + ", ".join(
-            f"{lab} {m['mae']:.4g} (n={m['n']})" for lab, m in errs["all"].items()))
-    record["shipping_rule"] = shipping_rule(record)
-    print("ship:", {k: v["ship"] for k, v in record["shipping_rule"]["kinds"].items()})
-    write_json(a.json, record)
-    print(f"wrote {a.json}")
-    return 0
+    answer_stars(record, pairs, a.mc_samples)
+    return alpha.judge_and_write(record, shipping_rule, a.json)
 
 
 if __name__ == "__main__":

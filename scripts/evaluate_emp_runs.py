@@ -80,13 +80,12 @@ def shipping_rule(record: dict) -> dict:
 
 
 def main(argv=None) -> int:
-    from evaluate_observed import record_head, record_parser
+    from evaluate_observed import answer_stars, record_head, record_parser
     ap = record_parser(__doc__, ROOT / "results" / "observed" / "emp_runs.json",
                        "the realstars-emp grid the run was trained on")
     ap.add_argument("--run", required=True, type=Path, help="the EMP observed-normalized run folder")
     a = ap.parse_args(argv)
-    from evaluate_carbon_runs import _training, star_answers
-    from evaluate_tree_runs import record_errors
+    from evaluate_carbon_runs import _training
 
     from glocal._io import write_json
     from glocal.dataset import load_dataset
@@ -103,12 +102,7 @@ def main(argv=None) -> int:
     for p in record["floor_probes"]["emp"]:
         print(f"floor probe {p['star']} {p['feh_true']:+.2f}: emp answers {p['feh']:+.2f} ({p['flag']})")
     pairs = {"emp": [str(a.run), CALIBRATED], "shipped": [SHIPPED, CALIBRATED]}
-    record["stars"] = {f"{name}, {case}": star_answers(runs, uv, a.mc_samples)
-                       for name, runs in pairs.items() for case, uv in (("with UV", True), ("optical only", False))}
-    record["literature_errors"] = record_errors(record)
-    for case, errs in record["literature_errors"].items():
-        print(case + ": MAE vs literature (all stars) " + ", ".join(
-            f"{lab} {m['mae']:.4g} (n={m['n']})" for lab, m in errs["all"].items()))
+    answer_stars(record, pairs, a.mc_samples)
     record["shipping_rule"] = shipping_rule(record)
     print("ship:", record["shipping_rule"]["ship"])
     write_json(a.json, record)

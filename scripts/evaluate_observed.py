@@ -54,6 +54,20 @@ def record_head(description: str, grid: Path, ds, mc_samples: int) -> dict:
             "grid": {"name": grid.name, "sha256": sha256_file(grid), "n_spectra": int(ds.n)}, "mc_samples": mc_samples}
 
 
+def answer_stars(record: dict, pairs: dict, T: int) -> None:
+    """Fill ``record["stars"]`` ("<name>, with UV" and "<name>, optical only": every development star answered by the
+    run specs ``pairs[name]``, one per flux kind) and ``record["literature_errors"]`` from those answers, printing
+    the MAE of each case against the literature."""
+    from evaluate_carbon_runs import star_answers
+    from evaluate_tree_runs import record_errors
+    record["stars"] = {f"{name}, {case}": star_answers(runs, uv, T)
+                       for name, runs in pairs.items() for case, uv in (("with UV", True), ("optical only", False))}
+    record["literature_errors"] = record_errors(record)
+    for case, errs in record["literature_errors"].items():
+        print(case + ": MAE vs literature (all stars) " + ", ".join(
+            f"{lab} {m['mae']:.4g} (n={m['n']})" for lab, m in errs["all"].items()))
+
+
 def test_rows(run, ds, recompute: bool = False):
     """The run's held-out rows: its split.npz, or (shipped runs, which drop it; or ``recompute``: ``ds`` is not
     the grid the run was trained on, e.g. the full grid of a subset) the split recomputed on ``ds`` from the

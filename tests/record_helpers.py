@@ -40,3 +40,12 @@ def check_provenance(record: dict, trainings: dict, init_from: bool) -> None:
             assert f"--init-from observed-{kind}" in t["command"]
         assert t["grid_sha256"] == record["grid"]["sha256"], "the run was trained on the recorded grid"
         assert t["epochs"] >= 1 and t["copies"] >= 1
+
+
+def check_every_case(record: dict, labels) -> None:
+    """For every case of ``record["stars"]``: each star was read as its expected flux kind, and the stored literature
+    errors equal those recomputed from the answers (:func:`check_literature_errors`)."""
+    for case, answers in record["stars"].items():
+        for star, a in answers.items():
+            assert a["flux_kind"] == expected_flux_kind(star), (case, star)
+        check_literature_errors(record, case, labels)
