@@ -54,7 +54,7 @@ class BuiltinOptions(EngineOptions):
         value (79 070 of the 83 650 atomic lines of the built-in list). Default 1 (plain Unsoeld, the
         shipped grids). Unsoeld is known to underestimate the width: over the 1239 atomic lines of the
         GALAH DR3 list (Buder et al. 2021) that carry Anstee-Barklem-O'Mara cross-sections, the median
-        ratio ABO / Unsoeld at 5000-6000 K is 1.37 for neutrals and 1.28 for ions, and 1.34 for Ca II H&K
+        ratio ABO / Unsoeld at 5000-6000 K is 1.38 for neutrals, 1.28 for ions, 1.35 over both, and 1.34 for Ca II H&K
         (sigma.alpha 234.223, Barklem & O'Mara 1998) (``glocal.validation.vdw_damping``). Recorded in
         ``as_dict`` only when it differs from 1.
 
