@@ -28,7 +28,7 @@ from .engines import (
 )
 from .learning import learning_curves, paper_mae
 from .networks import architecture, token_winners
-from .real import labels_vs_literature, real_residuals, uv_effect
+from .real import labels_vs_literature, real_residuals, twin_window_offsets, uv_effect
 from .results import (
     attribution,
     binned_error_panels,
@@ -48,5 +48,5 @@ __all__ = [
     "architecture", "token_winners",
     "predicted_vs_true", "predicted_vs_true_grid", "binned_error_panels", "mae_vs_snr", "mae_by_band",
     "attribution", "new_star_predictions",
-    "real_residuals", "labels_vs_literature", "uv_effect",
+    "real_residuals", "labels_vs_literature", "uv_effect", "twin_window_offsets",
 ]

@@ -77,3 +77,28 @@ def uv_effect(maes: Mapping[str, Mapping[str, float]], label: str = "mgfe"):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def twin_window_offsets(offsets, labels=("teff", "feh"), uv_edge: float = 4000.0):
+    """One panel per label: the real-star offset carried by each wavelength window (the Δ_k of
+    :func:`glocal.twin_windows.window_offsets`, its DataFrame) as grouped bars per star, windows on the x axis,
+    the UV windows shaded; the legend gives each star's whole real − twin offset."""
+    stars = list(dict.fromkeys(offsets.index.get_level_values("star")))
+    windows = [w for w in dict.fromkeys(offsets.index.get_level_values("window")) if w[0].isdigit()]
+    x = np.arange(len(windows))
+    width = 0.8 / len(stars)
+    fig, axes = plt.subplots(len(labels), 1, figsize=(10, 2.6 * len(labels)), sharex=True, squeeze=False)
+    for ax, lab in zip(axes[:, 0], labels):
+        for i, star in enumerate(stars):
+            rows = offsets.loc[star]
+            ax.bar(x - 0.4 + (i + 0.5) * width, rows.loc[windows, lab], width,
+                   label=f"{star} (real − twin {rows.loc['real − twin', lab]:+.{0 if lab == 'teff' else 2}f})")
+        n_uv = sum(float(w.split("–")[1]) <= uv_edge for w in windows)
+        ax.axvspan(-0.5, n_uv - 0.5, color="0.92", zorder=0)
+        ax.axhline(0, color="k", lw=0.5)
+        ax.set_ylabel(f"Δ {label_tex(lab)}")
+        ax.legend(fontsize=7, ncol=2)
+    axes[-1, 0].set_xticks(x, windows, rotation=45, ha="right")
+    axes[-1, 0].set_xlabel("window whose real residual is put into the twin (Å, air)")
+    fig.tight_layout()
+    return fig

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from glocal._checks import check_wave_grid, check_wave_range
+from glocal.atmospheres.overshoot import remove_overshoot
 from glocal.synthesis.contract import EngineResult
 
 from . import continuum as cont
@@ -145,6 +146,11 @@ def _model(atmosphere, abundances, vturb, wave_range, wave, opts: BuiltinOptions
     if lo < WAVE_MIN or hi > WAVE_MAX:
         raise ValueError(f"wave_range ({lo}, {hi}) A is outside the range covered by the opacity tables "
                          f"({WAVE_MIN:.0f}-{WAVE_MAX:.0f} A)")
+    if opts.structure_correction is not None:
+        if tau_ross is None:
+            raise ValueError(f"structure_correction={opts.structure_correction!r} needs the atmosphere's abross "
+                             "(the Rosseland optical depth)")
+        d = {**d, "T": remove_overshoot(d["T"], tau_ross)}
     if opts.depth_points is not None:
         d, tau_ross = _resample_depth(d, tau_ross, int(opts.depth_points))
     return _Model(d=d, tau_ross=tau_ross, vt=vt, A=A, source=source, grid=grid, lo=lo, hi=hi)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from glocal.atmospheres.overshoot import CORRECTIONS
 from glocal.synthesis.contract import EngineOptions
 
 from .continuum import BF_METALS, check_bf_metals
@@ -57,6 +58,10 @@ class BuiltinOptions(EngineOptions):
         ratio ABO / Unsoeld at 5000-6000 K is 1.38 for neutrals, 1.28 for ions, 1.35 over both, and 1.34 for Ca II H&K
         (sigma.alpha 234.223, Barklem & O'Mara 1998) (``glocal.validation.vdw_damping``). Recorded in
         ``as_dict`` only when it differs from 1.
+    structure_correction : None (default: the atmosphere as given) or "nover-solar": synthesise on the
+        atmosphere with the approximate overshooting of the Kurucz (1993) grid removed by the solar-differential
+        temperature correction of :mod:`glocal.atmospheres.overshoot` (Eq. O1; needs the model's ``abross``).
+        Recorded in ``as_dict`` only when set.
 
     Sharing across variants
     -----------------------
@@ -122,6 +127,7 @@ class BuiltinOptions(EngineOptions):
     hydrogen_profiles: str | Callable[..., Any] = "physical"
     bound_free_metals: tuple = BF_METALS
     unsold_enhancement: float = 1.0
+    structure_correction: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "unsold_enhancement", float(self.unsold_enhancement))
@@ -138,6 +144,7 @@ class BuiltinOptions(EngineOptions):
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         _one_of(self, "tau_integration", ("reference", "log", "trapezoid"))
         _one_of(self, "electron_density", ("solve", "atmosphere"))
+        _one_of(self, "structure_correction", (None, *CORRECTIONS))
         dtype = np.dtype(self.transfer_dtype).name
         if dtype not in _TRANSFER_DTYPES:
             raise ValueError(f"transfer_dtype must be one of {_TRANSFER_DTYPES}, got {self.transfer_dtype!r}")
@@ -150,10 +157,13 @@ class BuiltinOptions(EngineOptions):
         object.__setattr__(self, "bound_free_metals", check_bf_metals(self.bound_free_metals))
 
     def as_dict(self) -> dict[str, Any]:
-        """The options as a plain dict; ``unsold_enhancement`` only when it is not 1."""
+        """The options as a plain dict; ``unsold_enhancement`` only when it is not 1, ``structure_correction``
+        only when set (so that the provenance of grids built before these options stays comparable)."""
         out = super().as_dict()
         if out["unsold_enhancement"] == 1.0:
             del out["unsold_enhancement"]
+        if out["structure_correction"] is None:
+            del out["structure_correction"]
         return out
 
 
