@@ -13,7 +13,7 @@ RUNS ?= $(HOME)/glocal-runs
 
 .PHONY: help setup lint test book chapter html data bench clean distclean check-html real-stars realstars-grid \
 	observed-runs realstars-carbon-grid realstars-alpha-grid alpha-runs carbon-runs carbon-narrow-runs real-star-systematics realstars-emp-grid \
-	emp-runs realstars-damping-grid damping-runs
+	emp-runs realstars-damping-grid damping-runs realstars-overshoot-grid overshoot-runs overshoot-table
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -102,6 +102,24 @@ damping-runs:  ## fine-tune both shipped runs on the widened-damping grid into R
 	  > $(RUNS)/damping/train-$$k.log 2>&1 & done; wait
 	$(BIN)/python scripts/evaluate_damping_runs.py --grid $(GRIDS)/realstars-alpha-abo-r40000.h5 \
 	  --runs $(RUNS)/damping --json results/observed/damping_runs.json
+
+overshoot-table:  ## rebuild glocal/data/overshoot_correction.csv from the ODFNEW solar model in ../shared/data
+	$(BIN)/python scripts/build_overshoot_table.py
+
+realstars-overshoot-grid:  ## the first 800 realstars atmospheres without the grid's overshooting (solar ODFNEW differential; ~40 min; resumable)
+	mkdir -p $(GRIDS)
+	$(BIN)/glocal grid build --preset realstars --out $(GRIDS)/realstars-nover-r40000.h5 --workers 2 \
+	  --engine-option resolution=40000 --engine-option threshold=1e-3 --engine-option structure_correction=nover-solar \
+	  --limit 800
+
+overshoot-runs:  ## fine-tune both shipped runs on the grid without overshooting into RUNS/overshoot (3 epochs) and judge them (overshoot_runs.json)
+	mkdir -p $(RUNS)/overshoot
+	for k in normalized calibrated; do OMP_NUM_THREADS=1 $(BIN)/glocal train-observed \
+	  --grid $(GRIDS)/realstars-nover-r40000.h5 --kind $$k --out $(RUNS)/overshoot/observed-$$k --copies 6 \
+	  --init-from glocal/data/pretrained/observed-$$k --max-epochs 3 --lr 1.5e-4 --lr-step 1 \
+	  > $(RUNS)/overshoot/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/evaluate_overshoot_runs.py --grid $(GRIDS)/realstars-nover-r40000.h5 \
+	  --runs $(RUNS)/overshoot --json results/observed/overshoot_runs.json
 
 alpha-runs:  ## fine-tune both shipped runs on the realstars-alpha grid into RUNS/alpha (3 epochs; resumable) and judge them (alpha_runs.json)
 	mkdir -p $(RUNS)/alpha

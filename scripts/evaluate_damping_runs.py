@@ -51,32 +51,38 @@ def grid_enhancement(ds) -> float:
     return float(params.get("engine_options", {}).get("unsold_enhancement", 1.0))
 
 
-def twins(enhancement: float, T: int) -> list[dict]:
-    """Per development star: the shipped runs' answers minus the literature for its halo-α twin with Unsöld damping
-    and with ``enhancement``."""
+def option_twins(engine_options: dict, T: int, names=("unsold", "enhanced")) -> list[dict]:
+    """Per development star: the shipped runs' answers minus the literature for its halo-α twin made with the
+    twins' engine options (key suffix ``names[0]``) and with ``engine_options`` on top (suffix ``names[1]``)."""
     from glocal import real_stars
     from glocal.real_star_study import LABELS, synthetic_twins
     lit = real_stars.load_literature().set_index("star")
     plain = synthetic_twins(T=T).xs("alpha", level="twin")
-    wide = synthetic_twins(T=T, engine_options={"unsold_enhancement": enhancement}).xs("alpha", level="twin")
+    changed = synthetic_twins(T=T, engine_options=engine_options).xs("alpha", level="twin")
     rows = []
     for star in plain.index:
         row = {"star": str(star), "flux_kind": str(plain.loc[star, "flux_kind"])}
         for lab in LABELS:
             ref = float(lit.loc[star, lab])
             if ref == ref:
-                row[f"d{lab}_unsold"] = float(plain.loc[star, lab]) - ref
-                row[f"d{lab}_enhanced"] = float(wide.loc[star, lab]) - ref
+                row[f"d{lab}_{names[0]}"] = float(plain.loc[star, lab]) - ref
+                row[f"d{lab}_{names[1]}"] = float(changed.loc[star, lab]) - ref
         rows.append(row)
     return rows
 
 
-def shipping_rule(record: dict) -> dict:
-    """Each part of the rule per kind, with the numbers it compares and whether it holds."""
+def twins(enhancement: float, T: int) -> list[dict]:
+    """:func:`option_twins` with Unsöld damping and with ``enhancement`` (keys ``d<label>_unsold`` / ``_enhanced``)."""
+    return option_twins({"unsold_enhancement": enhancement}, T)
+
+
+def shipping_rule(record: dict, held_bin: str = ALL_ALPHA) -> dict:
+    """Each part of the rule per kind, with the numbers it compares and whether it holds; part (a) reads the
+    held-out scores of the bin ``held_bin`` (the one that holds every held-out spectrum)."""
     out = {}
     for kind in KINDS:
-        new = record["synthetic"][kind]["tuned"][ALL_ALPHA]["labels"]
-        old = record["synthetic"][kind]["shipped"][ALL_ALPHA]["labels"]
+        new = record["synthetic"][kind]["tuned"][held_bin]["labels"]
+        old = record["synthetic"][kind]["shipped"][held_bin]["labels"]
         held = {lab: {"shipped": old[lab]["mae"], "tuned": new[lab]["mae"],
                       "holds": bool(new[lab]["mae"] <= old[lab]["mae"])} for lab in HELD_OUT_LABELS}
         stars = alpha._dev_stars(kind)

@@ -18,6 +18,13 @@ with P, ρx and τ_Ross kept and n_e re-solved by the engine's chemistry.  r is 
 log τ_Ross over −2…+2, the layers where overshooting acts (``glocal/data/overshoot_correction.csv``), and
 taken as 1 outside (|r − 1| ≤ 1.2e-3 at both ends).  Assumption: the overshooting's temperature signature in the
 metal-poor models is the Sun's.  Used only through the built-in engine's ``structure_correction`` option.
+
+Accuracy: Eq. O1 reproduces the ODFNEW T(τ_Ross) of the Sun (0.2 %), not the ODFNEW model: P and ρx stay the
+grid's, and on the engine's own opacities the layers emit differently (the continuum at 4000 Å of the corrected
+solar model is 3.7 % above ODFNEW's, the uncorrected one's 0.8 %).  What matters for the networks was measured
+with the shipped runs on a [Fe/H] = −1.5 spectrum synthesised on each solar structure
+(``scripts/evaluate_overshoot_runs.py``, record ``solar_readings``): the corrected structure moves the answers
+about two thirds of the way from the grid's to ODFNEW's in Teff and one third to one half in [Fe/H].
 """
 from __future__ import annotations
 
