@@ -14,8 +14,9 @@ user's file:
   network runs trained on the ``realstars-carbon`` grid (``results/observed/carbon_runs.json``,
   ``scripts/evaluate_carbon_runs.py``); :func:`load_emp_record` — the normalized run trained on the
   ``realstars-emp`` grid ([Fe/H] −5…−1; ``results/observed/emp_runs.json``, ``scripts/evaluate_emp_runs.py``);
-  :func:`load_alpha_record`, :func:`load_damping_record` — the runs fine-tuned on the halo-α grid and on the
-  grid with ABO-scaled van der Waals damping (``scripts/evaluate_alpha_runs.py``, ``evaluate_damping_runs.py``);
+  :func:`load_alpha_record`, :func:`load_damping_record`, :func:`load_overshoot_record` — the runs fine-tuned on
+  the halo-α grid, on spectra with ABO-scaled damping and on atmospheres without the grid's overshooting
+  (``scripts/evaluate_alpha_runs.py``, ``evaluate_damping_runs.py``, ``evaluate_overshoot_runs.py``);
 * :func:`fit_stars` — :func:`glocal.fitting.fit_spectrum` of the prepared R = 200 spectrum on the full
   band or the optical one (4000–10000 Å), labels free or Teff, log g, [Fe/H] held at the literature;
 * :func:`literature_errors` — per label, the mean absolute difference, the mean difference (method −
@@ -45,7 +46,7 @@ from .grid import JOINT_GROUPS
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "NARROW_CARBON_RECORD", "load_carbon_record",
            "EMP_RECORD", "load_emp_record", "ALPHA_RECORD", "load_alpha_record",
-           "DAMPING_RECORD", "load_damping_record",
+           "DAMPING_RECORD", "load_damping_record", "OVERSHOOT_RECORD", "load_overshoot_record",
            "record_table", "stis_stars", "synthetic_twins", "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS",
            "TWIN_OFE", "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
            "CARBON_PROBES", "PROBE_XFE"]
@@ -66,6 +67,8 @@ EMP_RECORD = TREE_RECORD.with_name("emp_runs.json")
 ALPHA_RECORD = TREE_RECORD.with_name("alpha_runs.json")
 #: The runs fine-tuned on spectra with ABO-scaled van der Waals damping (``scripts/evaluate_damping_runs.py``).
 DAMPING_RECORD = TREE_RECORD.with_name("damping_runs.json")
+#: The runs fine-tuned on spectra of atmospheres without the grid's overshooting (``scripts/evaluate_overshoot_runs.py``).
+OVERSHOOT_RECORD = TREE_RECORD.with_name("overshoot_runs.json")
 #: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
 #: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,
 #: Ramírez et al. 2006, A&A 459, 613).  The shipped runs' grid keeps them solar-scaled ([X/Fe] = 0); the
@@ -215,6 +218,12 @@ def load_damping_record(path=None) -> dict:
     """The committed record of the widened-damping runs; FileNotFoundError naming the command that writes it."""
     return _load_record(path, DAMPING_RECORD, "scripts/evaluate_damping_runs.py --grid <realstars-alpha-abo grid> "
                                               "--runs <runs folder> --json results/observed/damping_runs.json")
+
+
+def load_overshoot_record(path=None) -> dict:
+    """The committed record of the runs tuned without overshooting; FileNotFoundError naming the command."""
+    return _load_record(path, OVERSHOOT_RECORD, "scripts/evaluate_overshoot_runs.py --grid <realstars-nover grid> "
+                                                "--runs <runs folder> --json results/observed/overshoot_runs.json")
 
 
 def record_table(record: dict, case: str = "with UV"):

@@ -49,3 +49,36 @@ def check_every_case(record: dict, labels) -> None:
         for star, a in answers.items():
             assert a["flux_kind"] == expected_flux_kind(star), (case, star)
         check_literature_errors(record, case, labels)
+
+
+def check_tuned_rule(record: dict, held_bin: str) -> None:
+    """The per-kind rule of the fine-tuned runs (damping, overshoot), recomputed from the record: (a) held-out Teff,
+    [Fe/H], [Mg/Fe] MAE of bin ``held_bin`` no higher than the shipped run's; (b) the kind's development stars with
+    UV no worse than the shipped pair by the recorded tolerances."""
+    from glocal import real_star_study as study
+    rule = record["shipping_rule"]
+    tol = rule["tolerances"]["dev_mae"]
+    tables = {name: study.record_table(record, f"{name}, with UV") for name in ("tuned", "shipped")}
+    ref = real_stars.load_literature().set_index("star")
+    for kind in ("normalized", "calibrated"):
+        syn = record["synthetic"][kind]
+        held_ok = all(syn["tuned"][held_bin]["labels"][lab]["mae"] <= syn["shipped"][held_bin]["labels"][lab]["mae"]
+                      for lab in ("teff", "feh", "mgfe"))
+        stars = [s for s in ref.index if np.isfinite(ref.loc[s, "teff"]) and expected_flux_kind(s) == kind]
+        assert stars == rule["kinds"][kind]["parts"]["dev_stars"]["stars"]
+        dev_ok = True
+        for lab, t in tol.items():
+            mae = {name: float(np.mean([abs(table.loc[s, lab] - ref.loc[s, lab]) for s in stars]))
+                   for name, table in tables.items()}
+            dev_ok &= mae["tuned"] <= mae["shipped"] + t
+        assert rule["kinds"][kind]["ship"] == bool(held_ok and dev_ok), kind
+
+
+def check_shipped_follow(record: dict, kind: str) -> None:
+    """The shipped run of ``kind`` was trained on the record's grid exactly when the record's rule ships it."""
+    import json
+
+    from glocal.pretrained import PRETRAINED_DIR
+    prov = json.loads((PRETRAINED_DIR / f"observed-{kind}" / "provenance.json").read_text())
+    tuned = prov["dataset_sha256"] == record["grid"]["sha256"]
+    assert tuned == record["shipping_rule"]["kinds"][kind]["ship"]

@@ -5,15 +5,18 @@ errors recomputed from the record's answers, the per-kind shipping rule recomput
 matching the decision."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from record_helpers import check_every_case, check_provenance, expected_flux_kind
+from record_helpers import (
+    check_every_case,
+    check_provenance,
+    check_shipped_follow,
+    check_tuned_rule,
+    expected_flux_kind,
+)
 
 from glocal import real_star_study as study
 from glocal import real_stars
-from glocal.pretrained import PRETRAINED_DIR
 
 LABELS = ("teff", "logg", "feh", "ofe", "mgfe")
 KINDS = ("normalized", "calibrated")
@@ -60,26 +63,9 @@ def test_literature_errors_recomputed_from_the_answers(record):
 
 
 def test_shipping_rule_recomputed(record):
-    rule = record["shipping_rule"]
-    tol = rule["tolerances"]["dev_mae"]
-    tables = {name: study.record_table(record, f"{name}, with UV") for name in ("tuned", "shipped")}
-    ref = real_stars.load_literature().set_index("star")
-    for kind in KINDS:
-        syn = record["synthetic"][kind]
-        held_ok = all(syn["tuned"][ALL_ALPHA]["labels"][lab]["mae"] <= syn["shipped"][ALL_ALPHA]["labels"][lab]["mae"]
-                      for lab in ("teff", "feh", "mgfe"))
-        stars = [s for s in ref.index if np.isfinite(ref.loc[s, "teff"]) and expected_flux_kind(s) == kind]
-        assert stars == rule["kinds"][kind]["parts"]["dev_stars"]["stars"]
-        dev_ok = True
-        for lab, t in tol.items():
-            mae = {name: float(np.mean([abs(table.loc[s, lab] - ref.loc[s, lab]) for s in stars]))
-                   for name, table in tables.items()}
-            dev_ok &= mae["tuned"] <= mae["shipped"] + t
-        assert rule["kinds"][kind]["ship"] == bool(held_ok and dev_ok), kind
+    check_tuned_rule(record, ALL_ALPHA)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_shipped_runs_follow_the_decision(record, kind):
-    prov = json.loads((PRETRAINED_DIR / f"observed-{kind}" / "provenance.json").read_text())
-    tuned = prov["dataset_sha256"] == record["grid"]["sha256"]
-    assert tuned == record["shipping_rule"]["kinds"][kind]["ship"]
+    check_shipped_follow(record, kind)
