@@ -67,7 +67,7 @@ EMP_RECORD = TREE_RECORD.with_name("emp_runs.json")
 ALPHA_RECORD = TREE_RECORD.with_name("alpha_runs.json")
 #: The runs fine-tuned on spectra with ABO-scaled van der Waals damping (``scripts/evaluate_damping_runs.py``).
 DAMPING_RECORD = TREE_RECORD.with_name("damping_runs.json")
-#: The runs fine-tuned on spectra of atmospheres without the grid's overshooting (``scripts/evaluate_overshoot_runs.py``).
+#: The runs fine-tuned on atmospheres without the grid's overshooting (``scripts/evaluate_overshoot_runs.py``).
 OVERSHOOT_RECORD = TREE_RECORD.with_name("overshoot_runs.json")
 #: α elements other than O and Mg that the "alpha" twin enhances, each to the star's literature [Mg/Fe]
 #: (halo stars: [Si/Fe], [Ca/Fe] ≈ [Mg/Fe] ≈ +0.3–0.4, e.g. BD+17 4708: Mg 0.40, Si 0.35, Ca 0.36,

@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from record_helpers import check_every_case, check_provenance, check_shipped_follow, check_tuned_rule, expected_flux_kind
+from record_helpers import (
+    check_every_case,
+    check_provenance,
+    check_shipped_follow,
+    check_tuned_rule,
+    expected_flux_kind,
+)
 
 from glocal import real_star_study as study
 from glocal import real_stars
