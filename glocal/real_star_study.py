@@ -46,7 +46,7 @@ from .grid import JOINT_GROUPS
 __all__ = ["LABELS", "predict_stars", "fit_stars", "literature_errors", "residual_spectra", "UV_CUT",
            "TREE_RECORD", "load_tree_record", "CARBON_RECORD", "NARROW_CARBON_RECORD", "load_carbon_record",
            "EMP_RECORD", "load_emp_record", "ALPHA_RECORD", "load_alpha_record",
-           "DAMPING_RECORD", "load_damping_record", "OVERSHOOT_RECORD", "load_overshoot_record",
+           "DAMPING_RECORD", "load_damping_record", "OVERSHOOT_RECORD", "load_overshoot_record", "tuned_rule_summary",
            "record_table", "stis_stars", "synthetic_twins", "twin_feature_ratios", "TWIN_WINDOWS", "ALPHA_ELEMENTS",
            "TWIN_OFE", "TWIN_ENGINE_OPTIONS", "carbon_twins", "LITERATURE_CFE", "carbon_sensitivity",
            "CARBON_PROBES", "PROBE_XFE"]
@@ -224,6 +224,34 @@ def load_overshoot_record(path=None) -> dict:
     """The committed record of the runs tuned without overshooting; FileNotFoundError naming the command."""
     return _load_record(path, OVERSHOOT_RECORD, "scripts/evaluate_overshoot_runs.py --grid <realstars-nover grid> "
                                                 "--runs <runs folder> --json results/observed/overshoot_runs.json")
+
+
+def tuned_rule_summary(record: dict, prefix: str, names: dict) -> tuple:
+    """``(table, values)`` of a record of runs fine-tuned from the shipped pair (damping, overshoot): the rule's
+    rows (kind, part, label) with the MAE before and after and whether it holds, and the numbers the chapter
+    quotes, keyed ``<prefix>_<kind[:4]>_<held|dev>_<label>_<shipped|tuned>``, ``<prefix>_<kind[:4]>_ship`` ("ships"
+    / "does not ship"), ``<prefix>_<kind[:4]>_failed`` (the failed parts, named with ``names[label]``) and
+    ``<prefix>_<all|opt>_<label>_<shipped|tuned>`` (MAE over every star with and without the UV)."""
+    import pandas as pd
+    rule, rows, values = record["shipping_rule"]["kinds"], {}, {}
+    for kind, verdict in rule.items():
+        parts = verdict["parts"]
+        for lab in ("teff", "feh", "mgfe"):
+            for part, key, short in (("held-out", "held_out", "held"), ("development stars", "dev_stars", "dev")):
+                v = parts[key][lab]
+                rows[(kind, part, lab)] = {"before": v["shipped"], "fine-tuned": v["tuned"], "holds": v["holds"]}
+                for run in ("shipped", "tuned"):
+                    values[f"{prefix}_{kind[:4]}_{short}_{lab}_{run}"] = v[run]
+        values[f"{prefix}_{kind[:4]}_ship"] = "ships" if verdict["ship"] else "does not ship"
+        failed = [f"{part} {names[lab]}" for part, key in (("held-out", "held_out"), ("development-star", "dev_stars"))
+                  for lab in ("teff", "feh", "mgfe") if not parts[key][lab]["holds"]]
+        values[f"{prefix}_{kind[:4]}_failed"] = "; ".join(failed) if failed else "no part"
+    for name in ("shipped", "tuned"):
+        for case, key in (("with UV", "all"), ("optical only", "opt")):
+            errs = record["literature_errors"][f"{name}, {case}"]["all"]
+            for lab in ("teff", "feh", "mgfe"):
+                values[f"{prefix}_{key}_{lab}_{name}"] = errs[lab]["mae"]
+    return pd.DataFrame.from_dict(rows, orient="index"), values
 
 
 def record_table(record: dict, case: str = "with UV"):

@@ -843,29 +843,10 @@ damp_twins[["flux_kind", "dteff_unsold", "dteff_enhanced", "dfeh_unsold", "dfeh_
 # above, read by the runs shipped with Unsöld spectra: answer minus literature (Teff in K, the rest in dex).
 
 # %% tags=["hide-input"]
-damp_rule = damp_rec["shipping_rule"]["kinds"]
-damp_rows = {}
-for kind in kinds:
-    held = damp_rule[kind]["parts"]["held_out"]
-    dev = damp_rule[kind]["parts"]["dev_stars"]
-    for lab in ("teff", "feh", "mgfe"):
-        damp_rows[(kind, "held-out", lab)] = {"before": held[lab]["shipped"], "fine-tuned": held[lab]["tuned"],
-                                              "holds": held[lab]["holds"]}
-        damp_rows[(kind, "development stars", lab)] = {"before": dev[lab]["shipped"], "fine-tuned": dev[lab]["tuned"],
-                                                       "holds": dev[lab]["holds"]}
-        for part, v in (("held", held[lab]), ("dev", dev[lab])):
-            for run in ("shipped", "tuned"):
-                glue(f"dp_{kind[:4]}_{part}_{lab}_{run}", v[run], display=False)
-    glue(f"dp_{kind[:4]}_ship", "ships" if damp_rule[kind]["ship"] else "does not ship", display=False)
-    failed = [f"{part} {names[lab]}" for part, key in (("held-out", "held_out"), ("development-star", "dev_stars"))
-              for lab in ("teff", "feh", "mgfe") if not damp_rule[kind]["parts"][key][lab]["holds"]]
-    glue(f"dp_{kind[:4]}_failed", "; ".join(failed) if failed else "no part", display=False)
-for name in ("shipped", "tuned"):
-    for case, key in (("with UV", "all"), ("optical only", "opt")):
-        errs = damp_rec["literature_errors"][f"{name}, {case}"]["all"]
-        for lab in ("teff", "feh", "mgfe"):
-            glue(f"dp_{key}_{lab}_{name}", errs[lab]["mae"], display=False)
-pd.DataFrame.from_dict(damp_rows, orient="index").round(3)
+damp_table, damp_values = study.tuned_rule_summary(damp_rec, "dp", names)
+for key, value in damp_values.items():
+    glue(key, value, display=False)
+damp_table.round(3)
 
 # %% [markdown] caption="tab-real-damping-dev"
 # The rule for the runs fine-tuned on the widened-damping grid, per kind: MAE on the held-out spectra of that grid
