@@ -49,6 +49,15 @@ def _table(run) -> list[str]:
     return lines
 
 
+def _engine_options(ds) -> str:
+    """The grid's engine options as ``key=value, ...`` (from its provenance)."""
+    import ast
+    params = ds.provenance.get("parameters", "{}")
+    params = ast.literal_eval(params) if isinstance(params, str) else params
+    opts = params.get("engine_options", {})
+    return "engine options " + ", ".join(f"{k}={v}" for k, v in sorted(opts.items())) if opts else "engine defaults"
+
+
 def _sections(path: Path) -> dict:
     """The ``## `observed-<kind>` `` sections of an existing observed-runs.md, by kind (lines, header first)."""
     out, kind = {}, None
@@ -104,13 +113,17 @@ def main(argv=None) -> int:
             raise RuntimeError(f"float16 export changes {kind} predictions by {dict(zip(run.labels, change))}")
         print(f"observed-{kind}: float16 weights change predictions by {dict(zip(run.labels, change.round(5)))}")
         size = sum(p.stat().st_size for p in dest.iterdir())
+        tuned = (f" Fine-tuned from the earlier shipped `{Path(opts['init_from']).name}` (`--init-from`)."
+                 if opts.get("init_from") else "")
+        engine = _engine_options(ds)
         doc += [f"## `observed-{kind}`", "",
                 f"{run.name} with a mask embedding, five labels, input kind **{kind}**; grid `{a.grid.name}` "
+                f"({engine}) "
                 f"(sha256 `{run.provenance['dataset_sha256'][:16]}…`), split by atmosphere "
                 f"{run.provenance['n_rows']}, {opts['copies']} augmented copies per training spectrum "
                 f"({run.provenance['n_augmented']['train']} rows), {len(hist)} epochs "
                 f"({sum(h['seconds'] for h in hist) / 60:.0f} min), lr {opts['lr']} × {opts['lr_gamma']} every "
-                f"{opts['lr_step']} epochs, batch {opts['batch_size']}. Uncertainties: MC dropout "
+                f"{opts['lr_step']} epochs, batch {opts['batch_size']}.{tuned} Uncertainties: MC dropout "
                 f"({opts['mc_samples']} passes) scaled by split-conformal factors from "
                 f"{run.uncertainty['n_calibration']} calibration spectra. Held-out test spectra "
                 f"({run.metrics['observed_test']['n']}; S/N 30–100, E(B−V) 0–0.5 for the calibrated kind, RV ±500 "
