@@ -50,11 +50,16 @@ def _table(run) -> list[str]:
 
 
 def _engine_options(ds) -> str:
-    """The grid's engine options as ``key=value, ...`` (from its provenance)."""
+    """The grid's engine options that differ from the built-in engine's defaults, as ``key=value, ...``."""
     import ast
     params = ds.provenance.get("parameters", "{}")
     params = ast.literal_eval(params) if isinstance(params, str) else params
-    opts = params.get("engine_options", {})
+    from glocal.synthesis.builtin.options import BuiltinOptions
+    default = BuiltinOptions().as_dict()
+    def same(k, v):
+        d = default.get(k, object())
+        return d == v or (isinstance(v, list) and isinstance(d, (list, tuple)) and tuple(d) == tuple(v))
+    opts = {k: v for k, v in params.get("engine_options", {}).items() if not same(k, v)}
     return "engine options " + ", ".join(f"{k}={v}" for k, v in sorted(opts.items())) if opts else "engine defaults"
 
 
