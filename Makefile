@@ -118,6 +118,8 @@ overshoot-runs:  ## fine-tune both shipped runs on the grid without overshooting
 	  --grid $(GRIDS)/realstars-nover-r40000.h5 --kind $$k --out $(RUNS)/overshoot/observed-$$k --copies 6 \
 	  --init-from glocal/data/pretrained/observed-$$k --max-epochs 3 --lr 1.5e-4 --lr-step 1 \
 	  > $(RUNS)/overshoot/train-$$k.log 2>&1 & done; wait
+	$(BIN)/python scripts/recalibrate_observed.py --run $(RUNS)/overshoot/observed-calibrated \
+	  --grid $(GRIDS)/realstars-nover-r40000.h5
 	$(BIN)/python scripts/evaluate_overshoot_runs.py --grid $(GRIDS)/realstars-nover-r40000.h5 \
 	  --runs $(RUNS)/overshoot --json results/observed/overshoot_runs.json
 

@@ -122,3 +122,22 @@ def test_fine_tuning_starts_from_the_given_run(toy_grid, tmp_path):
     with pytest.raises(ValueError, match="init_from fine-tunes a network"):
         train_observed_run(toy_grid, "normalized", tmp_path / "trees",
                            ObservedTraining(model="xgboost", init_from=str(source.path)), progress=False)
+
+
+def test_recalibration_refits_on_test_like_spectra(toy_grid, tmp_path):
+    """recalibrate_observed_run: the factors change (other calibration spectra), are recorded as test-like, the
+    reloaded run uses them, and the test metrics are recomputed with the same MAE (same test spectra and model)."""
+    from glocal.observed.training import recalibrate_observed_run
+    from glocal.runs import load_run
+    opts = ObservedTraining(network=TINY, copies=1, calibration_copies=2, test_copies=1, max_epochs=1, mc_samples=3,
+                            fractions=(0.6, 0.1, 0.2, 0.1))
+    run = train_observed_run(toy_grid, "normalized", tmp_path / "run", opts, progress=False)
+    before = run.uncertainty["factors"]
+    test = recalibrate_observed_run(run.path, toy_grid, progress=False)
+    again = load_run(run.path)
+    assert again.uncertainty["calibration_augment"] == "test"
+    assert again.uncertainty["factors"] != before
+    assert again.metrics["observed_test"] == test
+    for lab in OBSERVED_LABELS:
+        assert test[lab]["mae"] == pytest.approx(run.metrics["observed_test"][lab]["mae"], rel=1e-6)
+        assert 0 <= test[lab]["coverage68"] <= test[lab]["coverage95"] <= 1
